@@ -1,0 +1,1 @@
+"""The built-in CTP10: a real TCP SCPI server with lab-like physics and injectable faults."""

@@ -1,0 +1,1 @@
+"""State, data and statistics of the app: plain Python, no Qt."""

@@ -1,0 +1,1 @@
+"""Widgets; each takes its models and the link controller in its constructor."""

@@ -1,0 +1,1 @@
+"""Icon, style sheets and the desktop-entry template."""
