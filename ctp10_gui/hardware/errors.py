@@ -1,0 +1,102 @@
+"""The project's exception types: one for the link, one for the instrument, one for bad input."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+
+class CTP10Error(Exception):
+    """Base of every project error."""
+
+
+class LinkFailure(enum.Enum):
+    """Name what went wrong with the connection, one member per user-visible cause."""
+
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    CLOSED = "closed"
+    RESET = "reset"
+    UNREACHABLE = "unreachable"
+    GARBLED = "garbled"
+    NOT_OPEN = "not open"
+    WRONG_INSTRUMENT = "wrong instrument"
+    BAD_ADDRESS = "bad address"
+
+
+# The sentence opening each message; the detail completes it ("no reply from h:p" + " within …").
+_OPENING: dict[LinkFailure, str] = {
+    LinkFailure.REFUSED: "connection refused by {where}",
+    LinkFailure.TIMEOUT: "no reply from {where}",
+    LinkFailure.CLOSED: "connection closed by {where}",
+    LinkFailure.RESET: "connection reset by {where}",
+    LinkFailure.UNREACHABLE: "cannot reach {where}",
+    LinkFailure.GARBLED: "garbled reply from {where}",
+    LinkFailure.NOT_OPEN: "no open connection to {where}",
+    LinkFailure.WRONG_INSTRUMENT: "{where} is not an EXFO CTP10",
+    LinkFailure.BAD_ADDRESS: "bad instrument address {where}",
+}
+
+_VISA_SOCKET = re.compile(r"^tcpip\d*::(?P<host>[^:]+)::(?P<port>\d+)::socket$", re.IGNORECASE)
+
+
+def _where(address: str) -> str:
+    """Return "host:port" for a VISA socket address, else the text as given (quoted if odd)."""
+    match = _VISA_SOCKET.match(address.strip())
+    if match:
+        return f"{match['host']}:{match['port']}"
+    return address if address and " " not in address else repr(address)
+
+
+class LinkError(CTP10Error):
+    """Report a failed connection or exchange; the session is already closed when raised."""
+
+    def __init__(self, address: str, kind: LinkFailure, detail: str = "") -> None:
+        self.address = address
+        self.kind = kind
+        self.detail = detail
+        super().__init__(address, kind, detail)
+
+    @property
+    def where(self) -> str:
+        """Return the "host:port" this error is about."""
+        return _where(self.address)
+
+    def __str__(self) -> str:
+        opening = _OPENING[self.kind].format(where=self.where)
+        return f"{opening} {self.detail}" if self.detail else opening
+
+    def __repr__(self) -> str:
+        return f"LinkError({self.address!r}, {self.kind}, {self.detail!r})"
+
+
+class InstrumentError(CTP10Error):
+    """Report an error the CTP10 queued (SYST:ERR?) after a command the driver sent."""
+
+    def __init__(self, code: int, text: str, command: str) -> None:
+        self.code = code
+        self.text = text
+        self.command = command
+        super().__init__(code, text, command)
+
+    def __str__(self) -> str:
+        return f'{self.code} "{self.text}" after "{self.command}"'
+
+
+class OperationTimeoutError(CTP10Error, TimeoutError):
+    """Report that the instrument stayed busy past a deadline while the link stayed fine."""
+
+
+class OutOfRangeError(CTP10Error, ValueError):
+    """Refuse a value before anything is sent; names the valid range."""
+
+    def __init__(self, name: str, value: object, valid: str, reason: str = "") -> None:
+        self.name = name
+        self.value = value
+        self.valid = valid
+        self.reason = reason
+        super().__init__(name, value, valid)
+
+    def __str__(self) -> str:
+        why = self.reason or "is out of range"
+        return f"{self.name} = {self.value!r} {why}: valid is {self.valid}"

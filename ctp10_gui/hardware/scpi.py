@@ -1,0 +1,553 @@
+"""Declare every CTP10 setting once (command, unit, valid range) and the channels using them.
+
+A :class:`Control` says how to read and write one setting; a :class:`Channel` (sweep, TLS n,
+reference laser r, detector m/c) fills the template fields and talks through its owner, the
+:class:`~ctp10_gui.hardware.ctp10.CTP10`. A set is validated before anything is sent, followed by
+a ``SYST:ERR?`` check and a read-back. Replies in SI base units are converted in one place,
+:func:`from_si`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+import string
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from ctp10_gui.hardware.errors import LinkError, OutOfRangeError
+
+if TYPE_CHECKING:
+    from ctp10_gui.hardware.ctp10 import PowerSnapshot
+
+__all__ = [
+    "DETECTOR_CHANNELS",
+    "DETECTOR_MODULES",
+    "REFERENCE_LASERS",
+    "SPEED_OF_LIGHT_M_S",
+    "TUNABLE_LASERS",
+    "WAVELENGTH_MAX_NM",
+    "WAVELENGTH_MIN_NM",
+    "Channel",
+    "Control",
+    "Detector",
+    "PowerUnit",
+    "ReferenceLaser",
+    "Sweep",
+    "TunableLaser",
+    "XUnit",
+    "check_index",
+    "format_number",
+    "frequency_thz",
+    "from_si",
+    "laser_model",
+    "speed_control",
+]
+
+SPEED_OF_LIGHT_M_S = 299_792_458.0
+WAVELENGTH_MIN_NM = 1240.0
+WAVELENGTH_MAX_NM = 1680.0
+TUNABLE_LASERS = (1, 4)
+REFERENCE_LASERS = (1, 10)
+DETECTOR_MODULES = (1, 20)
+DETECTOR_CHANNELS = (1, 6)
+
+# Replies come in SI base units (metres); this is the only place they are scaled.
+_SI_SCALE = {"nm": 1e9, "pm": 1e12}
+# Scaling metres leaves float dust (1.55e-6 m -> 1550.0000000000002 nm); 1e-6 of the unit is
+# far below any CTP10 resolution.
+_SI_DECIMALS = 6
+
+
+class PowerUnit(enum.Enum):
+    """Name a detector's power unit; member order is the numeric reply code (0, 1)."""
+
+    DBM = "DBM"
+    MW = "MW"
+
+
+class XUnit(enum.Enum):
+    """Name a detector's spectral unit; member order is the numeric reply code (0, 1)."""
+
+    WAV = "WAV"
+    FREQ = "FREQ"
+
+
+def from_si(value: float, unit: str) -> float:
+    """Convert a reply in SI base units (m) to unit ("nm" or "pm")."""
+    return round(value * _SI_SCALE[unit], _SI_DECIMALS)
+
+
+def frequency_thz(wavelength_nm: float) -> float:
+    """Return the optical frequency in THz of a vacuum wavelength in nm (c/λ)."""
+    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e12
+
+
+def format_number(value: float) -> str:
+    """Return value as short SCPI text: 1550 -> "1550", 0.02 -> "0.02", up to 6 decimals."""
+    text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+class _Number(float):
+    """A float that formats short by default and honours explicit specs ("{value:.3f}")."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec) if spec else format_number(self)
+
+
+def check_index(name: str, value: object, bounds: tuple[int, int]) -> int:
+    """Return value if it is a whole number within bounds, else raise OutOfRangeError."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise OutOfRangeError(name, value, f"{low}–{high}", "is not a whole number")
+    if not low <= int(value) <= high:
+        raise OutOfRangeError(name, value, f"{low}–{high}")
+    return int(value)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@dataclass(frozen=True)
+class Control:
+    """Declare one setting: its commands, unit, type and valid range (checked before sending)."""
+
+    name: str
+    label: str
+    unit: str
+    get_command: str | None
+    set_command: str | None
+    kind: type = float
+    minimum: float | None = None
+    maximum: float | None = None
+    allowed: tuple[Any, ...] | None = None
+    # With minimum/maximum: values must also be whole multiples of step (sampling 1…250 pm).
+    step: float | None = None
+    # The reply is in SI base units and is converted to `unit` by from_si.
+    reply_si: bool = False
+    # Which comma-separated field of the reply holds this value (":INIT:STAB?" -> "1,5.6").
+    field: int | None = None
+    # Words sent for True/False; replies accept 1/0 and ON/OFF either way.
+    words: tuple[str, str] = ("1", "0")
+    # A read-only value computed from another control of the same channel: (source, function).
+    derive: tuple[str, Callable[[Any], Any]] | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """Return True if the control cannot be set."""
+        return self.set_command is None
+
+    @property
+    def range_text(self) -> str:
+        """Return the valid range in words, e.g. "1240–1680 nm" or "one of 10, 20 nm/s"."""
+        unit = f" {self.unit}" if self.unit else ""
+        if isinstance(self.kind, type) and issubclass(self.kind, enum.Enum):
+            return "one of " + ", ".join(member.value for member in self.kind)
+        if self.kind is bool:
+            return "on or off"
+        has_span = self.minimum is not None and self.maximum is not None
+        if self.allowed:
+            items = [format_number(a) for a in sorted(self.allowed)]
+            if has_span:
+                items.append(f"{format_number(self.minimum)}…{format_number(self.maximum)}")  # type: ignore[arg-type]
+            return "one of " + ", ".join(items) + unit
+        if has_span:
+            return f"{format_number(self.minimum)}–{format_number(self.maximum)}{unit}"  # type: ignore[arg-type]
+        if self.minimum is not None:
+            return f"at least {format_number(self.minimum)}{unit}"
+        if self.maximum is not None:
+            return f"at most {format_number(self.maximum)}{unit}"
+        return f"any number{unit}"
+
+    def validate(self, value: Any) -> Any:
+        """Return value in canonical form if valid, else raise OutOfRangeError naming the range."""
+        if self.read_only:
+            raise AttributeError(f"{self.name} is read-only")
+        kind = self.kind
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return self._validate_enum(value)
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+                return bool(value)
+            raise OutOfRangeError(self.name, value, self.range_text, "is not on/off")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise OutOfRangeError(self.name, value, self.range_text, "is not a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise OutOfRangeError(self.name, value, self.range_text, "is not a finite number")
+        if kind is int:
+            if not number.is_integer():
+                raise OutOfRangeError(self.name, value, self.range_text, "is not a whole number")
+            number = int(number)
+        if self.allowed:
+            for candidate in self.allowed:
+                if _close(number, candidate):
+                    return kind(candidate)
+        if self.minimum is not None or self.maximum is not None:
+            low = -math.inf if self.minimum is None else self.minimum
+            high = math.inf if self.maximum is None else self.maximum
+            in_span = low - 1e-9 <= number <= high + 1e-9
+            on_step = self.step is None or _close(number / self.step, round(number / self.step))
+            if in_span and on_step:
+                return kind(number)
+        elif not self.allowed:
+            return kind(number)
+        raise OutOfRangeError(self.name, value, self.range_text)
+
+    def _validate_enum(self, value: Any) -> enum.Enum:
+        kind = self.kind
+        if isinstance(value, kind):
+            return value  # type: ignore[return-value]
+        if isinstance(value, str):
+            for member in kind:  # type: ignore[attr-defined]
+                if value.strip().upper() in (member.name, str(member.value).upper()):
+                    return member  # type: ignore[no-any-return]
+        raise OutOfRangeError(self.name, value, self.range_text)
+
+    def encode(self, value: Any) -> object:
+        """Return value ready for the set template (bool -> word, enum -> text, float -> number)."""
+        if isinstance(value, enum.Enum):
+            return str(value.value)
+        if isinstance(value, bool):
+            return self.words[0] if value else self.words[1]
+        if isinstance(value, numbers.Integral):
+            return str(int(value))
+        return _Number(value)
+
+    def decode(self, reply: str) -> Any:
+        """Return the value of reply in this control's unit; raise ValueError if it is not one."""
+        text = reply.strip()
+        if self.field is not None:
+            fields = text.split(",")
+            if len(fields) <= self.field:
+                raise ValueError(f"expected at least {self.field + 1} comma-separated values")
+            text = fields[self.field].strip()
+        text = text.strip('"').strip()
+        kind = self.kind
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            return _decode_enum(kind, text)
+        if kind is bool:
+            word = text.upper()
+            if word in ("1", "ON", "+1", "TRUE"):
+                return True
+            if word in ("0", "OFF", "+0", "FALSE"):
+                return False
+            raise ValueError("not on/off")
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError("not a finite number")
+        if self.reply_si:
+            number = from_si(number, self.unit)
+        if kind is int:
+            if not number.is_integer():
+                raise ValueError("not a whole number")
+            return int(number)
+        return number
+
+
+def _decode_enum(kind: type[enum.Enum], text: str) -> enum.Enum:
+    members = list(kind)
+    try:
+        code = float(text)
+    except ValueError:
+        word = text.upper()
+        for member in members:
+            # Long forms ("WAVELENGTH", "FREQUENCY") start with the short name.
+            if word == str(member.value).upper() or word.startswith(member.name):
+                return member
+        raise ValueError(f"not one of {', '.join(m.name for m in members)}") from None
+    if code.is_integer() and 0 <= int(code) < len(members):
+        return members[int(code)]
+    raise ValueError(f"code {text} is not one of 0–{len(members) - 1}")
+
+
+def _template_fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+class Owner(Protocol):
+    """What a channel needs from the instrument object (implemented by CTP10)."""
+
+    cache: dict[Hashable, object]
+
+    def query(self, command: str) -> str:
+        """Send a query and return its reply."""
+        ...
+
+    def write(self, command: str) -> None:
+        """Send a command without reply."""
+        ...
+
+    def check_errors(self, command: str) -> None:
+        """Raise InstrumentError if the error queue holds an error after command."""
+        ...
+
+    def garbled(self, command: str, reply: str, why: str) -> LinkError:
+        """Close the session and return the LinkError for an unparseable reply."""
+        ...
+
+    def snapshot(self, module: int, channels: tuple[int, ...]) -> PowerSnapshot:
+        """Read the power of channels of one module."""
+        ...
+
+
+class Channel:
+    """Give get/set and attribute access to a channel's declared controls."""
+
+    controls: ClassVar[tuple[Control, ...]] = ()
+    _by_name: ClassVar[dict[str, Control]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._by_name = {control.name: control for control in cls.controls}
+
+    def __init__(self, owner: Owner) -> None:
+        object.__setattr__(self, "_owner", owner)
+
+    def _index(self) -> dict[str, int]:
+        """Return the template fields naming this channel ({n}, {r}, {m}, {c})."""
+        return {}
+
+    def control(self, name: str) -> Control:
+        """Return the declared control called name (KeyError names the known ones)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self._by_name)
+            raise KeyError(
+                f"{type(self).__name__} has no control {name!r} (known: {known})"
+            ) from None
+
+    def control_for_set(self, name: str) -> Control:
+        """Return the control whose range applies when setting name (may depend on hardware)."""
+        return self.control(name)
+
+    def get(self, name: str) -> Any:
+        """Read a control from the instrument and return it in the control's unit."""
+        control = self.control(name)
+        if control.derive is not None:
+            source, function = control.derive
+            return function(self.get(source))
+        if control.get_command is None:
+            raise AttributeError(f"{name} is write-only")
+        command = control.get_command.format(**self._index())
+        reply = self._owner.query(command)
+        try:
+            value = control.decode(reply)
+        except ValueError as exc:
+            raise self._owner.garbled(command, reply, f"{control.label}: {exc}") from exc
+        self._remember(name, value)
+        return value
+
+    def set(self, name: str, value: Any) -> Any:
+        """Validate, send, check SYST:ERR?, read back and return the read-back value."""
+        if self.control(name).read_only:
+            raise AttributeError(f"{name} is read-only")
+        control = self.control_for_set(name)
+        checked = control.validate(value)
+        assert control.set_command is not None  # read_only ruled out above
+        fields: dict[str, object] = dict(self._index())
+        fields["value"] = control.encode(checked)
+        for sibling in _template_fields(control.set_command):
+            if sibling not in fields:
+                # A command setting two values at once (":INIT:STAB 1,5.6") keeps the other one.
+                other = self.control(sibling)
+                fields[sibling] = other.encode(self.get(sibling))
+        command = control.set_command.format(**fields)
+        self._owner.write(command)
+        self._owner.check_errors(command)
+        result = self.get(name) if control.get_command else checked
+        self._remember(name, result)
+        return result
+
+    def _remember(self, name: str, value: Any) -> None:
+        """Note a value just read or set (subclasses cache what snapshots need)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in type(self)._by_name:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self)._by_name:
+            self.set(name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def describe(self) -> dict[str, str]:
+        """Return name -> "label (range)" for every control, for tooltips and docs."""
+        return {c.name: f"{c.label} ({c.range_text})" for c in self.controls}
+
+
+_WAVELENGTH = {"unit": "nm", "minimum": WAVELENGTH_MIN_NM, "maximum": WAVELENGTH_MAX_NM}
+_POWER_DBM = {"unit": "dBm", "minimum": -20.0, "maximum": 20.0}
+
+
+class Sweep(Channel):
+    """Hold the global scan settings (:INIT:…)."""
+
+    controls = (
+        Control("start_nm", "Scan start", get_command=":INIT:WAV:STAR?",
+                set_command=":INIT:WAV:STAR {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        Control("stop_nm", "Scan stop", get_command=":INIT:WAV:STOP?",
+                set_command=":INIT:WAV:STOP {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        Control("sampling_pm", "Sampling step", "pm", ":INIT:WAV:SAMP?",
+                ":INIT:WAV:SAMP {value}PM", minimum=1, maximum=250, step=1,
+                allowed=(0.5, 0.2, 0.1, 0.05, 0.02), reply_si=True),
+        Control("stabilization_output", "Laser on after scan", "", ":INIT:STAB?",
+                ":INIT:STAB {value},{stabilization_s}", kind=bool, field=0),
+        Control("stabilization_s", "Stabilization time", "s", ":INIT:STAB?",
+                ":INIT:STAB {stabilization_output},{value}", minimum=0, maximum=60, field=1),
+    )  # fmt: skip
+
+
+# Speed steps per laser model (nm/s); an unknown model gets the widest range.
+_SPEED_BASE = Control("speed_nm_s", "Sweep speed", "nm/s", ":INIT:TLS{n}:SPE?",
+                      ":INIT:TLS{n}:SPE {value}", kind=int, minimum=5, maximum=200)  # fmt: skip
+_SPEED_BY_MODEL: tuple[tuple[str, Control], ...] = (
+    ("T100S-HP", replace(_SPEED_BASE, minimum=5, maximum=100)),
+    ("T200S", replace(_SPEED_BASE, minimum=None, maximum=None, allowed=(10, 20, 50, 100, 200))),
+    ("T500S", replace(_SPEED_BASE, minimum=None, maximum=None, allowed=(10, 20, 50, 100, 200))),
+)
+
+
+def speed_control(model: str | None) -> Control:
+    """Return the speed control whose allowed values fit the laser model (e.g. "T100S-HP")."""
+    upper = (model or "").upper()
+    for prefix, control in _SPEED_BY_MODEL:
+        if prefix in upper:
+            return control
+    return _SPEED_BASE
+
+
+def laser_model(idn: str) -> str | None:
+    """Return the model field of a laser *IDN? reply ("EXFO,T100S-HP,0,6.06" -> "T100S-HP")."""
+    fields = [f.strip() for f in idn.split(",")]
+    return fields[1] if len(fields) > 1 and fields[1] else None
+
+
+class TunableLaser(Channel):
+    """Hold the settings of TLS n (1–4), the swept laser assigned to a laser position."""
+
+    controls = (
+        Control("identifier", "Laser position", "", ":INIT:TLS{n}:ID?", ":INIT:TLS{n}:ID {value}",
+                kind=int, minimum=0, maximum=10),
+        Control("start_nm", "Start", get_command=":INIT:TLS{n}:WAV:STAR?",
+                set_command=":INIT:TLS{n}:WAV:STAR {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        Control("stop_nm", "Stop", get_command=":INIT:TLS{n}:WAV:STOP?",
+                set_command=":INIT:TLS{n}:WAV:STOP {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        _SPEED_BASE,
+        Control("power_dbm", "Power", get_command=":INIT:TLS{n}:POW?",
+                set_command=":INIT:TLS{n}:POW {value}DBM", **_POWER_DBM),
+        Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
+                ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
+    )  # fmt: skip
+
+    def __init__(self, owner: Owner, n: int) -> None:
+        super().__init__(owner)
+        object.__setattr__(self, "n", check_index("TLS", n, TUNABLE_LASERS))
+
+    def _index(self) -> dict[str, int]:
+        return {"n": self.n}
+
+    def model(self) -> str | None:
+        """Return the model of the laser at this TLS's position (cached), None if none."""
+        key = ("tls_model", self.n)
+        if key not in self._owner.cache:
+            position = self.get("identifier")
+            model = ReferenceLaser(self._owner, position).model() if position else None
+            self._owner.cache[key] = model
+        return self._owner.cache[key]  # type: ignore[return-value]
+
+    def control_for_set(self, name: str) -> Control:
+        """Return the control for name, with the speed steps of this laser's model."""
+        if name == "speed_nm_s":
+            return speed_control(self.model())
+        return self.control(name)
+
+    def _remember(self, name: str, value: Any) -> None:
+        if name == "identifier":
+            # Another laser position may be another model with other speed steps.
+            self._owner.cache.pop(("tls_model", self.n), None)
+
+
+class ReferenceLaser(Channel):
+    """Hold the static settings of reference laser r (1–10)."""
+
+    controls = (
+        Control("power_dbm", "Power", get_command=":CTP:RLAS{r}:POW?",
+                set_command=":CTP:RLAS{r}:POW {value}DBM", **_POWER_DBM),
+        Control("output", "Output", "", ":CTP:RLAS{r}:POW:STAT?",
+                ":CTP:RLAS{r}:POW:STAT {value}", kind=bool, words=("ON", "OFF")),
+        Control("wavelength_nm", "Wavelength", get_command=":CTP:RLAS{r}:WAV?",
+                set_command=":CTP:RLAS{r}:WAV {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        Control("frequency_thz", "Frequency", "THz", None, None,
+                derive=("wavelength_nm", frequency_thz)),
+    )  # fmt: skip
+
+    def __init__(self, owner: Owner, r: int) -> None:
+        super().__init__(owner)
+        object.__setattr__(self, "r", check_index("reference laser", r, REFERENCE_LASERS))
+
+    def _index(self) -> dict[str, int]:
+        return {"r": self.r}
+
+    def identity(self) -> str:
+        """Return the laser's *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
+        return self._owner.query(f":CTP:RLAS{self.r}:IDN?").strip()
+
+    def model(self) -> str | None:
+        """Return the laser's model from its identity (cached per connection)."""
+        key = ("laser_model", self.r)
+        if key not in self._owner.cache:
+            self._owner.cache[key] = laser_model(self.identity())
+        return self._owner.cache[key]  # type: ignore[return-value]
+
+
+POWER_QUERY = ":CTP:SENS{m}:CHAN{c}:POW?"
+
+
+class Detector(Channel):
+    """Hold the settings of detector channel c (1–6) of module m (1–20)."""
+
+    controls = (
+        Control("power_unit", "Power unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:Y?",
+                ":CTP:SENS{m}:CHAN{c}:UNIT:Y {value}", kind=PowerUnit),
+        Control("x_unit", "Spectral unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:X?",
+                ":CTP:SENS{m}:CHAN{c}:UNIT:X {value}", kind=XUnit),
+        Control("wavelength_nm", "Calibration wavelength", get_command=":CTP:SENS{m}:CHAN{c}:WAV?",
+                set_command=":CTP:SENS{m}:CHAN{c}:WAV {value}NM", reply_si=True, **_WAVELENGTH),
+    )  # fmt: skip
+
+    def __init__(self, owner: Owner, module: int, channel: int) -> None:
+        super().__init__(owner)
+        object.__setattr__(self, "module", check_index("module", module, DETECTOR_MODULES))
+        object.__setattr__(self, "channel", check_index("channel", channel, DETECTOR_CHANNELS))
+
+    def _index(self) -> dict[str, int]:
+        return {"m": self.module, "c": self.channel}
+
+    def _remember(self, name: str, value: Any) -> None:
+        if name == "power_unit":
+            self._owner.cache[("power_unit", self.module, self.channel)] = value
+
+    def cached_power_unit(self) -> PowerUnit:
+        """Return the power unit, read from the instrument only once per connection."""
+        key = ("power_unit", self.module, self.channel)
+        if key not in self._owner.cache:
+            self.get("power_unit")
+        return self._owner.cache[key]  # type: ignore[return-value]
+
+    def power(self) -> PowerSnapshot:
+        """Read this channel's power now (one query) as a one-channel snapshot."""
+        return self._owner.snapshot(self.module, (self.channel,))
+
+    def power_dbm(self) -> float:
+        """Return this channel's power in dBm now; NaN when under/over range or unreadable."""
+        return float(self.power().values_dbm[0])

@@ -1,0 +1,46 @@
+"""The layering rules of the package: what may import what."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import ctp10_gui
+
+PACKAGE_ROOT = Path(ctp10_gui.__file__).parent
+QT_FREE_LAYERS = ("hardware", "models")
+FORBIDDEN_ROOTS = {"PySide6", "pyqtgraph", "shiboken6", "qasync"}
+FORBIDDEN_INTERNAL = {"ctp10_gui.views", "ctp10_gui.link", "ctp10_gui.app"}
+
+
+def _imported_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_qt_free_layers_import_no_qt_and_no_upper_layer() -> None:
+    offenders: list[str] = []
+    for layer in QT_FREE_LAYERS:
+        for path in sorted((PACKAGE_ROOT / layer).rglob("*.py")):
+            for name in _imported_names(path):
+                root = name.split(".")[0]
+                internal = any(name == f or name.startswith(f + ".") for f in FORBIDDEN_INTERNAL)
+                if root in FORBIDDEN_ROOTS or internal:
+                    offenders.append(f"{path.relative_to(PACKAGE_ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_every_module_imports() -> None:
+    """Catch a module that only breaks when somebody finally imports it."""
+    for info in pkgutil.walk_packages([str(PACKAGE_ROOT)], prefix="ctp10_gui."):
+        if info.name.endswith("__main__"):
+            continue  # running it would start the program
+        importlib.import_module(info.name)
