@@ -1,0 +1,348 @@
+"""Typed app settings saved as JSON in the per-user config folder, tolerant of a damaged file.
+
+A corrupt or hand-edited settings file must never stop the app from starting: bad fields fall
+back to their defaults, good ones are kept, the damaged file is kept aside for support, and
+SettingsStore.load_problem holds one sentence for the UI. Plain Python: no Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "ctp10-gui"
+SETTINGS_FILE = "settings.json"
+SCHEMA_VERSION = 1
+MAX_RECENT_ADDRESSES = 10
+WINDOWS_S = (10.0, 60.0, 600.0, 3600.0)  # strip-chart windows: 10 s, 1 min, 10 min, 1 h
+CHANNEL_RANGE = (1, 6)
+MODULE_RANGE = (1, 20)
+
+
+def default_backoff() -> dict[str, float | int]:
+    """Return the reconnection back-off defaults (keys match models.connection.BackoffPolicy)."""
+    return {"initial_s": 1.0, "factor": 2.0, "cap_s": 30.0, "jitter": 0.2, "max_attempts": 10}
+
+
+@dataclass
+class AppSettings:
+    """Everything the app restores at start (units: s, dBm, dB; ranges checked on load/save)."""
+
+    address: str | None = None  # VISA address or host[:port]; None: the built-in simulator
+    recent_addresses: list[str] = field(default_factory=list)  # newest first, ≤ 10
+    use_simulator: bool = True  # start on the simulator until an instrument is configured
+    module: int = 4  # 1–20
+    channels: list[int] = field(default_factory=lambda: [1, 2, 3, 4])  # subset of 1–6
+    poll_interval_s: float = 0.05  # 0.001–10 s
+    live: bool = True
+    window_s: float = 60.0  # one of 10, 60, 600, 3600 s
+    power_unit: str = "dBm"  # "dBm" or "mW"
+    theme: str = "dark"  # "dark" or "light"
+    min_span_db: float = 1.0  # smallest autoscaled y span, 0.01–100 dB
+    geometry_b64: str = ""  # QMainWindow.saveGeometry(), base64
+    window_state_b64: str = ""  # QMainWindow.saveState(), base64
+    references: dict[str, float] = field(default_factory=dict)  # readout.reference_key → dBm
+    stale_after_s: float | None = None  # None: max(3 × poll interval, 1 s); else 0.1–3600 s
+    backoff: dict[str, float | int] = field(default_factory=default_backoff)
+    record_folder: str | None = None  # where recordings go; None: data_dir()
+    export_dir: str | None = None  # last folder used to export a trace or a screenshot
+    flight_recorder_minutes: float = 60.0  # 0 (off) – 1440 min
+    big_numbers_scale: float = 1.0  # font scale of the fullscreen big-numbers mode, 0.5–4
+
+    def remember_address(self, address: str) -> None:
+        """Make address the current one and first of the recent addresses (≤ 10, no repeats)."""
+        address = address.strip()
+        self.address = address
+        self.use_simulator = False
+        rest = [a for a in self.recent_addresses if a != address]
+        self.recent_addresses = [address, *rest][:MAX_RECENT_ADDRESSES]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Bad(ValueError):
+    """A settings value that is of the wrong type or out of range."""
+
+
+def _number(value: Any, lo: float, hi: float) -> float:
+    # bool is an int in Python but never a number in a settings file.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad(f"{value!r} is not a number")
+    v = float(value)
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise _Bad(f"{value!r} is outside {lo:g}–{hi:g}")
+    return v
+
+
+def _integer(value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(f"{value!r} is not an integer")
+    if not lo <= value <= hi:
+        raise _Bad(f"{value!r} is outside {lo}–{hi}")
+    return int(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"{value!r} is not true/false")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"{value!r} is not text")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value).strip()
+    return text or None
+
+
+def _choice(value: Any, allowed: tuple[Any, ...]) -> Any:
+    for a in allowed:
+        # 60 and 60.0 are the same window; "dBm" must match exactly.
+        if value == a and not isinstance(value, bool) and type(value) in (type(a), int, float):
+            return a
+    raise _Bad(f"{value!r} is not one of {', '.join(map(str, allowed))}")
+
+
+def _channels(value: Any) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise _Bad(f"{value!r} is not a non-empty list of channels")
+    chans = sorted({_integer(v, *CHANNEL_RANGE) for v in value})
+    return chans
+
+
+def _recent(value: Any) -> tuple[list[str], bool]:
+    if not isinstance(value, list):
+        raise _Bad(f"{value!r} is not a list of addresses")
+    good = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    unique = list(dict.fromkeys(good))[:MAX_RECENT_ADDRESSES]
+    return unique, len(good) != len(value)
+
+
+def _references(value: Any) -> tuple[dict[str, float], bool]:
+    if not isinstance(value, dict):
+        raise _Bad(f"{value!r} is not a table of references")
+    good: dict[str, float] = {}
+    for key, v in value.items():
+        try:
+            good[_text(key)] = _number(v, -1000.0, 1000.0)
+        except _Bad:
+            continue
+    return good, len(good) != len(value)
+
+
+_BACKOFF_RULES: dict[str, Callable[[Any], float | int]] = {
+    "initial_s": lambda v: _number(v, 0.1, 60.0),
+    "factor": lambda v: _number(v, 1.0, 10.0),
+    "cap_s": lambda v: _number(v, 1.0, 3600.0),
+    "jitter": lambda v: _number(v, 0.0, 0.5),
+    "max_attempts": lambda v: _integer(v, 1, 1000),
+}
+
+
+def _backoff(value: Any) -> tuple[dict[str, float | int], list[str]]:
+    if not isinstance(value, dict):
+        raise _Bad(f"{value!r} is not a table of back-off settings")
+    out = default_backoff()
+    bad: list[str] = []
+    for key, rule in _BACKOFF_RULES.items():
+        if key in value:
+            try:
+                out[key] = rule(value[key])
+            except _Bad:
+                bad.append(f"backoff.{key}")
+    if out["cap_s"] < out["initial_s"]:
+        bad.append("backoff.cap_s")
+        defaults = default_backoff()
+        out["initial_s"], out["cap_s"] = defaults["initial_s"], defaults["cap_s"]
+    return out, bad
+
+
+_SIMPLE_RULES: dict[str, Callable[[Any], Any]] = {
+    "address": _optional_text,
+    "use_simulator": _boolean,
+    "module": lambda v: _integer(v, *MODULE_RANGE),
+    "channels": _channels,
+    "poll_interval_s": lambda v: _number(v, 0.001, 10.0),
+    "live": _boolean,
+    "window_s": lambda v: _choice(v, WINDOWS_S),
+    "power_unit": lambda v: _choice(v, ("dBm", "mW")),
+    "theme": lambda v: _choice(v, ("dark", "light")),
+    "min_span_db": lambda v: _number(v, 0.01, 100.0),
+    "geometry_b64": _text,
+    "window_state_b64": _text,
+    "stale_after_s": lambda v: None if v is None else _number(v, 0.1, 3600.0),
+    "record_folder": _optional_text,
+    "export_dir": _optional_text,
+    "flight_recorder_minutes": lambda v: _number(v, 0.0, 1440.0),
+    "big_numbers_scale": lambda v: _number(v, 0.5, 4.0),
+}
+
+
+def settings_from_dict(data: dict[str, Any]) -> tuple[AppSettings, list[str]]:
+    """Build settings from parsed JSON: bad fields get defaults and are listed by name."""
+    s = AppSettings()
+    bad: list[str] = []
+    known = {f.name for f in fields(AppSettings)}
+    unknown = sorted(set(data) - known - {"version"})
+    if unknown:
+        # A newer version may have written them: not an error, but worth a line in the log.
+        log.info("settings: ignored unknown keys %s", ", ".join(unknown))
+    for name, rule in _SIMPLE_RULES.items():
+        if name in data:
+            try:
+                setattr(s, name, rule(data[name]))
+            except _Bad as e:
+                log.warning("settings: %s reset to default: %s", name, e)
+                bad.append(name)
+    for name, rule2 in (("recent_addresses", _recent), ("references", _references)):
+        if name in data:
+            try:
+                value, dropped = rule2(data[name])
+            except _Bad as e:
+                log.warning("settings: %s reset to default: %s", name, e)
+                bad.append(name)
+                continue
+            setattr(s, name, value)
+            if dropped:
+                log.warning("settings: invalid entries dropped from %s", name)
+                bad.append(name)
+    if "backoff" in data:
+        try:
+            s.backoff, bad_keys = _backoff(data["backoff"])
+            bad.extend(bad_keys)
+        except _Bad as e:
+            log.warning("settings: backoff reset to default: %s", e)
+            bad.append("backoff")
+    return s, bad
+
+
+def settings_to_dict(s: AppSettings) -> dict[str, Any]:
+    """Return the JSON-ready dict of settings, with the schema version."""
+    return {"version": SCHEMA_VERSION, **asdict(s)}
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def config_dir() -> Path:
+    """Return the per-user config folder (not created)."""
+    return platformdirs.user_config_path(APP_NAME, appauthor=False)
+
+
+def log_dir() -> Path:
+    """Return the per-user log folder, created if missing."""
+    path = platformdirs.user_log_path(APP_NAME, appauthor=False)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Return the per-user data folder (recordings, exports), created if missing."""
+    path = platformdirs.user_data_path(APP_NAME, appauthor=False)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- store
+
+
+class SettingsStore:
+    """Load and save AppSettings as JSON; load never raises, save is atomic."""
+
+    def __init__(
+        self, path: Path | None = None, *, now: Callable[[], datetime] = datetime.now
+    ) -> None:
+        """Use path (default: <user config folder>/settings.json); now names corrupt copies."""
+        self.path = Path(path) if path is not None else config_dir() / SETTINGS_FILE
+        self._now = now
+        self.load_problem: str | None = None  # one sentence for the UI after load(), else None
+        self.kept_copy: Path | None = None  # where the damaged file was kept, if it was
+
+    def load(self) -> AppSettings:
+        """Return the saved settings; defaults (and load_problem) for a missing or bad file."""
+        self.load_problem = None
+        self.kept_copy = None
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return AppSettings()  # first start: nothing to report
+        except OSError as e:
+            log.warning("settings: cannot read %s: %s", self.path, e)
+            self.load_problem = (
+                f"Settings file {self.path} could not be read ({e.strerror or e}); "
+                "started with defaults."
+            )
+            return AppSettings()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"top level is {type(data).__name__}, not an object")
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            log.warning("settings: %s is corrupt: %s", self.path, e)
+            kept = self._keep_damaged()
+            self.load_problem = "Settings file was corrupt; started with defaults. " + kept
+            return AppSettings()
+        settings, bad = settings_from_dict(data)
+        if bad:
+            kept = self._keep_damaged()
+            self.load_problem = (
+                f"Some settings were invalid and were reset to defaults ({', '.join(bad)}). " + kept
+            )
+        return settings
+
+    def save(self, s: AppSettings) -> None:
+        """Write settings atomically (temp file + os.replace); raises OSError if it cannot."""
+        # Round-trip through the loader's rules: a bad value set in memory must not be saved.
+        clean, bad = settings_from_dict(json.loads(json.dumps(asdict(s), default=str)))
+        if bad:
+            log.warning("settings: not saving invalid values of %s (defaults saved)", bad)
+        text = json.dumps(settings_to_dict(clean), indent=2, allow_nan=False, ensure_ascii=False)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # the rename must not publish an empty file after a crash
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _keep_damaged(self) -> str:
+        """Rename the damaged file aside and return the sentence saying where it went."""
+        stamp = self._now().strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        try:
+            os.replace(self.path, target)
+        except OSError as e:
+            log.warning("settings: could not keep %s as %s: %s", self.path, target, e)
+            return f"The old file {self.path} could not be renamed ({e.strerror or e})."
+        log.warning("settings: damaged file kept as %s", target)
+        self.kept_copy = target
+        return f"The old file was kept as {target}."
