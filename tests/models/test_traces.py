@@ -1,0 +1,160 @@
+"""TraceStore, export/open round trip, resonance finder and view decimation (no Qt)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from ctp10_gui.hardware.ctp10 import Identity, Trace, TraceType
+from ctp10_gui.models.traces import (
+    TraceStore,
+    decimate_visible,
+    find_resonances,
+    load_trace_file,
+    sidecar_path,
+)
+
+
+def sim_identity() -> Identity:
+    """Return the identity the simulator reports."""
+    return Identity.from_idn("EXFO,CTP10,CTP10-SIM-0001,1.0")
+
+
+def make_trace(points: int = 940_001, *, seed: int = 1) -> Trace:
+    """Build a 1520–1614 nm TF trace with three Lorentzian dips on a noisy baseline."""
+    rng = np.random.default_rng(seed)
+    step_pm = 0.1
+    x = 1520.0 + np.arange(points) * (step_pm / 1000.0)
+    y = -1.0 + 0.02 * rng.standard_normal(points)
+    for centre, depth, width in ((1530.0, 25.0, 0.01), (1550.0, 12.0, 0.02), (1580.0, 6.0, 0.05)):
+        y -= depth / (1.0 + ((x - centre) / width) ** 2)
+    # The instrument sends float32: store values that went through float32, like the driver.
+    y = y.astype(">f4").astype(np.float64)
+    return Trace(4, 1, TraceType.TF_LIVE, x, y, 1520.0, step_pm, "dB")
+
+
+@pytest.fixture(scope="module")
+def big_trace() -> Trace:
+    return make_trace()
+
+
+def test_store_adds_trace_with_metadata_and_notifies(big_trace: Trace) -> None:
+    store = TraceStore()
+    changes: list[int] = []
+    store.subscribe(lambda: changes.append(len(store)))
+    when = datetime(2024, 5, 1, 12, 30, 0, tzinfo=UTC)
+    stored = store.add_trace(
+        big_trace,
+        identity=sim_identity(),
+        settings={"start_nm": 1520.0, "sampling_pm": 0.1},
+        acquired=when,
+    )
+    assert stored.label == "M4 C1 TF live"
+    assert stored.points == 940_001
+    assert stored.metadata["instrument"]["serial"] == "CTP10-SIM-0001"
+    assert stored.metadata["trace_type_name"] == "TF live"
+    assert stored.metadata["y_unit"] == "dB"
+    assert stored.metadata["acquired"] == "2024-05-01T12:30:00+00:00"
+    assert stored.metadata["settings"] == {"start_nm": 1520.0, "sampling_pm": 0.1}
+    assert store.last is stored
+    store.remove(stored.key)
+    store.clear()  # already empty: no notification
+    assert changes == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    # Writing 940 001 rows of exact (repr) text takes ~2 s on this machine: the CSV case is slow.
+    [pytest.param(".csv", marks=pytest.mark.slow), ".npy"],
+)
+def test_export_then_open_gives_identical_values(
+    tmp_path, big_trace: Trace, suffix: str
+) -> None:
+    store = TraceStore()
+    stored = store.add_trace(big_trace, identity=sim_identity(), settings={"speed_nm_s": 20})
+    path = tmp_path / f"trace{suffix}"
+    written = store.export(stored.key, path)
+    assert written == [path, sidecar_path(path)]
+    meta = json.loads(sidecar_path(path).read_text())
+    assert meta["instrument"]["model"] == "CTP10"
+    assert meta["trace_type"] == 1 and meta["y_unit"] == "dB" and meta["x_unit"] == "nm"
+    assert meta["settings"] == {"speed_nm_s": 20}
+    assert "exported" in meta and "acquired" in meta
+
+    opened = store.open(path)
+    assert np.array_equal(opened.wavelength_nm, big_trace.wavelength_nm)
+    assert np.array_equal(opened.values, big_trace.values)
+    assert (opened.module, opened.channel, opened.trace_type, opened.unit) == (4, 1, 1, "dB")
+    assert opened.label == f"M4 C1 TF live (trace{suffix})"
+
+
+def test_csv_without_sidecar_reads_its_own_metadata_and_nan(tmp_path) -> None:
+    store = TraceStore()
+    x = np.array([1550.0, 1550.001, 1550.002])
+    y = np.array([-3.25, np.nan, -70.123456789])
+    stored = store.add_arrays(x, y, unit="dBm", module=2, channel=3, trace_type=11)
+    path = tmp_path / "raw.csv"
+    store.export(stored.key, path)
+    sidecar_path(path).unlink()
+    x2, y2, meta = load_trace_file(path)
+    assert np.array_equal(x2, x)
+    assert np.array_equal(y2, y, equal_nan=True)
+    assert meta["y_unit"] == "dBm" and meta["trace_type"] == 11
+
+
+def test_export_refuses_unknown_suffix(tmp_path) -> None:
+    store = TraceStore()
+    stored = store.add_arrays(np.arange(3.0), np.zeros(3), unit="dB")
+    with pytest.raises(ValueError, match=r"\.csv or \.npy"):
+        store.export(stored.key, tmp_path / "trace.txt")
+
+
+def test_open_refuses_foreign_npy(tmp_path) -> None:
+    np.save(tmp_path / "other.npy", np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        TraceStore().open(tmp_path / "other.npy")
+
+
+def test_resonance_finder_lists_deepest_dips_first(big_trace: Trace) -> None:
+    dips = find_resonances(big_trace.wavelength_nm, big_trace.values, kind="dip", count=3)
+    assert [round(d.wavelength_nm, 2) for d in dips] == [1530.0, 1550.0, 1580.0]
+    for dip, depth in zip(dips, (25.0, 12.0, 6.0), strict=True):
+        assert dip.depth_db == pytest.approx(depth, abs=0.3)
+        assert dip.kind == "dip"
+        assert big_trace.values[dip.index] == dip.value
+
+
+def test_resonance_finder_finds_peaks_and_respects_min_depth() -> None:
+    x = np.linspace(1500.0, 1600.0, 2001)
+    y = np.full_like(x, -40.0)
+    y[500] = -10.0  # 30 dB peak
+    y[1500] = -35.0  # 5 dB peak
+    peaks = find_resonances(x, y, kind="peak", count=5, min_depth_db=1.0)
+    assert [(p.wavelength_nm, p.depth_db) for p in peaks] == [(1525.0, 30.0), (1575.0, 5.0)]
+    assert [p.depth_db for p in find_resonances(x, y, kind="peak", min_depth_db=10.0)] == [30.0]
+
+
+def test_decimation_keeps_extremes_of_visible_range() -> None:
+    x = np.arange(1_000_000, dtype=np.float64)
+    y = np.zeros_like(x)
+    y[123_457] = 5.0  # one-sample spike
+    y[600_001] = -7.0
+    xd, yd = decimate_visible(x, y, 100_000.0, 700_000.0, 800, has_nan=False)
+    assert yd.size <= 2 * 800 + 2
+    assert yd.max() == 5.0 and yd.min() == -7.0
+    assert xd[0] <= 100_000.0 and xd[-1] >= 699_999.0
+    assert np.all(np.diff(xd) > 0)
+
+
+def test_decimation_returns_small_slices_unchanged_and_keeps_nan_gaps() -> None:
+    x = np.arange(100.0)
+    y = np.arange(100.0)
+    xd, yd = decimate_visible(x, y, 10.0, 20.0, 800)
+    assert np.array_equal(xd, np.arange(9.0, 22.0))
+    y_nan = np.ones(10_000)
+    y_nan[5000:6000] = np.nan
+    _, yd = decimate_visible(np.arange(10_000.0), y_nan, 0.0, 10_000.0, 100, has_nan=True)
+    assert np.isnan(yd).any() and np.nanmax(yd) == 1.0
