@@ -1,0 +1,208 @@
+"""Live acquisition against the simulator subprocess on loopback: rates, CPU, fault timings.
+
+Run: python benchmarks/bench_acquisition.py [--seconds 3] [--repetitions 20]
+Prints one line per measured claim:
+- raw single-query round trips per second vs 4-channel snapshots per second achieved through
+  the LinkController (goal: ratio ≥ 0.8 with compound queries);
+- GUI-thread and worker-thread CPU (% of one core) at 10 Hz and at the maximum rate;
+- time from a fault (SIGSTOP) to Stale and from the simulator answering again (SIGCONT) to
+  Live, over N repetitions (median, max), the latter also net of the backoff wait left then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+
+from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.transport import VisaTransport
+from ctp10_gui.link.controller import LinkController
+from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
+from ctp10_gui.models.samples import SnapshotBatch
+
+CHANNELS = (1, 2, 3, 4)
+FAST_BACKOFF = BackoffPolicy(initial_s=0.1, factor=2.0, cap_s=0.4, jitter=0.2, max_attempts=50)
+
+
+def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
+    """Start the simulator CLI as a child process; return it and its VISA address."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ctp10_gui.hardware.simulator", "--port", "0", "--speedup", "50",
+         "--log-level", "WARNING"],
+        stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    address = proc.stdout.readline().decode().strip()
+    if not address.startswith("TCPIP::"):
+        proc.kill()
+        raise RuntimeError(f"simulator did not start (printed {address!r})")
+    return proc, address
+
+
+def spin(app: QCoreApplication, until: Callable[[], bool], timeout_s: float) -> None:
+    """Run the Qt event loop until `until()` holds; RuntimeError after timeout_s s.
+
+    The loop sleeps between events (a 5 ms check timer), as the app's does: a busy
+    processEvents() loop would keep the GIL and starve the worker thread.
+    """
+    deadline = time.monotonic() + timeout_s
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(5)
+
+    def check() -> None:
+        if until() or time.monotonic() > deadline:
+            loop.quit()
+
+    timer.timeout.connect(check)
+    timer.start()
+    if not until():
+        loop.exec()
+    timer.stop()
+    if not until():
+        raise RuntimeError("timed out waiting for the link")
+
+
+def _rate(fn: Callable[[], object], seconds: float) -> float:
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def raw_query_rate(address: str, seconds: float) -> tuple[float, float, float]:
+    """Return per second: single queries, 4-query compound messages, driver snapshots (no Qt)."""
+    ctp = CTP10(VisaTransport(address))
+    ctp.connect()
+    single = _rate(lambda: ctp.transport.query(":CTP:SENS4:CHAN1:POW?"), seconds)
+    compound = ";".join(f":CTP:SENS4:CHAN{c}:POW?" for c in CHANNELS)
+    messages = _rate(lambda: ctp.transport.query(compound), seconds)
+    ctp.snapshot(4, CHANNELS)  # detects compound queries once
+    snapshots = _rate(lambda: ctp.snapshot(4, CHANNELS), seconds)
+    ctp.close()
+    return single, messages, snapshots
+
+
+def thread_cpu_s(native_id: int) -> float:
+    """Return user + system CPU seconds of one thread of this process."""
+    for t in psutil.Process().threads():
+        if t.id == native_id:
+            return t.user_time + t.system_time
+    raise LookupError(f"thread {native_id} not found")
+
+
+def live_run(app: QCoreApplication, address: str, interval_s: float,
+             seconds: float) -> tuple[float, float, float]:
+    """Return (snapshots/s delivered to the GUI, GUI-thread CPU %, worker CPU %)."""
+    ctl = LinkController(AcquisitionSettings(interval_s=interval_s, backoff=FAST_BACKOFF))
+    samples = [0]
+    drawn: list[SnapshotBatch] = []
+
+    def on_batch(batch: SnapshotBatch) -> None:
+        samples[0] += len(batch)
+        drawn.append(batch)  # what a view would keep; dropped below to stay small
+        if len(drawn) > 100:
+            drawn.clear()
+
+    ctl.batch_received.connect(on_batch)
+    ctl.connect_to(address)
+    spin(app, lambda: ctl.status.state is LinkState.LIVE and samples[0] > 5, 10)
+    gui_id = threading.get_native_id()
+    worker_id = ctl.worker_native_id
+    assert worker_id is not None
+    n0, gui0, wrk0, t0 = samples[0], thread_cpu_s(gui_id), thread_cpu_s(worker_id), \
+        time.monotonic()
+    end = t0 + seconds
+    spin(app, lambda: time.monotonic() >= end, seconds + 5)
+    elapsed = time.monotonic() - t0
+    rate = (samples[0] - n0) / elapsed
+    gui = (thread_cpu_s(gui_id) - gui0) / elapsed * 100
+    worker = (thread_cpu_s(worker_id) - wrk0) / elapsed * 100
+    ctl.shutdown()
+    return rate, gui, worker
+
+
+def fault_timings(app: QCoreApplication, proc: subprocess.Popen[bytes], address: str,
+                  repetitions: int) -> tuple[list[float], list[float], list[float]]:
+    """Return per repetition: fault→Stale s, answering→Live s, and the latter minus backoff."""
+    ctl = LinkController(AcquisitionSettings(backoff=FAST_BACKOFF))
+    events: list[tuple[float, LinkState, float | None]] = []
+    ctl.state_changed.connect(
+        lambda s: events.append((time.monotonic(), s.state, s.next_attempt_at)))
+    ctl.connect_to(address)
+    spin(app, lambda: ctl.status.state is LinkState.LIVE, 10)
+    to_stale: list[float] = []
+    to_live: list[float] = []
+    net: list[float] = []
+    for _ in range(repetitions):
+        t_end = time.monotonic() + 0.3  # let data flow a little
+        spin(app, lambda t=t_end: time.monotonic() >= t, 2)
+        t_fault = time.monotonic()
+        os.kill(proc.pid, signal.SIGSTOP)
+        spin(app, lambda: ctl.status.state is LinkState.RECONNECTING, 5)
+        t_stale = next(t for t, s, _ in events if t >= t_fault and s is LinkState.STALE)
+        to_stale.append(t_stale - t_fault)
+        t_end = time.monotonic() + 0.4
+        spin(app, lambda t=t_end: time.monotonic() >= t, 2)
+        t_resume = time.monotonic()
+        os.kill(proc.pid, signal.SIGCONT)
+        wait = 0.0
+        for t, s, nxt in events:
+            if t <= t_resume and s is LinkState.RECONNECTING:
+                wait = max(0.0, nxt - t_resume) if nxt is not None else 0.0
+        spin(app, lambda: ctl.status.state is LinkState.LIVE, 10)
+        t_live = next(t for t, s, _ in events if t >= t_resume and s is LinkState.LIVE)
+        to_live.append(t_live - t_resume)
+        net.append(t_live - t_resume - wait)
+    ctl.shutdown()
+    return to_stale, to_live, net
+
+
+def describe(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each rate run")
+    parser.add_argument("--repetitions", type=int, default=20, help="fault repetitions")
+    args = parser.parse_args()
+    app = QCoreApplication.instance() or QCoreApplication([])
+    proc, address = start_simulator()
+    try:
+        single, compound, direct = raw_query_rate(address, args.seconds)
+        print(f"raw single-query round trips: {single:.0f}/s")
+        print(f"4-query compound messages, transport alone: {compound:.0f}/s "
+              f"(ratio to single queries {compound / single:.2f})")
+        print(f"4-channel snapshots, driver alone: {direct:.0f}/s "
+              f"(ratio to single queries {direct / single:.2f})")
+        rate_max, gui_max, worker_max = live_run(app, address, 0.0, args.seconds)
+        print(f"4-channel snapshots through the link at max rate: {rate_max:.0f}/s "
+              f"(ratio to single queries {rate_max / single:.2f}, goal ≥ 0.8)")
+        print(f"CPU at max rate: GUI thread {gui_max:.1f} %, worker {worker_max:.1f} %")
+        rate_10, gui_10, worker_10 = live_run(app, address, 0.1, args.seconds)
+        print(f"10 Hz: achieved {rate_10:.2f}/s; CPU GUI thread {gui_10:.2f} %, "
+              f"worker {worker_10:.2f} %")
+        to_stale, to_live, net = fault_timings(app, proc, address, args.repetitions)
+        print(f"fault (SIGSTOP) to Stale over {len(to_stale)}: {describe(to_stale)}")
+        print(f"answering again (SIGCONT) to Live: {describe(to_live)}; net of the backoff "
+              f"wait left then: {describe(net)}")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.terminate()
+            proc.wait(5)
+
+
+if __name__ == "__main__":
+    main()

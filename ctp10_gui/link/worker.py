@@ -1,0 +1,422 @@
+"""The acquisition worker: the only code that touches the CTP10 driver and its VISA session.
+
+It runs a plain Python loop in its own QThread (pyvisa-py sessions belong to the thread that
+opened them: closing one from another thread breaks the reader). Commands arrive on a
+thread-safe queue and run in order; the loop waits on that queue with a timeout until the next
+snapshot, probe or batch deadline, so it never spins. Results leave as Qt signals of this
+QObject, which lives in the GUI thread: emitted from the worker thread they are queued to the
+GUI-thread receivers (the controller also connects them with Qt.QueuedConnection).
+
+Every signal carries the session number the controller gave the open command, so a reply from a
+session the controller already gave up on is recognised and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from ctp10_gui.hardware.ctp10 import CTP10, PowerSnapshot
+from ctp10_gui.hardware.errors import LinkError, LinkFailure
+from ctp10_gui.hardware.transport import VisaTransport
+from ctp10_gui.models.samples import SnapshotBatch, SnapshotBatcher
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX_AGE_S = 0.02  # the GUI gets a batch at most every 20 ms: 50 signals/s, not 1 per sample
+BATCH_MAX_SAMPLES = 512
+
+DriverFactory = Callable[[str], CTP10]
+
+
+class PromptCloseTransport(VisaTransport):
+    """A VisaTransport that notices a peer's FIN before sending, not after the I/O timeout.
+
+    pyvisa-py's read spins on a socket closed by the peer until the timeout, releasing and
+    re-taking the GIL on every turn; the GUI thread then waits for the GIL in vain (measured:
+    70–150 ms stalls per fault). A FIN almost always arrives between two queries, so checking
+    for it first (one select() + MSG_PEEK, a few µs) fails fast instead of spinning.
+    The check belongs in VisaTransport.query/write; this subclass stands in until it is there.
+    """
+
+    def _check_peer(self, command: str) -> None:
+        sock = self._socket()
+        if sock is None:
+            return
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable or sock.recv(1, socket.MSG_PEEK) != b"":
+                return  # quiet, or bytes waiting: the query itself deals with those
+            kind, detail = LinkFailure.CLOSED, f"before sending {command!r}"
+        except ConnectionResetError:
+            kind, detail = LinkFailure.RESET, f"before sending {command!r}"
+        except OSError as exc:
+            kind, detail = LinkFailure.CLOSED, f"before sending {command!r} ({exc.strerror})"
+        self.close()
+        raise LinkError(self.address, kind, detail)
+
+    def write(self, command: str) -> None:
+        """Send one command; LinkError at once if the peer already closed the connection."""
+        self._check_peer(command)
+        super().write(command)
+
+    def query(self, command: str) -> str:
+        """Send one query and return its reply; LinkError at once if the peer closed."""
+        self._check_peer(command)
+        return super().query(command)
+
+    def query_block(self, command: str, timeout_s: float) -> bytes:
+        """Send one block query and return its payload; LinkError at once if the peer closed."""
+        self._check_peer(command)
+        return super().query_block(command, timeout_s)
+
+
+def visa_driver_factory(io_timeout_s: float = 1.0,
+                        open_timeout_s: float = 2.0) -> DriverFactory:
+    """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s)."""
+
+    def make(address: str) -> CTP10:
+        return CTP10(PromptCloseTransport(address, io_timeout_s=io_timeout_s,
+                                          open_timeout_s=open_timeout_s))
+
+    return make
+
+
+@dataclass(frozen=True)
+class WorkerBatch:
+    """Snapshots for the GUI thread plus what the link health needs about them."""
+
+    session: int
+    batch: SnapshotBatch
+    latency_s: np.ndarray  # (N,) s, round trip of each snapshot
+    t_good: float  # monotonic s of the newest good reply in the batch
+
+
+@dataclass(frozen=True)
+class _Open:
+    session: int
+    address: str
+
+
+@dataclass(frozen=True)
+class _Close:
+    pass
+
+
+@dataclass(frozen=True)
+class _Live:
+    on: bool
+
+
+@dataclass(frozen=True)
+class _Configure:
+    module: int
+    channels: tuple[int, ...]
+    interval_s: float
+
+
+@dataclass(frozen=True)
+class _Request:
+    request_id: int
+    fn: Callable[[CTP10], Any]
+    busy: bool
+
+
+@dataclass(frozen=True)
+class _Stop:
+    pass
+
+
+_Command = _Open | _Close | _Live | _Configure | _Request | _Stop
+
+
+class AcquisitionWorker(QObject):
+    """Poll snapshots, probe the idle link and run requests on one session, in one thread."""
+
+    batch_ready = Signal(object)  # WorkerBatch
+    opened = Signal(int, object, float)  # session, Identity, monotonic s of the *IDN? reply
+    open_failed = Signal(int, object)  # session, exception (LinkError or ValueError)
+    link_lost = Signal(int, object, float)  # session, LinkError, monotonic s of the failure
+    probe_ok = Signal(int, float)  # session, monotonic s of the *OPC? reply
+    channel_errors = Signal(int, object)  # session, tuple[str, ...] per channel, on change
+    request_started = Signal(int, int, float)  # session, request id, monotonic s (busy only)
+    request_done = Signal(int, int, object, float)  # session, request id, result, monotonic s
+    request_failed = Signal(int, int, object, float)  # session, request id, exception, s
+
+    def __init__(self, driver_factory: DriverFactory, *, module: int = 4,
+                 channels: Sequence[int] = (1, 2, 3, 4), interval_s: float = 0.05,
+                 live: bool = True, probe_interval_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._factory = driver_factory
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._probe_interval_s = probe_interval_s
+        # Everything below is touched only by the worker thread once run() started.
+        self._module = module
+        self._channels = tuple(channels)
+        self._interval_s = interval_s
+        self._live = live
+        self._ctp: CTP10 | None = None
+        self._session = 0
+        self._address = ""
+        self._next_snapshot_at = 0.0
+        self._next_probe_at = 0.0
+        self._batcher = SnapshotBatcher(BATCH_MAX_AGE_S, BATCH_MAX_SAMPLES)
+        self._latencies: list[float] = []
+        self._last_errors: tuple[str, ...] = ()
+        self.thread_id: int | None = None  # the worker thread's ident, for checks and tests
+        self.native_thread_id: int | None = None  # the OS id, for per-thread CPU figures
+
+    # ---- commands: called from any thread --------------------------------------------------
+
+    def open(self, session: int, address: str) -> None:
+        """Close any session, then open address as session number `session`."""
+        self._queue.put(_Open(session, address))
+
+    def close(self) -> None:
+        """Close the session (queued: runs after the commands already queued)."""
+        self._queue.put(_Close())
+
+    def set_live(self, on: bool) -> None:
+        """Poll snapshots (True) or probe the link every probe interval (False)."""
+        self._queue.put(_Live(on))
+
+    def configure(self, module: int, channels: Sequence[int], interval_s: float) -> None:
+        """Poll these channels (1–6) of module (1–20) every interval_s s (0–10, 0 = max)."""
+        self._queue.put(_Configure(module, tuple(channels), interval_s))
+
+    def submit(self, request_id: int, fn: Callable[[CTP10], Any], busy: bool = False) -> None:
+        """Run fn(ctp10) between snapshots, after the commands already queued."""
+        self._queue.put(_Request(request_id, fn, busy))
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current I/O (bounded by its timeout)."""
+        self._stopping.set()
+        self._queue.put(_Stop())
+
+    def stopping(self) -> bool:
+        """Return True once stop() was called; long requests poll it to end early."""
+        return self._stopping.is_set()
+
+    # ---- the loop: worker thread only ----------------------------------------------------
+
+    def run(self) -> None:
+        """Serve commands, snapshots and probes until stop(); close the session at the end."""
+        self.thread_id = threading.get_ident()
+        self.native_thread_id = threading.get_native_id()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    command = self._next_command()
+                    if command is not None:
+                        self._execute(command)
+                    if not self._stopping.is_set():
+                        self._periodic()
+                except Exception:  # a bug must not kill the loop nor leave the GUI waiting
+                    log.exception("unexpected error in the acquisition worker")
+                    if self._ctp is not None:
+                        self._lose(LinkError(self._address, LinkFailure.CLOSED,
+                                             "(internal error in the acquisition worker)"))
+        finally:
+            self._drop_session()
+
+    def _next_command(self) -> _Command | None:
+        """Return the next command, waiting at most until the next scheduled job is due."""
+        due = self._next_due()
+        try:
+            if due is None:
+                return self._queue.get()
+            timeout = due - self._clock()
+            if timeout <= 0:
+                return self._queue.get_nowait()
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _next_due(self) -> float | None:
+        """Return the monotonic time of the next snapshot, probe or batch deadline."""
+        times: list[float] = []
+        if self._ctp is not None:
+            times.append(self._next_snapshot_at if self._live else self._next_probe_at)
+        deadline = self._batcher.deadline
+        if deadline is not None:
+            times.append(deadline)
+        return min(times) if times else None
+
+    def _execute(self, command: _Command) -> None:
+        match command:
+            case _Open(session, address):
+                self._open(session, address)
+            case _Close():
+                self._drop_session()
+            case _Live(on):
+                self._flush()
+                self._live = on
+                now = self._clock()
+                self._next_snapshot_at = now
+                self._next_probe_at = now + self._probe_interval_s
+            case _Configure(module, channels, interval_s):
+                self._module, self._channels = module, channels
+                self._interval_s = interval_s
+                # A longer interval starts from now; a shorter one takes effect at once.
+                self._next_snapshot_at = min(self._next_snapshot_at,
+                                             self._clock() + interval_s)
+            case _Request(request_id, fn, busy):
+                self._run_request(request_id, fn, busy)
+            case _Stop():
+                pass
+
+    def _periodic(self) -> None:
+        now = self._clock()
+        if self._ctp is not None:
+            if self._live and now >= self._next_snapshot_at:
+                self._snapshot()
+            elif not self._live and now >= self._next_probe_at:
+                self._probe()
+        next_at = None
+        if self._ctp is not None and self._live:
+            # The next snapshot only lands after its round trip: if that is past the batch
+            # deadline, send the batch now rather than late.
+            next_at = self._next_snapshot_at + (self._latencies[-1] if self._latencies else 0.0)
+        if self._batcher.due(self._clock(), next_at):
+            self._flush()
+
+    # ---- session ------------------------------------------------------------------------------
+
+    def _open(self, session: int, address: str) -> None:
+        self._drop_session()
+        self._session = session
+        self._address = address
+        ctp: CTP10 | None = None
+        try:
+            ctp = self._factory(address)
+            identity = ctp.connect()
+        except Exception as exc:  # LinkError, or a bad address from the factory
+            if ctp is not None:
+                ctp.close()
+            log.info("opening %s failed: %s", address, exc)
+            self.open_failed.emit(session, exc)
+            return
+        now = self._clock()
+        self._ctp = ctp
+        # Probe only until the controller says live: it first checks the serial, and a
+        # different instrument must not be polled as if nothing had happened.
+        self._live = False
+        self._last_errors = ()
+        self._next_snapshot_at = now
+        self._next_probe_at = now + self._probe_interval_s
+        self.opened.emit(session, identity, now)
+
+    def _drop_session(self) -> None:
+        """Send what is pending and close the session (never clear(): it hangs on a dead peer)."""
+        self._flush()
+        ctp, self._ctp = self._ctp, None
+        if ctp is not None:
+            ctp.close()
+
+    def _lose(self, error: LinkError) -> None:
+        """Close the broken session and report it; the controller decides when to reopen."""
+        t = self._clock()
+        self._drop_session()
+        self.link_lost.emit(self._session, error, t)
+
+    # ---- jobs ---------------------------------------------------------------------------------
+
+    def _snapshot(self) -> None:
+        assert self._ctp is not None
+        try:
+            snap = self._ctp.snapshot(self._module, self._channels)
+        except LinkError as exc:
+            self._lose(exc)
+            return
+        except Exception as exc:  # a driver fault mid-exchange: the stream is not trusted
+            log.exception("snapshot of module %d failed", self._module)
+            self._lose(LinkError(self._address, LinkFailure.GARBLED, f"({exc})"))
+            return
+        # Deadline pacing: the next snapshot is one interval after the previous deadline, so
+        # the rate does not drift; after a slow reply skip to now instead of catching up.
+        now = self._clock()
+        self._next_snapshot_at += self._interval_s
+        if self._next_snapshot_at < now:
+            self._next_snapshot_at = now
+        self._add(snap)
+
+    def _add(self, snap: PowerSnapshot) -> None:
+        flushed = self._batcher.add(snap)
+        if flushed is not None:  # module or channels changed: the old layout goes on its own
+            self._emit(flushed, self._latencies)
+            self._latencies = []
+        self._latencies.append(snap.latency_s)
+        if snap.errors != self._last_errors:
+            self._last_errors = snap.errors
+            self.channel_errors.emit(self._session, snap.errors)
+
+    def _flush(self) -> None:
+        batch = self._batcher.take()
+        if batch is not None:
+            self._emit(batch, self._latencies)
+        self._latencies = []
+
+    def _emit(self, batch: SnapshotBatch, latencies: list[float]) -> None:
+        lat = np.asarray(latencies, dtype=np.float64)
+        self.batch_ready.emit(WorkerBatch(self._session, batch, lat, float(batch.t_mono[-1])))
+
+    def _probe(self) -> None:
+        assert self._ctp is not None
+        try:
+            self._ctp.probe()
+        except LinkError as exc:
+            self._lose(exc)
+            return
+        now = self._clock()
+        self._next_probe_at = now + self._probe_interval_s
+        self.probe_ok.emit(self._session, now)
+
+    def _run_request(self, request_id: int, fn: Callable[[CTP10], Any], busy: bool) -> None:
+        session = self._session
+        if self._ctp is None:
+            error = LinkError(self._address or "the instrument", LinkFailure.NOT_OPEN,
+                              "(not connected: the request was not sent)")
+            self.request_failed.emit(session, request_id, error, self._clock())
+            return
+        self._flush()  # data taken before the request reaches the GUI before its result
+        if busy:
+            self.request_started.emit(session, request_id, self._clock())
+        try:
+            result = fn(self._ctp)
+        except LinkError as exc:
+            # Link first: the controller leaves BUSY for RECONNECTING, then hears the request.
+            self._lose(exc)
+            self.request_failed.emit(session, request_id, exc, self._clock())
+            return
+        except Exception as exc:  # reported to the caller's on_error in the GUI thread
+            log.info("request %d failed: %s", request_id, exc)
+            self.request_failed.emit(session, request_id, exc, self._clock())
+            return
+        self.request_done.emit(session, request_id, result, self._clock())
+
+
+class WorkerThread(QThread):
+    """Run an AcquisitionWorker's loop; the worker object itself stays in the GUI thread."""
+
+    def __init__(self, worker: AcquisitionWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self.setObjectName("ctp10-acquisition")
+
+    def run(self) -> None:
+        """Run the worker loop until it is stopped."""
+        self._worker.run()

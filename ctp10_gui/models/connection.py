@@ -1,0 +1,523 @@
+"""Connection state machine: a pure transition table, backoff policy and link status types.
+
+No Qt here. The table maps ``(state, event)`` to rules; the first rule whose guard holds is
+applied, giving the next state and the actions the link controller executes (open or close the
+session, start or cancel the backoff timer, start or stop live polling, re-apply the user's
+settings, tell recordings what happened). The clock, wall clock and random source are injected,
+so tests drive every transition without sleeping.
+
+A different instrument answering after a reconnect (another ``*IDN?`` serial) leads to
+CONNECTED with live acquisition switched off and a warning as the reason: the user sees what
+answers at the address, nothing of the old settings is sent to it, and no data of the wrong
+instrument flows into a running view or recording until the user turns live on again.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger("ctp10_gui.link")
+
+HISTORY_SIZE = 100  # outage history entries kept; one lab night rarely has more
+
+
+class LinkState(enum.Enum):
+    """Where the link to the instrument stands; the value is the word shown and logged."""
+
+    DISCONNECTED = "Disconnected"  # the user's choice, nothing open
+    CONNECTING = "Connecting"  # first open after the user asked to connect
+    CONNECTED = "Connected"  # session open, live acquisition off, probed every 2 s
+    LIVE = "Live"  # fresh data flowing
+    STALE = "Stale"  # no good reply within the watchdog period
+    RECONNECTING = "Reconnecting"  # attempt n of N: waiting for the backoff timer or opening
+    OFFLINE = "Offline"  # gave up; "Retry now" starts again
+    BUSY = "Busy"  # a sweep or long transfer: live paused, long watchdog deadline
+
+    @property
+    def label(self) -> str:
+        """Return the word shown in the status badge and the log."""
+        return self.value
+
+
+class LinkEvent(enum.Enum):
+    """What happened: a user action, a worker report or a timer."""
+
+    CONNECT = "connect"  # user: connect to an address (also a change of address)
+    DISCONNECT = "disconnect"  # user
+    RETRY_NOW = "retry now"  # user
+    OPENED = "opened"  # worker: session open, *IDN? answered, expected instrument
+    OPEN_FAILED = "open failed"  # worker: refused, silent, timeout... worth retrying
+    OPEN_REJECTED = "open rejected"  # worker: bad address or not a CTP10: retrying is pointless
+    WRONG_INSTRUMENT = "wrong instrument"  # controller: *IDN? serial differs after a reconnect
+    GOOD_REPLY = "good reply"  # worker: data or probe answer arrived
+    WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog
+    LINK_LOST = "link lost"  # worker: LinkError on an open session
+    BACKOFF_ELAPSED = "backoff elapsed"  # backoff timer
+    BUSY_STARTED = "busy started"  # worker started a busy request
+    BUSY_ENDED = "busy ended"  # worker finished a busy request
+    LIVE_ON = "live on"  # user
+    LIVE_OFF = "live off"  # user
+
+
+# ---- actions the controller executes -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """Open a session to the address (close any old one first) and probe ``*IDN?``."""
+
+    address: str
+
+
+@dataclass(frozen=True)
+class CloseSession:
+    """Close the session (never clear() it)."""
+
+
+@dataclass(frozen=True)
+class StartBackoffTimer:
+    """Wait delay_s (seconds) before open attempt number `attempt`."""
+
+    delay_s: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class CancelBackoffTimer:
+    """Stop a pending backoff wait."""
+
+
+@dataclass(frozen=True)
+class StartLive:
+    """Poll snapshots at the configured interval."""
+
+
+@dataclass(frozen=True)
+class StopLive:
+    """Stop polling snapshots; the worker probes the link every 2 s instead."""
+
+
+@dataclass(frozen=True)
+class ReapplySettings:
+    """Send the user's instrument settings again (same instrument after a reconnect)."""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell recordings and the history what happened: kind is one of NOTIFY_KINDS."""
+
+    kind: str
+    text: str
+
+
+Action = (
+    OpenSession | CloseSession | StartBackoffTimer | CancelBackoffTimer | StartLive | StopLive
+    | ReapplySettings | Notify
+)
+
+NOTIFY_KINDS = (
+    "connect", "disconnect", "stale", "recovered", "reconnect_attempt", "reconnect",
+    "different_instrument", "offline",
+)
+HISTORY_KINDS = frozenset({"disconnect", "reconnect", "different_instrument", "offline"})
+
+
+class Do(enum.Enum):
+    """Action templates in the table; the machine fills in address, delay and text."""
+
+    OPEN = "open"
+    CLOSE = "close"
+    BACKOFF = "backoff"  # next attempt number, jittered delay
+    CANCEL_BACKOFF = "cancel backoff"
+    START_LIVE = "start live"
+    STOP_LIVE = "stop live"
+    REAPPLY = "reapply"
+    NOTE_CONNECT = "connect"
+    NOTE_DISCONNECT = "disconnect"
+    NOTE_STALE = "stale"
+    NOTE_RECOVERED = "recovered"
+    NOTE_ATTEMPT = "reconnect_attempt"
+    NOTE_RECONNECT = "reconnect"
+    NOTE_DIFFERENT = "different_instrument"
+    NOTE_OFFLINE = "offline"
+
+
+class Guard(enum.Enum):
+    """Conditions a rule may require, evaluated on the machine."""
+
+    LIVE_WANTED = "live wanted"
+    LIVE_NOT_WANTED = "live not wanted"
+    ATTEMPTS_LEFT = "attempts left"
+    ATTEMPTS_EXHAUSTED = "attempts exhausted"
+    WAITING = "waiting for the backoff timer"
+
+
+class Attempts(enum.Enum):
+    """How a rule changes the attempt counter (before its actions run)."""
+
+    KEEP = "keep"
+    FIRST = "first"  # a new outage or a restart after giving up: attempt 1
+    NEXT = "next"
+    RESET = "reset"  # 0: no outage
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table: the next state (None: stay, no transition) and actions."""
+
+    target: LinkState | None
+    actions: tuple[Do, ...] = ()
+    guard: Guard | None = None
+    attempts: Attempts = Attempts.KEEP
+    live: bool | None = None  # new value of the user's live on/off wish
+    why: str = ""  # reason when the event gives none
+
+
+S = LinkState
+E = LinkEvent
+
+# States in which a session is open and the watchdog runs.
+OPEN_STATES = frozenset({S.CONNECTED, S.LIVE, S.STALE, S.BUSY})
+_ALL = tuple(S)
+
+_resume = (  # back to fresh data: LIVE or CONNECTED depending on the user's live wish
+    Rule(S.LIVE, (Do.NOTE_RECOVERED,), Guard.LIVE_WANTED, why="replies again"),
+    Rule(S.CONNECTED, (Do.NOTE_RECOVERED,), Guard.LIVE_NOT_WANTED, why="replies again"),
+)
+_end_busy = (
+    Rule(S.LIVE, (), Guard.LIVE_WANTED, why="operation finished"),
+    Rule(S.CONNECTED, (), Guard.LIVE_NOT_WANTED, why="operation finished"),
+)
+_lost = (
+    Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF, Do.NOTE_DISCONNECT), attempts=Attempts.FIRST,
+         why="link lost"),
+)
+
+
+def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
+    t: dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]] = {}
+    connect = (Rule(S.CONNECTING, (Do.CANCEL_BACKOFF, Do.CLOSE, Do.OPEN),
+                    attempts=Attempts.RESET, why="user asked to connect"),)
+    disconnect = (Rule(S.DISCONNECTED, (Do.CANCEL_BACKOFF, Do.CLOSE, Do.NOTE_DISCONNECT),
+                       attempts=Attempts.RESET, why="disconnected by the user"),)
+    for s in _ALL:
+        t[(s, E.CONNECT)] = connect
+        if s is not S.DISCONNECTED:
+            t[(s, E.DISCONNECT)] = disconnect
+        # The live wish is kept in every state so it holds after the next (re)connect.
+        t[(s, E.LIVE_ON)] = (Rule(None, (Do.START_LIVE,), live=True),)
+        t[(s, E.LIVE_OFF)] = (Rule(None, (Do.STOP_LIVE,), live=False),)
+    t[(S.CONNECTED, E.LIVE_ON)] = (Rule(S.LIVE, (Do.START_LIVE,), live=True,
+                                        why="live acquisition on"),)
+    t[(S.LIVE, E.LIVE_ON)] = (Rule(None, (), live=True),)
+    t[(S.LIVE, E.LIVE_OFF)] = (Rule(S.CONNECTED, (Do.STOP_LIVE,), live=False,
+                                    why="live acquisition paused"),)
+
+    first_open = (
+        Rule(S.LIVE, (Do.START_LIVE, Do.NOTE_CONNECT), Guard.LIVE_WANTED, why="connected"),
+        Rule(S.CONNECTED, (Do.STOP_LIVE, Do.NOTE_CONNECT), Guard.LIVE_NOT_WANTED,
+             why="connected"),
+    )
+    reopen = (
+        Rule(S.LIVE, (Do.REAPPLY, Do.START_LIVE, Do.NOTE_RECONNECT), Guard.LIVE_WANTED,
+             attempts=Attempts.RESET, why="reconnected"),
+        Rule(S.CONNECTED, (Do.REAPPLY, Do.STOP_LIVE, Do.NOTE_RECONNECT), Guard.LIVE_NOT_WANTED,
+             attempts=Attempts.RESET, why="reconnected"),
+    )
+    rejected = (Rule(S.OFFLINE, (Do.CANCEL_BACKOFF, Do.CLOSE, Do.NOTE_OFFLINE),
+                     why="address rejected"),)
+    t[(S.CONNECTING, E.OPENED)] = first_open
+    t[(S.CONNECTING, E.OPEN_FAILED)] = (
+        Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF, Do.NOTE_DISCONNECT),
+             attempts=Attempts.FIRST, why="could not open"),
+    )
+    t[(S.CONNECTING, E.OPEN_REJECTED)] = rejected
+
+    t[(S.RECONNECTING, E.OPENED)] = reopen
+    t[(S.RECONNECTING, E.WRONG_INSTRUMENT)] = (
+        Rule(S.CONNECTED, (Do.STOP_LIVE, Do.NOTE_DIFFERENT), attempts=Attempts.RESET,
+             live=False, why="a different instrument answers"),
+    )
+    t[(S.RECONNECTING, E.OPEN_FAILED)] = (
+        Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF), Guard.ATTEMPTS_LEFT,
+             attempts=Attempts.NEXT, why="could not open"),
+        Rule(S.OFFLINE, (Do.CLOSE, Do.NOTE_OFFLINE), Guard.ATTEMPTS_EXHAUSTED,
+             why="gave up"),
+    )
+    t[(S.RECONNECTING, E.OPEN_REJECTED)] = rejected
+    t[(S.RECONNECTING, E.BACKOFF_ELAPSED)] = (
+        Rule(None, (Do.OPEN, Do.NOTE_ATTEMPT), Guard.WAITING),
+    )
+    t[(S.RECONNECTING, E.RETRY_NOW)] = (  # while opening already: nothing to interrupt
+        Rule(None, (Do.CANCEL_BACKOFF, Do.OPEN, Do.NOTE_ATTEMPT), Guard.WAITING),
+    )
+    t[(S.OFFLINE, E.RETRY_NOW)] = (
+        Rule(S.RECONNECTING, (Do.OPEN, Do.NOTE_ATTEMPT), attempts=Attempts.FIRST,
+             why="retry now"),
+    )
+
+    for s in (S.LIVE, S.CONNECTED, S.BUSY):
+        t[(s, E.WATCHDOG_EXPIRED)] = (Rule(S.STALE, (Do.NOTE_STALE,), why="no reply"),)
+        t[(s, E.GOOD_REPLY)] = (Rule(None),)
+    for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
+        t[(s, E.LINK_LOST)] = _lost
+    t[(S.STALE, E.GOOD_REPLY)] = _resume
+    t[(S.STALE, E.BUSY_ENDED)] = _resume
+    for s in (S.LIVE, S.CONNECTED, S.STALE):
+        t[(s, E.BUSY_STARTED)] = (Rule(S.BUSY, (), why="long operation"),)
+    t[(S.BUSY, E.BUSY_ENDED)] = _end_busy
+    return t
+
+
+TRANSITIONS: Mapping[tuple[LinkState, LinkEvent], tuple[Rule, ...]] = _build_table()
+
+
+# ---- backoff ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Delays between reconnect attempts: initial_s × factor^(n−1), capped, ± jitter."""
+
+    initial_s: float = 1.0
+    factor: float = 2.0
+    cap_s: float = 30.0
+    jitter: float = 0.2  # fraction, 0..1: each delay is nominal × (1 ± jitter)
+    max_attempts: int = 10
+
+    def __post_init__(self) -> None:
+        if not (self.initial_s >= 0 and self.factor >= 1 and self.cap_s >= self.initial_s):
+            raise ValueError(
+                f"backoff needs initial ≥ 0 s, factor ≥ 1 and cap ≥ initial; got "
+                f"{self.initial_s} s, ×{self.factor}, cap {self.cap_s} s")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"backoff jitter must be within 0–1, got {self.jitter}")
+        if self.max_attempts < 1:
+            raise ValueError(f"backoff needs at least 1 attempt, got {self.max_attempts}")
+
+    def nominal(self, attempt: int) -> float:
+        """Return the delay in s before attempt n (1-based) without jitter."""
+        try:
+            value = self.initial_s * self.factor ** max(attempt - 1, 0)
+        except OverflowError:  # a huge attempt number: far past the cap anyway
+            return self.cap_s
+        return min(value, self.cap_s)
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Return the jittered delay in s before attempt n: nominal × U(1 − jitter, 1 + jitter)."""
+        return self.nominal(attempt) * (1.0 + rng.uniform(-self.jitter, self.jitter))
+
+
+def stale_after_s(poll_interval_s: float) -> float:
+    """Return the watchdog period in s for a poll interval in s: max(3 × interval, 1 s)."""
+    return max(3.0 * poll_interval_s, 1.0)
+
+
+# ---- status types shared with the Qt layer ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What the status badge shows: state, attempt n of N, reason, next attempt time."""
+
+    state: LinkState
+    attempt: int
+    max_attempts: int
+    reason: str
+    next_attempt_at: float | None  # monotonic s; None unless waiting for the backoff timer
+    since: float  # monotonic s at which this state was entered
+    address: str | None = None
+    live: bool = True  # the user's live on/off wish
+
+
+@dataclass(frozen=True)
+class LinkHealth:
+    """Link statistics for the health panel, refreshed about twice a second."""
+
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    achieved_hz: float
+    requested_hz: float  # 0 when live acquisition is off
+    errors: int
+    uptime_s: float  # since the current session opened; 0 when none is open
+    reconnects: int
+    history: list[tuple[float, str]]  # (wall-clock s, what happened and why), oldest first
+    last_instrument_errors: list[str]
+
+
+@dataclass(frozen=True)
+class AcquisitionSettings:
+    """How the link polls: module, channels, interval (0–10 s), timeouts in s, backoff."""
+
+    module: int = 4
+    channels: tuple[int, ...] = (1, 2, 3, 4)
+    interval_s: float = 0.05  # 0 = as fast as the link allows
+    live: bool = True
+    stale_after_s: float | None = None  # None: stale_after_s(interval_s)
+    io_timeout_s: float = 1.0
+    open_timeout_s: float = 2.0
+    probe_interval_s: float = 2.0  # while live is off
+    busy_timeout_s: float = 120.0  # watchdog deadline of a busy request that names none
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.interval_s <= 10:
+            raise ValueError(f"poll interval must be within 0–10 s, got {self.interval_s} s")
+        if not self.channels:
+            raise ValueError("at least one channel must be selected")
+
+    def watchdog_s(self) -> float:
+        """Return the live watchdog period in s."""
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        return stale_after_s(self.interval_s)
+
+
+# ---- the machine ------------------------------------------------------------------------------
+
+
+class ConnectionMachine:
+    """Hold the link state and apply the transition table; every transition is logged."""
+
+    def __init__(self, policy: BackoffPolicy | None = None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None, live: bool = True,
+                 table: Mapping[tuple[LinkState, LinkEvent], tuple[Rule, ...]] = TRANSITIONS,
+                 history_size: int = HISTORY_SIZE) -> None:
+        self.policy = policy or BackoffPolicy()
+        self._clock = clock
+        self._wall = wall_clock
+        self._rng = rng if rng is not None else random.Random()
+        self._table = table
+        self.state = LinkState.DISCONNECTED
+        self.attempt = 0
+        self.reason = ""
+        self.next_attempt_at: float | None = None
+        self.since = clock()
+        self.address: str | None = None
+        self.live_wanted = live
+        self.reconnects = 0
+        self._history: deque[tuple[float, str]] = deque(maxlen=history_size)
+        self._outage: tuple[float, str] | None = None  # (monotonic s, cause) of the last loss
+
+    @property
+    def max_attempts(self) -> int:
+        """Return N, the number of reconnect attempts before going offline."""
+        return self.policy.max_attempts
+
+    @property
+    def history(self) -> list[tuple[float, str]]:
+        """Return the outage history: (wall-clock s, what happened and why), oldest first."""
+        return list(self._history)
+
+    def status(self) -> LinkStatus:
+        """Return the current status as an immutable value."""
+        return LinkStatus(self.state, self.attempt, self.max_attempts, self.reason,
+                          self.next_attempt_at, self.since, self.address, self.live_wanted)
+
+    def rule_for(self, event: LinkEvent) -> Rule | None:
+        """Return the rule the event would apply in the current state, or None (ignored)."""
+        for rule in self._table.get((self.state, event), ()):
+            if rule.guard is None or self._holds(rule.guard):
+                return rule
+        return None
+
+    def _holds(self, guard: Guard) -> bool:
+        match guard:
+            case Guard.LIVE_WANTED:
+                return self.live_wanted
+            case Guard.LIVE_NOT_WANTED:
+                return not self.live_wanted
+            case Guard.ATTEMPTS_LEFT:
+                return self.attempt < self.max_attempts
+            case Guard.ATTEMPTS_EXHAUSTED:
+                return self.attempt >= self.max_attempts
+            case Guard.WAITING:
+                return self.next_attempt_at is not None
+
+    def handle(self, event: LinkEvent, reason: str = "", *,
+               address: str | None = None) -> list[Action]:
+        """Apply an event and return the actions to execute, in order; [] when ignored."""
+        if event is LinkEvent.CONNECT:
+            if not address:
+                raise ValueError("CONNECT needs the address to connect to")
+            self.address = address
+        rule = self.rule_for(event)
+        if rule is None:
+            log.debug("ignored %s in %s (%s)", event.value, self.state.label, reason)
+            return []
+        old = self.state
+        text = reason or rule.why or event.value
+        if rule.live is not None:
+            self.live_wanted = rule.live
+        match rule.attempts:
+            case Attempts.FIRST:
+                self.attempt = 1
+            case Attempts.NEXT:
+                self.attempt += 1
+            case Attempts.RESET:
+                self.attempt = 0
+            case Attempts.KEEP:
+                pass
+        if rule.target is not None:
+            self.state = rule.target
+            self.reason = text
+            if rule.target is not old:
+                self.since = self._clock()
+        actions = [self._materialize(do, text) for do in rule.actions]
+        if rule.target is not None:
+            log.info("state: %s -> %s (%s)", old.label, self.state.label,
+                     self._log_text(self.reason))
+        return actions
+
+    def _log_text(self, text: str) -> str:
+        if self.state is LinkState.RECONNECTING:
+            when = ("opening now" if self.next_attempt_at is None else
+                    f"in {max(self.next_attempt_at - self._clock(), 0.0):.1f} s")
+            return f"attempt {self.attempt} of {self.max_attempts} {when}: {text}"
+        return text
+
+    def _materialize(self, do: Do, text: str) -> Action:
+        match do:
+            case Do.OPEN:
+                self.next_attempt_at = None
+                assert self.address is not None, "OPEN before any CONNECT named an address"
+                return OpenSession(self.address)
+            case Do.CLOSE:
+                return CloseSession()
+            case Do.BACKOFF:
+                delay = self.policy.delay(self.attempt, self._rng)
+                self.next_attempt_at = self._clock() + delay
+                return StartBackoffTimer(delay, self.attempt)
+            case Do.CANCEL_BACKOFF:
+                self.next_attempt_at = None
+                return CancelBackoffTimer()
+            case Do.START_LIVE:
+                return StartLive()
+            case Do.STOP_LIVE:
+                return StopLive()
+            case Do.REAPPLY:
+                return ReapplySettings()
+        kind = do.value
+        if kind == "disconnect":
+            self._outage = (self._clock(), text)
+        elif kind == "reconnect":
+            self.reconnects += 1
+            if self._outage is not None:
+                since, cause = self._outage
+                text = f"{text} after {self._clock() - since:.1f} s without link ({cause})"
+        elif kind == "reconnect_attempt":
+            text = f"attempt {self.attempt} of {self.max_attempts}: {self.reason}"
+        elif kind == "offline" and self.attempt >= self.max_attempts:
+            text = f"gave up after {self.attempt} attempts: {self.reason}"
+            self.reason = text
+        if kind in HISTORY_KINDS:
+            self._history.append((self._wall(), f"{kind}: {text}"))
+        return Notify(kind, text)
