@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,55 +37,13 @@ BATCH_MAX_SAMPLES = 512
 DriverFactory = Callable[[str], CTP10]
 
 
-class PromptCloseTransport(VisaTransport):
-    """A VisaTransport that notices a peer's FIN before sending, not after the I/O timeout.
-
-    pyvisa-py's read spins on a socket closed by the peer until the timeout, releasing and
-    re-taking the GIL on every turn; the GUI thread then waits for the GIL in vain (measured:
-    70–150 ms stalls per fault). A FIN almost always arrives between two queries, so checking
-    for it first (one select() + MSG_PEEK, a few µs) fails fast instead of spinning.
-    The check belongs in VisaTransport.query/write; this subclass stands in until it is there.
-    """
-
-    def _check_peer(self, command: str) -> None:
-        sock = self._socket()
-        if sock is None:
-            return
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if not readable or sock.recv(1, socket.MSG_PEEK) != b"":
-                return  # quiet, or bytes waiting: the query itself deals with those
-            kind, detail = LinkFailure.CLOSED, f"before sending {command!r}"
-        except ConnectionResetError:
-            kind, detail = LinkFailure.RESET, f"before sending {command!r}"
-        except OSError as exc:
-            kind, detail = LinkFailure.CLOSED, f"before sending {command!r} ({exc.strerror})"
-        self.close()
-        raise LinkError(self.address, kind, detail)
-
-    def write(self, command: str) -> None:
-        """Send one command; LinkError at once if the peer already closed the connection."""
-        self._check_peer(command)
-        super().write(command)
-
-    def query(self, command: str) -> str:
-        """Send one query and return its reply; LinkError at once if the peer closed."""
-        self._check_peer(command)
-        return super().query(command)
-
-    def query_block(self, command: str, timeout_s: float) -> bytes:
-        """Send one block query and return its payload; LinkError at once if the peer closed."""
-        self._check_peer(command)
-        return super().query_block(command, timeout_s)
-
-
 def visa_driver_factory(io_timeout_s: float = 1.0,
                         open_timeout_s: float = 2.0) -> DriverFactory:
     """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s)."""
 
     def make(address: str) -> CTP10:
-        return CTP10(PromptCloseTransport(address, io_timeout_s=io_timeout_s,
-                                          open_timeout_s=open_timeout_s))
+        return CTP10(VisaTransport(address, io_timeout_s=io_timeout_s,
+                                   open_timeout_s=open_timeout_s))
 
     return make
 

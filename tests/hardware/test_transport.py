@@ -263,6 +263,33 @@ def test_peer_closing_mid_query_is_closed(
     assert not transport.is_open
 
 
+def test_peer_closed_between_queries_fails_at_once_instead_of_spinning(
+    serve: Callable, transports: list
+) -> None:
+    """pyvisa-py would spin for the whole I/O timeout on a closed socket; we must not."""
+    closed = threading.Event()
+
+    def answer_once_then_close(conn: socket.socket, server: TinyServer) -> None:
+        server.line(conn)
+        conn.sendall(b"1\r\n")
+        conn.close()
+        closed.set()
+
+    server = serve(answer_once_then_close)
+    transport = connect(server, transports, io_s=2.0)
+    assert transport.query("*OPC?") == "1"
+    assert closed.wait(2.0)
+    start = time.monotonic()
+    with pytest.raises(LinkError) as caught:
+        transport.query(":CTP:SENS4:CHAN1:POW?")
+    assert time.monotonic() - start < 0.2  # not the 2 s I/O timeout
+    assert caught.value.kind is LinkFailure.CLOSED
+    assert str(caught.value) == (
+        f"connection closed by 127.0.0.1:{server.port} before sending ':CTP:SENS4:CHAN1:POW?'"
+    )
+    assert not transport.is_open
+
+
 def reset_after_command(conn: socket.socket, server: TinyServer) -> None:
     server.line(conn)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
