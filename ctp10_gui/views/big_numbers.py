@@ -1,0 +1,72 @@
+"""Full-screen "big numbers": the readouts alone, as large as the screen allows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub
+from ctp10_gui.views.status_badges import StatusBadges
+from ctp10_gui.views.theme import Theme
+
+
+class BigNumbersWindow(QWidget):
+    """Top-level window with the link badges and one huge card per channel."""
+
+    closed = Signal()
+
+    def __init__(
+        self, hub: ReadoutHub, controller: QObject, theme: Theme, *,
+        is_simulator: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.monotonic, parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle("CTP10 — big numbers")
+        self.hub = hub
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 12)
+        top = QHBoxLayout()
+        # The badges come along: a big number without its link state could be trusted wrongly.
+        self.badges = StatusBadges(controller, clock=clock, is_simulator=is_simulator, parent=self)
+        self.badges.retry_requested.connect(getattr(controller, "retry_now", lambda: None))
+        top.addWidget(self.badges, 1)
+        self.unit_button = QPushButton(self)
+        self.unit_button.clicked.connect(
+            lambda: hub.unit_requested.emit("mW" if hub.unit == "dBm" else "dBm"))
+        top.addWidget(self.unit_button)
+        reset = QPushButton("Reset all peaks", self)
+        reset.clicked.connect(lambda: hub.reset_peak(None))
+        top.addWidget(reset)
+        self.exit_button = QPushButton("Exit big numbers (Esc)", self)
+        self.exit_button.clicked.connect(self.close)
+        top.addWidget(self.exit_button)
+        layout.addLayout(top)
+        self.grid = ReadoutGrid(hub, theme, big=True, parent=self)
+        layout.addWidget(self.grid, 1)
+        for key in ("Esc", "F11"):
+            QShortcut(QKeySequence(key), self, activated=self.close)
+        hub.changed.connect(self._sync_unit)
+        self._sync_unit()
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Restyle the cards."""
+        self.grid.apply_theme(theme)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Close on Esc even when a button has the focus."""
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+            return
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Tell the main window the mode ended."""
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def _sync_unit(self) -> None:
+        self.unit_button.setText("Show mW" if self.hub.unit == "dBm" else "Show dBm")

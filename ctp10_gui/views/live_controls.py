@@ -1,0 +1,351 @@
+"""Acquisition controls: module, channels, poll interval, live on/off, detector λ and unit.
+
+Every change goes to the link controller (which queues it for the worker); what is displayed
+next to each control is what the instrument or the data stream reports back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ctp10_gui.hardware.scpi import PowerUnit
+from ctp10_gui.models.connection import LinkState
+
+log = logging.getLogger(__name__)
+
+INTERVALS_S: tuple[tuple[str, float], ...] = (
+    ("1 ms (as fast as possible)", 0.001), ("10 ms (100 Hz)", 0.01), ("20 ms (50 Hz)", 0.02),
+    ("50 ms (20 Hz)", 0.05), ("100 ms (10 Hz)", 0.1), ("200 ms (5 Hz)", 0.2),
+    ("500 ms (2 Hz)", 0.5), ("1 s", 1.0), ("2 s", 2.0), ("5 s", 5.0), ("10 s", 10.0),
+)
+WAVELENGTH_RANGE_NM = (1240.0, 1680.0)
+_USABLE = {LinkState.CONNECTED, LinkState.LIVE, LinkState.STALE, LinkState.BUSY}
+
+
+def _read_detectors(module: int, channels: Sequence[int]) -> Any:
+    """Return a worker request reading λ (nm) and power unit of each channel."""
+
+    def run(ctp: Any) -> dict[int, tuple[float, str]]:
+        out: dict[int, tuple[float, str]] = {}
+        for ch in channels:
+            det = ctp.detector(module, ch)
+            unit = det.get("power_unit")
+            out[ch] = (float(det.get("wavelength_nm")), "mW" if unit is PowerUnit.MW else "dBm")
+        return out
+
+    return run
+
+
+class _Gather:
+    """Collect one read-back per channel and call done once with all of them."""
+
+    def __init__(self, channels: Sequence[int], done: Callable[[dict[int, Any]], None],
+                 failed: Callable[[Exception], None]) -> None:
+        self._left = set(channels)
+        self._results: dict[int, Any] = {}
+        self._done = done
+        self._failed = failed
+        self._error: Exception | None = None
+
+    def ok(self, channel: int) -> Callable[[Any], None]:
+        """Return the on_done callback of channel's request."""
+        return lambda value: self._finish(channel, value, None)
+
+    def error(self, channel: int) -> Callable[[Exception], None]:
+        """Return the on_error callback of channel's request."""
+        return lambda exc: self._finish(channel, None, exc)
+
+    def _finish(self, channel: int, value: Any, exc: Exception | None) -> None:
+        self._left.discard(channel)
+        if exc is not None:
+            self._error = self._error or exc
+        else:
+            self._results[channel] = value
+        if not self._left:
+            if self._error is not None:
+                self._failed(self._error)
+            if self._results:
+                self._done(self._results)
+
+
+class LiveControls(QWidget):
+    """Form of the live-acquisition settings; emits what the instrument read back."""
+
+    wavelengths_read = Signal(object)  # dict[int, float] nm by channel
+    unit_read = Signal(str)  # "dBm" or "mW"
+    interval_changed = Signal(float)  # s
+
+    def __init__(self, controller: QObject, *, module: int, channels: Sequence[int],
+                 interval_s: float, live: bool, unit: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._module = module
+        self._channels = tuple(channels)
+        self._unit = unit
+        self._state: LinkState | None = None
+        self._read_module: int | None = None
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.module_spin = QSpinBox(self)
+        self.module_spin.setRange(1, 20)
+        self.module_spin.setValue(module)
+        self.module_spin.setToolTip("Detector module slot (1–20)")
+        form.addRow("Module", self.module_spin)
+        boxes = QHBoxLayout()
+        self.channel_boxes: dict[int, QCheckBox] = {}
+        for ch in range(1, 7):
+            box = QCheckBox(str(ch), self)
+            box.setChecked(ch in self._channels)
+            box.setToolTip(f"Acquire channel {ch}")
+            box.toggled.connect(self._channels_edited)
+            boxes.addWidget(box)
+            self.channel_boxes[ch] = box
+        form.addRow("Channels", boxes)
+        self.interval_combo = QComboBox(self)
+        for text, seconds in INTERVALS_S:
+            self.interval_combo.addItem(text, seconds)
+        self._select_interval(interval_s)
+        self.interval_combo.setToolTip("Time between snapshots of all selected channels")
+        form.addRow("Poll interval", self.interval_combo)
+        self.live_box = QCheckBox("Live acquisition", self)
+        self.live_box.setChecked(live)
+        self.live_box.setToolTip("Off: the link is only checked every 2 s")
+        form.addRow("", self.live_box)
+        self.acquiring_label = QLabel("—", self)
+        self.acquiring_label.setProperty("role", "hint")
+        self.acquiring_label.setWordWrap(True)
+        self.acquiring_label.setToolTip("What the data stream actually carries (read back)")
+        form.addRow("Acquiring", self.acquiring_label)
+        row = QHBoxLayout()
+        self.wavelength_spin = QDoubleSpinBox(self)
+        self.wavelength_spin.setRange(*WAVELENGTH_RANGE_NM)
+        self.wavelength_spin.setDecimals(3)
+        self.wavelength_spin.setSuffix(" nm")
+        self.wavelength_spin.setValue(1550.0)
+        self.wavelength_spin.setToolTip("Calibration wavelength of the selected detectors")
+        row.addWidget(self.wavelength_spin)
+        self.wavelength_button = QPushButton("Apply", self)
+        self.wavelength_button.setToolTip("Send the wavelength to every selected channel")
+        self.wavelength_button.clicked.connect(self.apply_wavelength)
+        row.addWidget(self.wavelength_button)
+        form.addRow("Detector λ", row)
+        self.wavelength_label = QLabel("—", self)
+        self.wavelength_label.setProperty("role", "hint")
+        self.wavelength_label.setToolTip("Wavelength read back from the instrument")
+        form.addRow("λ read back", self.wavelength_label)
+        self.unit_combo = QComboBox(self)
+        self.unit_combo.addItems(["dBm", "mW"])
+        self.unit_combo.setCurrentText(unit)
+        self.unit_combo.setToolTip("Power unit of the detectors and of the readouts")
+        form.addRow("Unit", self.unit_combo)
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+        self.message.setProperty("role", "error")
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        # Channel clicks come in bursts; send one set_channels after the user paused.
+        self._channel_timer = QTimer(self)
+        self._channel_timer.setSingleShot(True)
+        self._channel_timer.setInterval(300)
+        self._channel_timer.timeout.connect(self._send_channels)
+        self.module_spin.valueChanged.connect(self._module_edited)
+        self.interval_combo.currentIndexChanged.connect(self._interval_edited)
+        self.live_box.toggled.connect(self._live_edited)
+        self.unit_combo.currentTextChanged.connect(self.request_unit)
+        controller.state_changed.connect(self._status_changed)
+        controller.batch_received.connect(self._batch)
+        controller.identity_changed.connect(self._identity_changed)
+        health = getattr(controller, "health_changed", None)
+        if health is not None:
+            health.connect(self._health)
+        self._achieved_hz: float | None = None
+        self._stream: tuple[int, tuple[int, ...]] | None = None
+
+    # ---- user edits ---------------------------------------------------------------------
+    @property
+    def module(self) -> int:
+        """Return the module the user selected."""
+        return self._module
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Return the channels the user selected."""
+        return self._channels
+
+    @property
+    def interval_s(self) -> float:
+        """Return the selected poll interval (s, 0 = as fast as possible)."""
+        return float(self.interval_combo.currentData())
+
+    def _module_edited(self, module: int) -> None:
+        self._module = module
+        self.controller.set_module(module)
+        self._read_module = None
+
+    def _channels_edited(self) -> None:
+        chosen = tuple(ch for ch, box in self.channel_boxes.items() if box.isChecked())
+        if not chosen:
+            # At least one channel: undo the last uncheck rather than poll nothing.
+            self.message.setText("At least one channel must stay selected.")
+            for ch in self._channels:
+                self.channel_boxes[ch].setChecked(True)
+            return
+        self.message.setText("")
+        self._channels = chosen
+        self._channel_timer.start()
+
+    def _send_channels(self) -> None:
+        self.controller.set_channels(self._channels)
+        self._read_module = None
+
+    def _interval_edited(self) -> None:
+        self.controller.set_interval(self.interval_s)
+        self.interval_changed.emit(self.interval_s)
+
+    def _live_edited(self, on: bool) -> None:
+        self.controller.set_live(on)
+
+    def apply_wavelength(self) -> None:
+        """Send the wavelength to the selected channels; show the read-back."""
+        value = self.wavelength_spin.value()
+        if not self._usable():
+            self.message.setText("Not connected: the wavelength cannot be sent.")
+            return
+        self.wavelength_button.setEnabled(False)
+        gather = _Gather(self._channels, self._wavelengths_done, self._request_failed)
+        for ch in self._channels:
+            # Through the controller's helper so a reconnect re-applies it.
+            self.controller.set_detector_wavelength(self._module, ch, value,
+                                                    gather.ok(ch), gather.error(ch))
+
+    def request_unit(self, unit: str) -> None:
+        """Set the detectors' power unit (and the readouts' once read back)."""
+        if self.unit_combo.currentText() != unit:
+            self.unit_combo.blockSignals(True)
+            self.unit_combo.setCurrentText(unit)
+            self.unit_combo.blockSignals(False)
+        if not self._usable():
+            # Nothing to read back from: the readouts still switch, the instrument follows
+            # the next time the unit is chosen while connected.
+            self._unit_done({0: PowerUnit.MW if unit == "mW" else PowerUnit.DBM})
+            return
+        target = PowerUnit.MW if unit == "mW" else PowerUnit.DBM
+        gather = _Gather(self._channels, self._unit_done, self._request_failed)
+        for ch in self._channels:
+            self.controller.set_detector_unit(self._module, ch, target,
+                                              gather.ok(ch), gather.error(ch))
+
+    def read_back(self) -> None:
+        """Read λ and unit of the selected detectors from the instrument."""
+        if not self._usable():
+            return
+        self._read_module = self._module
+        self.controller.request(_read_detectors(self._module, self._channels),
+                                self._detectors_read, self._request_failed)
+
+    # ---- controller events --------------------------------------------------------------
+    def _usable(self) -> bool:
+        return self._state in _USABLE
+
+    def _status_changed(self, status: Any) -> None:
+        was = self._state
+        self._state = status.state
+        usable = self._usable()
+        self.wavelength_button.setEnabled(usable)
+        if usable and was not in _USABLE:
+            self.read_back()
+
+    def _identity_changed(self, identity: Any) -> None:
+        if identity is not None and self._usable():
+            self.read_back()
+
+    def _batch(self, batch: Any) -> None:
+        stream = (int(batch.module), tuple(batch.channels))
+        if stream != self._stream:
+            self._stream = stream
+            self._show_acquiring()
+            if self._read_module is None:
+                self.read_back()
+
+    def _health(self, health: Any) -> None:
+        self._achieved_hz = float(health.achieved_hz)
+        self._show_acquiring()
+
+    def _show_acquiring(self) -> None:
+        if self._stream is None:
+            self.acquiring_label.setText("—")
+            return
+        module, chans = self._stream
+        rate = "" if self._achieved_hz is None else f" at {self._achieved_hz:.1f} Hz"
+        self.acquiring_label.setText(
+            f"module {module}, channels {', '.join(map(str, chans))}{rate}")
+
+    def _detectors_read(self, result: dict[int, tuple[float, str]]) -> None:
+        waves = {ch: wl for ch, (wl, _unit) in result.items()}
+        self._show_wavelengths(waves)
+        units = {u for _wl, u in result.values()}
+        if len(units) == 1:
+            unit = units.pop()
+            self._set_unit_combo(unit)
+            self.unit_read.emit(unit)
+
+    def _wavelengths_done(self, result: dict[int, Any]) -> None:
+        self.wavelength_button.setEnabled(self._usable())
+        self.message.setText("")
+        self._show_wavelengths({ch: float(v) for ch, v in result.items()})
+
+    def _show_wavelengths(self, waves: dict[int, float]) -> None:
+        values = sorted({round(v, 3) for v in waves.values() if math.isfinite(v)})
+        if len(values) == 1:
+            self.wavelength_label.setText(f"{values[0]:.3f} nm")
+            self.wavelength_spin.setValue(values[0])
+        elif values:
+            self.wavelength_label.setText(
+                ", ".join(f"CH{ch} {v:.3f}" for ch, v in sorted(waves.items())) + " nm")
+        self.wavelengths_read.emit(dict(waves))
+
+    def _unit_done(self, result: dict[int, Any]) -> None:
+        units = {"mW" if v is PowerUnit.MW else "dBm" for v in result.values()}
+        unit = units.pop() if len(units) == 1 else "dBm"
+        self._set_unit_combo(unit)
+        self.message.setText("")
+        self.unit_read.emit(unit)
+
+    def _set_unit_combo(self, unit: str) -> None:
+        self._unit = unit
+        self.unit_combo.blockSignals(True)
+        self.unit_combo.setCurrentText(unit)
+        self.unit_combo.blockSignals(False)
+
+    def _request_failed(self, exc: Exception) -> None:
+        self.wavelength_button.setEnabled(self._usable())
+        self.message.setText(str(exc))
+        log.warning("live-control request failed: %s", exc)
+
+    def _select_interval(self, seconds: float) -> None:
+        for i in range(self.interval_combo.count()):
+            if abs(float(self.interval_combo.itemData(i)) - seconds) < 1e-9:
+                self.interval_combo.setCurrentIndex(i)
+                return
+        label = f"{seconds * 1e3:g} ms" if seconds < 1 else f"{seconds:g} s"
+        self.interval_combo.addItem(label, seconds)
+        self.interval_combo.setCurrentIndex(self.interval_combo.count() - 1)

@@ -1,0 +1,507 @@
+"""Big per-channel readouts: value, peak hold, Δ to peak, stale age, relative dB.
+
+A value that is not live is never drawn as if it were: it is greyed and labelled with its age
+when stale, replaced by "— —" when there is no link, and marked when the channel fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.models.connection import LinkState, stale_after_s
+from ctp10_gui.models.readout import (
+    NO_DATA,
+    ChannelReading,
+    ReadoutModel,
+    format_age,
+    format_db,
+    format_power,
+    reference_key,
+)
+from ctp10_gui.models.samples import SnapshotBatch
+from ctp10_gui.views.theme import Theme, repolish
+
+log = logging.getLogger(__name__)
+
+_NO_LINK = {
+    LinkState.DISCONNECTED: "disconnected",
+    LinkState.CONNECTING: "connecting…",
+    LinkState.OFFLINE: "offline",
+}
+_FRESH_STATES = {LinkState.LIVE, LinkState.BUSY}
+MIN_CARD_WIDTH = 280  # px: two buttons and "peak −12.34 dBm at 12:34:56"
+VALUE_FAMILIES = ["DejaVu Sans Mono", "Consolas", "Menlo", "Liberation Mono", "monospace"]
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """The texts and style of one readout card at one instant."""
+
+    value: str
+    style: str  # "live", "stale", "none", "range", "error": QSS property reading=
+    age: str  # "1.8 s old", "disconnected", "" when live
+    peak: str
+    delta: str
+    note: str  # relative-mode reference, or why nothing is shown
+    error: bool
+
+
+def present(
+    r: ChannelReading, state: LinkState | None, now: float, unit: str, stale_s: float,
+    *, relative: bool,
+) -> Presentation:
+    """Return what a card shows for reading r in link state at monotonic now (s)."""
+    peak = ""
+    if math.isfinite(r.peak_dbm) and r.peak_t_wall is not None:
+        when = time.strftime("%H:%M:%S", time.localtime(r.peak_t_wall))
+        peak = f"peak {format_power(r.peak_dbm, unit, ChannelStatus.OK)} at {when}"
+    delta_db = r.delta_to_peak_db()
+    delta = f"Δ to peak {format_db(delta_db)}" if delta_db is not None else ""
+    age_s = r.age_s(now)
+    why: str | None = None
+    if state in _NO_LINK:
+        why = _NO_LINK[state]
+    elif state is None or r.status is None:
+        why = "no data yet"
+    if why is not None:
+        note = f"last value {format_age(age_s)}" if age_s is not None else ""
+        return Presentation(NO_DATA, "none", why, peak, "", note, False)
+    fresh = state in _FRESH_STATES and age_s is not None and age_s <= stale_s
+    error = r.status == ChannelStatus.ERROR
+    ref = r.reference_dbm
+    note = ""
+    if error:
+        value = "⚠ error"
+    elif relative and ref is not None and r.status == ChannelStatus.OK:
+        value = format_db(r.relative_db())
+        note = f"relative to {format_power(ref, unit, ChannelStatus.OK)}"
+    else:
+        value = format_power(r.value_dbm, unit, r.status)
+        if relative and ref is not None:
+            note = f"relative to {format_power(ref, unit, ChannelStatus.OK)}"
+    if not fresh:
+        style = "stale"
+        age = format_age(age_s) if age_s is not None else "no good reply yet"
+        if state is LinkState.CONNECTED:
+            age = f"live off · {age}"
+    elif error:
+        style, age = "error", ""
+    elif r.status in (ChannelStatus.UNDER, ChannelStatus.OVER):
+        style, age = "range", ""
+    else:
+        style, age = "live", ""
+    return Presentation(value, style, age, peak, delta if not error else "", note, error)
+
+
+class ReadoutHub(QObject):
+    """Shared readout state: model, unit, link state, references and their persistence."""
+
+    changed = Signal()
+    references_changed = Signal(object)  # dict[int, float] dBm by channel
+    unit_requested = Signal(str)  # a card asked for "dBm"/"mW"; the controls apply it
+
+    def __init__(
+        self, model: ReadoutModel, references: dict[str, float], *,
+        persist: Callable[[], None] = lambda: None, unit: str = "dBm",
+        clock: Callable[[], float] = time.monotonic, parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.clock = clock
+        self.unit = unit
+        self.state: LinkState | None = None
+        self.stale_s = stale_after_s(0.05)
+        self._stored = references  # AppSettings.references, edited in place
+        self._persist = persist
+        self.serial: str | None = None
+        self.module: int | None = model.module
+        self.wavelengths: dict[int, float] = {}
+        self._session_only: set[int] = set()  # references set before serial/λ were known
+
+    # ---- inputs ------------------------------------------------------------------------
+    def apply(self, batch: SnapshotBatch) -> None:
+        """Feed a SnapshotBatch; a new module or channel set reloads the references."""
+        if batch.module != self.module or tuple(batch.channels) != self.model.channels:
+            if batch.module != self.module:
+                self._session_only.clear()
+            self.model.set_channels(batch.channels, module=batch.module)
+            self.module = batch.module
+            self._reload_references()
+            self.changed.emit()
+        self.model.apply(batch)
+
+    def set_link_status(self, status: Any) -> None:
+        """Follow the link state from the controller's LinkStatus."""
+        self.state = status.state
+        self.changed.emit()
+
+    def set_stale_after(self, seconds: float) -> None:
+        """Grey a value after seconds (s) without a good reply, even before the link says so."""
+        self.stale_s = seconds
+
+    def set_unit(self, unit: str) -> None:
+        """Show powers in unit ("dBm" or "mW")."""
+        if unit not in ("dBm", "mW"):
+            raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
+        self.unit = unit
+        self.changed.emit()
+
+    def set_context(self, serial: str | None, module: int | None,
+                    wavelengths: Mapping[int, float]) -> None:
+        """Set the instrument serial, module and detector wavelengths (nm) the keys depend on."""
+        self.serial = serial
+        if module is not None and module != self.module:
+            self._session_only.clear()
+            self.model.set_channels(self.model.channels, module=module)
+            self.module = module
+        self.wavelengths = dict(wavelengths)
+        self._reload_references()
+
+    # ---- actions -----------------------------------------------------------------------
+    def reset_peak(self, channel: int | None = None) -> None:
+        """Forget the session peak of channel (all channels when None)."""
+        self.model.reset_peak(channel)
+        self.changed.emit()
+
+    def set_reference(self, channel: int) -> bool:
+        """Use channel's current value as its reference and store it; False if no live value."""
+        value = self.model.set_reference(channel)
+        if value is None:
+            return False
+        key = self._key(channel)
+        if key is None:
+            # Stored as soon as the serial and wavelength are read back (set_context).
+            log.info("reference of channel %d not stored yet: serial or wavelength unknown",
+                     channel)
+            self._session_only.add(channel)
+        else:
+            self._stored[key] = value
+            self._persist()
+        self._announce()
+        return True
+
+    def clear_reference(self, channel: int) -> None:
+        """Drop channel's reference, here and in the stored settings."""
+        self.model.clear_reference(channel)
+        self._session_only.discard(channel)
+        key = self._key(channel)
+        if key is not None and self._stored.pop(key, None) is not None:
+            self._persist()
+        self._announce()
+
+    def presentation(self, channel: int) -> Presentation:
+        """Return what channel's card shows now."""
+        return present(self.model.reading(channel), self.state, self.clock(), self.unit,
+                       self.stale_s, relative=True)
+
+    def key(self, channel: int) -> str | None:
+        """Return the persistence key of channel's reference, None while serial/λ are unknown."""
+        return self._key(channel)
+
+    # ---- internals ---------------------------------------------------------------------
+    def _key(self, channel: int) -> str | None:
+        wl = self.wavelengths.get(channel)
+        if self.serial is None or self.module is None or wl is None or not math.isfinite(wl):
+            return None
+        return reference_key(self.serial, self.module, channel, wl)
+
+    def _reload_references(self) -> None:
+        refs: dict[int, float] = {}
+        current = self.model.references
+        stored_new = False
+        for ch in self.model.channels:
+            key = self._key(ch)
+            if ch in self._session_only and ch in current:
+                refs[ch] = current[ch]
+                if key is not None:  # now it can be kept across restarts
+                    self._stored[key] = current[ch]
+                    self._session_only.discard(ch)
+                    stored_new = True
+            elif key is not None and key in self._stored:
+                refs[ch] = self._stored[key]
+        self.model.load_references(refs)
+        if stored_new:
+            self._persist()
+        self._announce()
+
+    def _announce(self) -> None:
+        self.references_changed.emit(self.model.references)
+        self.changed.emit()
+
+
+class ChannelCard(QFrame):
+    """One channel's big readout with peak, Δ, age and its buttons."""
+
+    def __init__(self, hub: ReadoutHub, channel: int, theme: Theme, *, big: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hub = hub
+        self.channel = channel
+        self._big = big
+        self.setProperty("readout", True)
+        # The grid decides the card size and re-flows when it gets tight; a content-driven
+        # minimum would instead push the whole window wider than the screen.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(2)
+        head = QHBoxLayout()
+        self.name_label = QLabel(f"CH{channel}", self)
+        head.addWidget(self.name_label)
+        self.error_label = QLabel("⚠ ERROR", self)
+        self.error_label.setProperty("reading", "error")
+        self.error_label.setToolTip("The instrument reports an error for this channel")
+        self.error_label.hide()
+        head.addWidget(self.error_label)
+        head.addStretch(1)
+        self.age_label = QLabel("", self)
+        self.age_label.setProperty("role", "age")
+        head.addWidget(self.age_label)
+        layout.addLayout(head)
+        self.value_label = QLabel(NO_DATA, self)
+        self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.value_label.setProperty("reading", "none")
+        # Ignored both ways: the font follows the card size, never the other way round
+        # (a font-driven minimum would grow the card, then the font, then the window).
+        self.value_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        layout.addWidget(self.value_label, 1)
+        self.note_label = QLabel("", self)
+        self.note_label.setProperty("role", "detail")
+        self.delta_label = QLabel("", self)
+        self.delta_label.setProperty("role", "detail")
+        self.delta_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.delta_label.setToolTip("How far below its session peak this channel is (dB)")
+        self.peak_label = QLabel("", self)
+        self.peak_label.setProperty("role", "detail")
+        for label in (self.peak_label, self.delta_label, self.note_label):
+            # Long detail text must not widen the card: it is clipped by the layout instead.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row = QHBoxLayout()
+        row.addWidget(self.note_label, 1)
+        row.addWidget(self.delta_label, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.peak_label)
+        buttons = QHBoxLayout()
+        self.reset_button = QPushButton("Reset peak", self)
+        self.reset_button.setToolTip(f"Forget the session peak of channel {channel}")
+        self.reset_button.clicked.connect(lambda: hub.reset_peak(channel))
+        self.ref_button = QPushButton("Set ref", self)
+        self.ref_button.setToolTip(
+            "Show this channel in dB relative to its present value (kept across restarts "
+            "for this instrument, module, channel and wavelength)")
+        self.ref_button.clicked.connect(self._toggle_reference)
+        buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.ref_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.apply_theme(theme)
+        self.refresh()
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Colour the channel name like its chart curve."""
+        colour = theme.channel_colour(self.channel).name()
+        self.name_label.setStyleSheet(f"color: {colour}; font-weight: bold;")
+        self.setStyleSheet(f"QFrame[readout=\"true\"] {{ border-left: 8px solid {colour}; "
+                           "border-top-left-radius: 0; border-bottom-left-radius: 0; }")
+
+    def refresh(self) -> None:
+        """Redraw texts and style from the hub."""
+        p = self.hub.presentation(self.channel)
+        self.value_label.setText(p.value)
+        if self.value_label.property("reading") != p.style:
+            self.value_label.setProperty("reading", p.style)
+            repolish(self.value_label)
+        self.age_label.setText(p.age)
+        self.peak_label.setText(p.peak)
+        self.delta_label.setText(p.delta)
+        self.note_label.setText(p.note)
+        self.error_label.setVisible(p.error)
+        has_ref = self.channel in self.hub.model.references
+        self.ref_button.setText("Clear ref" if has_ref else "Set ref")
+        self.setAccessibleName(f"Channel {self.channel}: {p.value} {p.age}")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Scale the fonts with the card so the value fills it (readable from 2 m)."""
+        super().resizeEvent(event)
+        w, h = event.size().width(), event.size().height()
+        # Rows: header 0.4 v, value 1.2 v, Δ 0.45 v, peak 0.35 v, plus ~60 px of buttons and
+        # margins: v = 0.4 (h − 60) fills the card. 12 monospace characters ("< −80.00 dBm")
+        # must fit the width; a digit is ~0.62 em wide.
+        value_px = int(max(16, min(0.4 * (h - 60), (w - 24) / (12 * 0.62))))
+        font = QFont()
+        font.setFamilies(VALUE_FAMILIES)
+        font.setBold(True)
+        font.setPixelSize(value_px)
+        self.value_label.setFont(font)
+        small = QFont()
+        small.setPixelSize(int(max(12, min(value_px * 0.3, 40))))
+        for label in (self.name_label, self.error_label, self.age_label):
+            f = QFont(small)
+            f.setBold(True)
+            f.setPixelSize(int(max(13, min(value_px * 0.38, 48))))
+            label.setFont(f)
+        for label in (self.peak_label, self.note_label):
+            label.setFont(small)
+        delta = QFont(small)
+        delta.setBold(True)
+        delta.setPixelSize(int(max(13, min(value_px * 0.34, 44))))
+        self.delta_label.setFont(delta)
+
+    def _toggle_reference(self) -> None:
+        if self.channel in self.hub.model.references:
+            self.hub.clear_reference(self.channel)
+        elif not self.hub.set_reference(self.channel):
+            self.note_label.setText("no live value to use as reference")
+
+
+class ReadoutGrid(QWidget):
+    """Cards for the hub's channels, refreshed by a 10 Hz timer while visible."""
+
+    def __init__(self, hub: ReadoutHub, theme: Theme, *, big: bool = False,
+                 columns: int | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hub = hub
+        self._theme = theme
+        self._big = big
+        self._columns = columns
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(8)
+        self.cards: dict[int, ChannelCard] = {}
+        self._cols = 1
+        self._rebuild()
+        hub.changed.connect(self._hub_changed)
+        # 10 Hz: faster than the eye follows digits, slow enough to stay legible.
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Restyle every card."""
+        self._theme = theme
+        for card in self.cards.values():
+            card.apply_theme(theme)
+
+    def refresh(self) -> None:
+        """Redraw every card (skipped while hidden)."""
+        if not self.isVisible():
+            return
+        for card in self.cards.values():
+            card.refresh()
+
+    def _hub_changed(self) -> None:
+        if tuple(self.cards) != self.hub.model.channels:
+            self._rebuild()
+        for card in self.cards.values():
+            card.refresh()
+
+    @property
+    def columns(self) -> int:
+        """Return the number of card columns in use."""
+        return self._cols
+
+    def best_columns(self, width: int, height: int) -> int:
+        """Return the column count that gives the largest value font in width × height px."""
+        n = max(1, len(self.cards))
+        if self._columns is not None:
+            return min(self._columns, n)
+        best, best_px = 1, -1.0
+        for cols in range(1, n + 1):
+            rows = math.ceil(n / cols)
+            w, h = width / cols, height / rows
+            if cols > 1 and w < MIN_CARD_WIDTH:
+                break  # the buttons and the peak line need this much
+            px = min(0.4 * (h - 60), (w - 24) / (12 * 0.62))
+            if px > best_px + 1:  # ties go to fewer columns: wider cards, more text room
+                best, best_px = cols, px
+        return best
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Re-flow the cards so the numbers are as large as the space allows."""
+        super().resizeEvent(event)
+        cols = self.best_columns(event.size().width(), event.size().height())
+        if cols != self._cols:
+            self._place(cols)
+
+    def _place(self, cols: int) -> None:
+        self._cols = cols
+        for card in self.cards.values():
+            self._grid.removeWidget(card)
+        for i, card in enumerate(self.cards.values()):
+            self._grid.addWidget(card, i // cols, i % cols)
+        rows = math.ceil(len(self.cards) / cols) if self.cards else 1
+        # Rows/columns left from a previous flow stay in the grid: only used ones may stretch.
+        for c in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(c, 1 if c < cols else 0)
+        for r in range(self._grid.rowCount()):
+            self._grid.setRowStretch(r, 1 if r < rows else 0)
+
+    def _rebuild(self) -> None:
+        for card in self.cards.values():
+            self._grid.removeWidget(card)
+            card.deleteLater()
+        self.cards = {}
+        for ch in self.hub.model.channels:
+            self.cards[ch] = ChannelCard(self.hub, ch, self._theme, big=self._big, parent=self)
+        self._place(self.best_columns(max(self.width(), 1), max(self.height(), 1)))
+
+
+class ReadoutPanel(QWidget):
+    """The readout row of the main window: cards plus unit toggle, reset and big-numbers."""
+
+    big_numbers_requested = Signal()
+
+    def __init__(self, hub: ReadoutHub, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hub = hub
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.unit_button = QPushButton(self)
+        self.unit_button.setToolTip("Switch the readouts between dBm and mW")
+        self.unit_button.clicked.connect(self._toggle_unit)
+        bar.addWidget(self.unit_button)
+        self.reset_all_button = QPushButton("Reset all peaks", self)
+        self.reset_all_button.clicked.connect(lambda: hub.reset_peak(None))
+        bar.addWidget(self.reset_all_button)
+        bar.addStretch(1)
+        self.big_button = QPushButton("Big numbers (F11)", self)
+        self.big_button.setToolTip("Full-screen readouts, readable from across the lab")
+        self.big_button.clicked.connect(self.big_numbers_requested)
+        bar.addWidget(self.big_button)
+        layout.addLayout(bar)
+        self.grid = ReadoutGrid(hub, theme, parent=self)
+        layout.addWidget(self.grid, 1)
+        hub.changed.connect(self._sync_unit)
+        self._sync_unit()
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Restyle the cards."""
+        self.grid.apply_theme(theme)
+
+    def _sync_unit(self) -> None:
+        other = "mW" if self.hub.unit == "dBm" else "dBm"
+        self.unit_button.setText(f"Show {other}")
+
+    def _toggle_unit(self) -> None:
+        self.hub.unit_requested.emit("mW" if self.hub.unit == "dBm" else "dBm")

@@ -1,0 +1,181 @@
+"""Always-visible connection badges: what the link is doing now, with the reason as tooltip."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from ctp10_gui.models.connection import LinkState
+from ctp10_gui.views.theme import repolish
+
+# States whose badge text changes with time (countdown, age) and needs a ticking refresh.
+_TICKING = {LinkState.STALE, LinkState.RECONNECTING, LinkState.OFFLINE}
+BADGE_KINDS = (
+    "disconnected", "connecting", "connected", "live", "paused", "stale", "reconnecting",
+    "offline", "busy", "simulator",
+)
+
+
+@dataclass(frozen=True)
+class BadgeSpec:
+    """One badge to show: style kind, text and the tooltip explaining why."""
+
+    kind: str
+    text: str
+    tooltip: str
+
+
+def _age_text(age_s: float) -> str:
+    """Return a short age: "0.4 s", "12 s", "3 min 05 s", "2 h 04 min" (age in s, ≥ 0)."""
+    if age_s < 10:
+        return f"{age_s:.1f} s"
+    if age_s < 60:
+        return f"{age_s:.0f} s"
+    if age_s < 3600:
+        return f"{int(age_s // 60)} min {int(age_s % 60):02d} s"
+    return f"{int(age_s // 3600)} h {int(age_s % 3600 // 60):02d} min"
+
+
+def badge_specs(
+    status: Any, now: float, last_data_t: float | None, *, address: str | None,
+    simulator: bool,
+) -> list[BadgeSpec]:
+    """Return the badges for a LinkStatus at monotonic time now (s), newest data at last_data_t."""
+    state = status.state
+    reason = status.reason or ""
+    where = getattr(status, "address", None) or address or "the instrument"
+    specs: list[BadgeSpec] = []
+    if state is LinkState.DISCONNECTED:
+        specs.append(BadgeSpec("disconnected", "Disconnected",
+                               reason or "Not connected. Connect with Ctrl+K."))
+    elif state is LinkState.CONNECTING:
+        specs.append(BadgeSpec("connecting", "Connecting…", reason or f"Opening {where}"))
+    elif state is LinkState.CONNECTED:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        specs.append(BadgeSpec("paused", "Live off",
+                               "Live acquisition is off; the link is still checked every 2 s."))
+    elif state is LinkState.LIVE:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        age = ("" if last_data_t is None
+               else f"; last reply {_age_text(max(0.0, now - last_data_t))} ago")
+        specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{age}"))
+    elif state is LinkState.BUSY:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        specs.append(BadgeSpec(
+            "busy", "Busy · Sweeping",
+            reason or "A long operation is running; live data resumes after it."))
+    elif state is LinkState.STALE:
+        since = last_data_t if last_data_t is not None else status.since
+        age = max(0.0, now - since)
+        specs.append(BadgeSpec("stale", f"Stale · {_age_text(age)}",
+                               f"No reply for {age:.1f} s from {where}"
+                               + (f" ({reason})" if reason else "")))
+    elif state is LinkState.RECONNECTING:
+        if status.next_attempt_at is not None and status.next_attempt_at > now:
+            wait = f"next try in {math.ceil(status.next_attempt_at - now)} s"
+        else:
+            wait = "trying now…"
+        specs.append(BadgeSpec(
+            "reconnecting", f"Reconnecting {status.attempt}/{status.max_attempts} · {wait}",
+            f"Link to {where} lost: {reason or 'no reply'}. Attempt {status.attempt} of "
+            f"{status.max_attempts}; Ctrl+R retries at once."))
+    elif state is LinkState.OFFLINE:
+        specs.append(BadgeSpec("offline", "Offline",
+                               f"Gave up reconnecting to {where}: {reason or 'no reply'}. "
+                               "Press Retry now (Ctrl+R) to try again."))
+    else:  # a state added later still gets an honest, visible badge
+        specs.append(BadgeSpec("connecting", state.name.title(), reason))
+    if simulator and state is not LinkState.DISCONNECTED:
+        specs.append(BadgeSpec("simulator", "Simulator",
+                               "Connected to the built-in simulator, not to an instrument."))
+    return specs
+
+
+class StatusBadges(QWidget):
+    """Row of badges following a LinkController; Retry button appears when Offline."""
+
+    retry_requested = Signal()
+
+    def __init__(
+        self, controller: QObject, *, clock: Callable[[], float] = time.monotonic,
+        is_simulator: Callable[[], bool] = lambda: False, parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusBadges")
+        self._controller = controller
+        self._clock = clock
+        self._is_simulator = is_simulator
+        self._status: Any = getattr(controller, "status", None)
+        self._last_data_t: float | None = None
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(6)
+        self._labels: list[QLabel] = []
+        for _ in range(3):  # at most state + detail + simulator at once
+            label = QLabel(self)
+            label.setProperty("badge", "disconnected")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+            label.hide()
+            layout.addWidget(label)
+            self._labels.append(label)
+        self.retry_button = QPushButton("Retry now", self)
+        self.retry_button.setToolTip("Try to reconnect at once (Ctrl+R)")
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.retry_button.hide()
+        layout.addWidget(self.retry_button)
+        layout.addStretch(1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        # 10 Hz, like the readouts: the badge age and the card ages move together.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(100)
+        self._ticker.timeout.connect(self.refresh)
+        controller.state_changed.connect(self.set_status)
+        controller.batch_received.connect(self.note_batch)
+        self.refresh()
+
+    @property
+    def specs(self) -> list[BadgeSpec]:
+        """Return the badges currently shown (for tests and the big-numbers mirror)."""
+        if self._status is None:
+            return []
+        return badge_specs(self._status, self._clock(), self._last_data_t,
+                           address=getattr(self._controller, "address", None),
+                           simulator=self._is_simulator())
+
+    def set_status(self, status: Any) -> None:
+        """Follow a new LinkStatus from the controller."""
+        self._status = status
+        if status.state in _TICKING:
+            self._ticker.start()
+        else:
+            self._ticker.stop()
+        self.refresh()
+
+    def note_batch(self, batch: Any) -> None:
+        """Remember the monotonic time (s) of the newest good sample in a SnapshotBatch."""
+        good = batch.status == 0
+        if good.any():
+            rows = good.any(axis=1).nonzero()[0]
+            self._last_data_t = float(batch.t_mono[rows[-1]])
+
+    def refresh(self) -> None:
+        """Redraw the badges from the current status and clock."""
+        specs = self.specs
+        for label, spec in zip(self._labels, specs, strict=False):
+            if label.property("badge") != spec.kind:
+                label.setProperty("badge", spec.kind)
+                repolish(label)
+            label.setText(spec.text)
+            label.setToolTip(spec.tooltip)
+            label.setAccessibleName(f"{spec.text}: {spec.tooltip}")
+            label.show()
+        for label in self._labels[len(specs):]:
+            label.hide()
+        offline = self._status is not None and self._status.state is LinkState.OFFLINE
+        self.retry_button.setVisible(offline)

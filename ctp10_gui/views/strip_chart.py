@@ -1,0 +1,619 @@
+"""Live strip chart of one module's channels: fixed x range, timer redraw, min/max decimation."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGraphicsItem,
+    QGraphicsScene,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.samples import RingHistory, SnapshotBatch
+from ctp10_gui.views.theme import Theme, repolish
+
+log = logging.getLogger(__name__)
+
+WINDOWS_S: dict[str, float] = {"10 s": 10.0, "1 min": 60.0, "10 min": 600.0, "1 h": 3600.0}
+HISTORY_S = 3600.0  # longest window: the ring holds one hour at the current poll rate
+DEFAULT_MAX_FPS = 50.0  # frames/s cap; bench_strip_chart.py: ≈ 7 ms a frame in software raster
+SCROLL_FRAME_S = 1.0 / 30.0  # without new data, scroll at most 30 times a second
+MAX_CAPACITY = 4_000_000  # 1 h at 1 kHz plus margin; beyond that the ring would be > 1 GB
+_OUTAGE_STATES = {LinkState.STALE, LinkState.RECONNECTING, LinkState.OFFLINE}
+
+
+def capacity_for(poll_interval_s: float, history_s: float = HISTORY_S) -> int:
+    """Return ring capacity (samples) for history_s at poll_interval_s (s, > 0), capped."""
+    interval = max(poll_interval_s, 1e-3)  # "as fast as possible" still polls ≤ ~1 kHz
+    return int(min(MAX_CAPACITY, math.ceil(history_s / interval * 1.05) + 1024))
+
+
+class YAutoRange:
+    """Y autoscale that never jitters: expand at once, shrink only after a sustained slack.
+
+    The range keeps a minimum span (dB) so detector noise at the floor does not fill the
+    plot; it grows as soon as data leaves it, and shrinks back around the data only when the
+    data has used less than shrink_fill of the span for shrink_after_s seconds.
+    """
+
+    def __init__(self, min_span: float = 1.0, *, margin: float = 0.1, shrink_fill: float = 0.5,
+                 shrink_after_s: float = 2.0) -> None:
+        """Create with min_span (dB, > 0), margin (fraction of span) and shrink rules."""
+        self.min_span = min_span
+        self.margin = margin
+        self.shrink_fill = shrink_fill
+        self.shrink_after_s = shrink_after_s
+        self.range: tuple[float, float] | None = None
+        self._slack_since: float | None = None
+
+    def fitted(self, lo: float, hi: float) -> tuple[float, float]:
+        """Return the range that frames data lo..hi (dB) with margin and minimum span."""
+        span = max((hi - lo) * (1.0 + 2.0 * self.margin), self.min_span)
+        centre = 0.5 * (lo + hi)
+        return (centre - 0.5 * span, centre + 0.5 * span)
+
+    def fit(self, lo: float, hi: float) -> tuple[float, float]:
+        """Set and return the fitted range for data lo..hi (dB)."""
+        self.range = self.fitted(lo, hi)
+        self._slack_since = None
+        return self.range
+
+    def update(self, lo: float, hi: float, now: float) -> tuple[float, float] | None:
+        """Feed the visible data extent lo..hi (dB) at time now (s); return a new range or None."""
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        if self.range is None:
+            return self.fit(lo, hi)
+        r0, r1 = self.range
+        if lo < r0 or hi > r1:
+            pad = self.margin * max(hi - lo, self.min_span)
+            new0, new1 = min(r0, lo - pad), max(r1, hi + pad)
+            self.range = (new0, new1)
+            self._slack_since = None
+            return self.range
+        span = r1 - r0
+        f0, f1 = self.fitted(lo, hi)
+        # Shrinking only pays when it changes the picture noticeably (≥ 10 % of the span).
+        if (hi - lo) < self.shrink_fill * span and (f1 - f0) < 0.9 * span:
+            if self._slack_since is None:
+                self._slack_since = now
+            elif now - self._slack_since >= self.shrink_after_s:
+                return self.fit(lo, hi)
+        else:
+            self._slack_since = None
+        return None
+
+
+class _TimeAxis(pg.AxisItem):
+    """Bottom axis labelled in seconds or minutes before now."""
+
+    def __init__(self) -> None:
+        super().__init__(orientation="bottom")
+        self.window_s = 60.0
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        """Return tick labels: "−5 s" up to 2 min windows, "−10 min" above."""
+        if self.window_s > 120:
+            return [f"{v / 60:.0f} min".replace("-", "−") if v else "now" for v in values]
+        return [f"{v:.0f} s".replace("-", "−") if v else "now" for v in values]
+
+
+class _PlotView(pg.PlotWidget):
+    """PlotWidget that reports the end of every paint (frame counting, reply-to-pixel latency)."""
+
+    def __init__(self, axis: pg.AxisItem, on_painted: Callable[[], None]) -> None:
+        super().__init__(axisItems={"bottom": axis})
+        self._on_painted = on_painted
+
+    def paintEvent(self, ev: QPaintEvent) -> None:
+        """Paint, then tell the chart a frame reached the pixels."""
+        super().paintEvent(ev)
+        self._on_painted()
+
+
+class StripChart(QWidget):
+    """Strip chart of power (dBm, or dB relative to a channel's reference) against time."""
+
+    window_changed = Signal(float)
+    paused_changed = Signal(bool)
+
+    def __init__(
+        self, theme: Theme, *, window_s: float = 60.0, min_span_db: float = 1.0,
+        poll_interval_s: float = 0.05, max_fps: float = DEFAULT_MAX_FPS,
+        clock: Callable[[], float] = time.monotonic, parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._theme = theme
+        self._clock = clock
+        self._window_s = window_s
+        self._module = 0
+        self._channels: tuple[int, ...] = ()
+        self._visible: dict[int, bool] = {}
+        self._references: dict[int, float] = {}
+        self._poll_interval_s = poll_interval_s
+        self._capacity = capacity_for(poll_interval_s)
+        self.history = RingHistory(self._capacity, 1)
+        self._gap_marked = False  # the user disconnected: the next data starts a new line
+        self._paused = False
+        self._frozen_until: float | None = None
+        self._dirty = True
+        self._frame_now = clock()
+        self._drawn_newest_t = -math.inf
+        self.autoscale = YAutoRange(min_span_db)
+        self._auto_y = True
+        self._setting_range = False
+        self.frames = 0
+        # (paint end, newest sample drawn) per frame; the benchmark reads it for latency.
+        self.frame_log: deque[tuple[float, float]] = deque(maxlen=20_000)
+        self._build_ui()
+        # Frames are paced, never per sample: new data asks for a frame, which comes at once
+        # if the last one is at least 1/max_fps old, else when it is (≤ 60 Hz).
+        self._min_frame_s = 1.0 / min(max(max_fps, 1.0), 60.0)
+        self._last_frame_t = 0.0  # monotonic s of the last frame
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._frame_timer.timeout.connect(self._frame)
+        # Without data (outage, idle) time still moves: this timer scrolls the picture.
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(max(1, round(1000.0 * self._min_frame_s)))
+        self._timer.timeout.connect(self._tick)
+        self.set_window(window_s)
+        self._timer.start()
+
+    # ---- construction -------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        self._title = QLabel("No data yet", self)
+        self._title.setProperty("role", "hint")
+        bar.addWidget(self._title)
+        self._toggle_box = QHBoxLayout()
+        bar.addLayout(self._toggle_box)
+        self._toggles: dict[int, QPushButton] = {}
+        bar.addStretch(1)
+        self.window_combo = QComboBox(self)
+        self.window_combo.addItems(list(WINDOWS_S))
+        self.window_combo.setToolTip("Time window shown (the last hour is always kept)")
+        self.window_combo.currentTextChanged.connect(lambda t: self.set_window(WINDOWS_S[t]))
+        bar.addWidget(self.window_combo)
+        self.span_spin = QDoubleSpinBox(self)
+        self.span_spin.setRange(0.01, 100.0)
+        self.span_spin.setDecimals(2)
+        self.span_spin.setSingleStep(0.5)
+        self.span_spin.setSuffix(" dB")
+        self.span_spin.setValue(self.autoscale.min_span)
+        self.span_spin.setToolTip(
+            "Minimum y span of the autoscale (dB), so noise does not fill the plot")
+        self.span_spin.valueChanged.connect(self.set_min_span)
+        bar.addWidget(self.span_spin)
+        self.fit_button = QPushButton("Fit", self)
+        self.fit_button.setToolTip("Autoscale y to the visible data again")
+        self.fit_button.clicked.connect(self.fit)
+        bar.addWidget(self.fit_button)
+        self.pause_button = QPushButton("Pause", self)
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the picture; data keeps being recorded (Space)")
+        self.pause_button.toggled.connect(self.set_paused)
+        bar.addWidget(self.pause_button)
+        layout.addLayout(bar)
+
+        self._axis = _TimeAxis()
+        self.plot = _PlotView(self._axis, self._painted)
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        item = self.plot.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=True, alpha=self._theme.grid_alpha)
+        item.setLabel("left", "power (dBm)")
+        for name in ("left", "bottom"):
+            # Axes and grid change only with the ranges, yet the view repaints every frame:
+            # a device pixmap cache cuts the software-raster paint from ~20 ms to ~7 ms.
+            item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # Curves change shape every frame: a BSP index would be rebuilt each time for nothing.
+        self.plot.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self._vb = item.getViewBox()
+        self._vb.setMouseEnabled(x=False, y=True)  # x is time-before-now: fixed by design
+        self._vb.enableAutoRange(x=False, y=False)
+        self._vb.setDefaultPadding(0.0)
+        self._vb.sigRangeChangedManually.connect(self._manual_range)
+        self._apply_window_range()
+        self._curves: dict[int, pg.PlotCurveItem] = {}
+        self._bands: list[pg.LinearRegionItem] = []
+        self._vline = pg.InfiniteLine(angle=90, movable=False)
+        self._vline.setZValue(20)
+        self._vline.hide()
+        item.addItem(self._vline, ignoreBounds=True)
+        self.crosshair_label = QLabel("", self)
+        self.crosshair_label.setProperty("role", "detail")
+        self.crosshair_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.crosshair_label)
+        self.apply_theme(self._theme)
+
+    # ---- public API ---------------------------------------------------------------------
+    @property
+    def window_s(self) -> float:
+        """Return the visible time span (s)."""
+        return self._window_s
+
+    @property
+    def paused(self) -> bool:
+        """Return True while the picture is frozen."""
+        return self._paused
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Return the channels the history holds."""
+        return self._channels
+
+    @property
+    def auto_y(self) -> bool:
+        """Return True while the y range follows the data."""
+        return self._auto_y
+
+    def apply_theme(self, theme: Theme) -> None:
+        """Restyle background, axes, curves and bands for theme."""
+        self._theme = theme
+        self.plot.setBackground(theme.background)
+        item = self.plot.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(theme.foreground))
+            axis.setTextPen(pg.mkPen(theme.foreground))
+        item.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+        self._vline.setPen(pg.mkPen(theme.crosshair, width=1, style=Qt.PenStyle.DashLine))
+        for ch, curve in self._curves.items():
+            curve.setPen(self._pen(ch))
+        for band in self._bands:
+            band.setBrush(pg.mkBrush(theme.outage_brush))
+        self._rebuild_toggles()
+        self._dirty = True
+
+    def set_poll_interval(self, seconds: float) -> None:
+        """Size the ring for one hour at poll interval seconds (keeps history if it fits)."""
+        self._poll_interval_s = seconds
+        capacity = capacity_for(seconds)
+        if capacity > self._capacity:
+            self._capacity = capacity
+            self.history = RingHistory(capacity, max(1, len(self._channels)))
+            self._dirty = True
+
+    def set_channels(self, module: int, channels: Sequence[int]) -> None:
+        """Show module's channels; history restarts when the set changes."""
+        channels = tuple(channels)
+        if module == self._module and channels == self._channels:
+            return
+        self._module = module
+        self._channels = channels
+        self.history = RingHistory(self._capacity, max(1, len(channels)))
+        self.autoscale.range = None
+        item = self.plot.getPlotItem()
+        for curve in self._curves.values():
+            item.removeItem(curve)
+        self._curves = {}
+        for ch in channels:
+            curve = pg.PlotCurveItem(pen=self._pen(ch), connect="finite")
+            curve.setZValue(10)
+            item.addItem(curve)
+            self._curves[ch] = curve
+            self._visible.setdefault(ch, True)
+            curve.setVisible(self._visible[ch])
+        self._title.setText(f"Module {module}")
+        self._rebuild_toggles()
+        self._dirty = True
+
+    def add_batch(self, batch: SnapshotBatch) -> None:
+        """Append a SnapshotBatch to the history; the timer draws it (never per sample)."""
+        if len(batch.t_mono) == 0:
+            return
+        if batch.module != self._module or tuple(batch.channels) != self._channels:
+            self.set_channels(batch.module, batch.channels)
+        first = float(batch.t_mono[0])
+        last = self.history.latest_t
+        if self._outage_open():
+            self.history.end_outage(first)
+        elif last is not None and not self._gap_marked and first - last > self._gap_s():
+            # Silence the controller did not (yet) report: still a hole in the record.
+            self.history.begin_outage(last)
+            self.history.end_outage(first)
+        self._gap_marked = False
+        self.history.append(batch)
+        self._dirty = True
+        self._request_frame()
+
+    def set_link_state(self, state: LinkState) -> None:
+        """Cut the curves when data stops; shade the interval unless the user disconnected."""
+        last = self.history.latest_t
+        if last is None:
+            return  # nothing drawn yet: nothing to cut or shade
+        if state in _OUTAGE_STATES:
+            if not self._outage_open():
+                self.history.begin_outage(last)
+                self._dirty = True
+        elif state in (LinkState.DISCONNECTED, LinkState.CONNECTING):
+            if self._outage_open():
+                # Disconnected during an outage: the band ends where the watching ended.
+                self.history.end_outage(self._clock())
+            elif not self._gap_marked:
+                self.history.mark_gap(last)
+            self._gap_marked = True
+            self._dirty = True
+
+    @property
+    def outages(self) -> list[tuple[float, float | None]]:
+        """Return outage intervals (monotonic s; end None while open) still in the history."""
+        return self.history.outages()
+
+    def _outage_open(self) -> bool:
+        outages = self.history.outages()
+        return bool(outages) and outages[-1][1] is None
+
+    def set_window(self, seconds: float) -> None:
+        """Show the last seconds (s, one of WINDOWS_S preferred)."""
+        self._window_s = float(seconds)
+        label = next((k for k, v in WINDOWS_S.items() if v == seconds), None)
+        if label is not None and self.window_combo.currentText() != label:
+            self.window_combo.setCurrentText(label)
+        self._apply_window_range()
+        self._dirty = True
+        self.window_changed.emit(self._window_s)
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze (True) or resume (False) the picture; data is kept either way."""
+        self._paused = paused
+        # Frozen means frozen: later samples stay out of the picture even when it is redrawn
+        # (a channel toggled, a reference set) until the user resumes.
+        self._frozen_until = self.history.latest_t if paused else None
+        if self.pause_button.isChecked() != paused:
+            self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self._dirty = True
+        self.paused_changed.emit(paused)
+
+    def set_channel_visible(self, channel: int, visible: bool) -> None:
+        """Show or hide one channel's curve."""
+        self._visible[channel] = visible
+        self.autoscale.range = None  # a user choice: frame what is shown now, no hysteresis
+        if channel in self._curves:
+            self._curves[channel].setVisible(visible)
+        button = self._toggles.get(channel)
+        if button is not None and button.isChecked() != visible:
+            button.setChecked(visible)
+        self._dirty = True
+
+    def set_references(self, references: dict[int, float]) -> None:
+        """Plot channel c as dB relative to references[c] (dBm); others stay in dBm."""
+        if references != self._references:
+            self._references = dict(references)
+            self.autoscale.range = None
+            self._update_y_label()
+            self._dirty = True
+
+    def set_min_span(self, db: float) -> None:
+        """Set the autoscale minimum y span (dB)."""
+        self.autoscale.min_span = float(db)
+        if abs(self.span_spin.value() - db) > 1e-9:
+            self.span_spin.setValue(db)
+        self.autoscale.range = None
+        self._dirty = True
+
+    def fit(self) -> None:
+        """Return to autoscale and frame the visible data now."""
+        self._auto_y = True
+        self.autoscale.range = None
+        self._dirty = True
+        self.redraw()
+
+    def visible_curve_data(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the x (s before now) and y arrays last drawn for channel."""
+        curve = self._curves[channel]
+        x, y = curve.getData()
+        if x is None:
+            return np.empty(0), np.empty(0)
+        return np.asarray(x), np.asarray(y)
+
+    def visible_bands(self) -> list[tuple[float, float]]:
+        """Return the shaded outage bands drawn, as (x0, x1) in s before now."""
+        return [tuple(b.getRegion()) for b in self._bands if b.isVisible()]
+
+    def y_range(self) -> tuple[float, float]:
+        """Return the y range shown (dBm or dB)."""
+        lo, hi = self._vb.viewRange()[1]
+        return float(lo), float(hi)
+
+    def set_y_range(self, lo: float, hi: float) -> None:
+        """Fix the y range (manual mode) until Fit is pressed."""
+        self._auto_y = False
+        self._setting_range = True
+        try:
+            self._vb.setYRange(lo, hi, padding=0.0)
+        finally:
+            self._setting_range = False
+        self._dirty = True
+
+    # ---- drawing ------------------------------------------------------------------------
+    def _tick(self) -> None:
+        width = max(1.0, float(self._vb.width()))
+        idle = time.monotonic() - self._last_frame_t
+        # Data asks for its own frames; this keeps time scrolling when data is sparse or
+        # absent: a frame once time moved a pixel column, at least every 1/30 s.
+        if self._dirty or idle >= max(self._window_s / width, SCROLL_FRAME_S):
+            self._request_frame()
+
+    def _request_frame(self) -> None:
+        if self._paused or self._frame_timer.isActive() or not self.isVisible():
+            return
+        wait = self._last_frame_t + self._min_frame_s - time.monotonic()
+        self._frame_timer.start(min(1000, max(0, math.ceil(wait * 1000.0))))
+
+    def _frame(self) -> None:
+        if self._paused or not self.isVisible():
+            return
+        self._last_frame_t = time.monotonic()
+        self.redraw()
+
+    def redraw(self, now: float | None = None) -> None:
+        """Draw the visible slice of the history relative to now (s, monotonic)."""
+        now = self._clock() if now is None else now
+        if self._paused:
+            now = self._frame_now
+        self._frame_now = now
+        self._dirty = False
+        t0, t1 = now - self._window_s, now
+        if self._paused and self._frozen_until is not None:
+            t1 = max(t0 + 1e-6, min(t1, self._frozen_until))
+        n_columns = max(100, int(self._vb.width()))
+        lo, hi = math.inf, -math.inf
+        have_data = len(self.history) > 0
+        for i, ch in enumerate(self._channels):
+            curve = self._curves[ch]
+            if not (have_data and self._visible.get(ch, True)):
+                curve.setData(np.empty(0), np.empty(0))
+                continue
+            # Pyramid-backed min/max, ≤ 3 points per pixel column whatever the window; the
+            # history keeps finished columns (fixed in time), so a frame costs two columns.
+            t, y = self.history.decimated(i, t0, t1, n_columns)
+            ref = self._references.get(ch)
+            if ref is not None:
+                y = y - ref
+            curve.setData(t - now, y, connect="finite")
+            finite = y[np.isfinite(y)]
+            if finite.size:
+                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+        latest = self.history.latest_t
+        if latest is not None:
+            self._drawn_newest_t = min(latest, now)
+        if self._auto_y:
+            new = self.autoscale.update(lo, hi, now)
+            if new is not None:
+                self._setting_range = True
+                try:
+                    self._vb.setYRange(new[0], new[1], padding=0.0)
+                finally:
+                    self._setting_range = False
+        self._draw_bands(now)
+
+    def _draw_bands(self, now: float) -> None:
+        item = self.plot.getPlotItem()
+        shown = 0
+        for start, stop in self.history.outages():
+            end = now if stop is None else stop
+            if end < now - self._window_s:
+                continue
+            if shown == len(self._bands):
+                band = pg.LinearRegionItem(
+                    movable=False, brush=pg.mkBrush(self._theme.outage_brush), pen=pg.mkPen(None))
+                band.setZValue(-10)
+                band.setToolTip("No data from the instrument in this interval")
+                item.addItem(band, ignoreBounds=True)
+                self._bands.append(band)
+            band = self._bands[shown]
+            band.setRegion((start - now, end - now))
+            band.show()
+            shown += 1
+        for band in self._bands[shown:]:
+            band.hide()
+
+    def _painted(self) -> None:
+        self.frames += 1
+        self.frame_log.append((self._clock(), self._drawn_newest_t))
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _gap_s(self) -> float:
+        """Return the silence (s) after which the curve is cut: the stale rule, max(3 T, 1 s)."""
+        return max(3.0 * self._poll_interval_s, 1.0)
+
+    def _pen(self, channel: int) -> pg.QtGui.QPen:
+        return pg.mkPen(self._theme.channel_colour(channel), width=1)  # 1 px cosmetic: fast
+
+    def _apply_window_range(self) -> None:
+        self._axis.window_s = self._window_s
+        major = {10.0: 2.0, 60.0: 10.0, 600.0: 120.0, 3600.0: 600.0}.get(self._window_s)
+        if major is not None:
+            self._axis.setTickSpacing(major, major / 2)
+        else:
+            self._axis.setTickSpacing()
+        self._vb.setXRange(-self._window_s, 0.0, padding=0.0)
+
+    def _rebuild_toggles(self) -> None:
+        for button in self._toggles.values():
+            self._toggle_box.removeWidget(button)
+            button.deleteLater()
+        self._toggles = {}
+        for ch in self._channels:
+            colour = self._theme.channel_colour(ch).name()
+            button = QPushButton(f"CH{ch}", self)
+            button.setCheckable(True)
+            button.setChecked(self._visible.get(ch, True))
+            button.setToolTip(f"Show or hide channel {ch}")
+            dim = self._theme.dim
+            bg = self._theme.background
+            button.setStyleSheet(
+                f"QPushButton {{ color: {colour}; background-color: {bg}; font-weight: bold;"
+                f" border: 2px solid {colour}; }}"
+                f"QPushButton:!checked {{ color: {dim}; border: 1px dashed {dim}; }}")
+            button.toggled.connect(lambda on, c=ch: self.set_channel_visible(c, on))
+            self._toggle_box.addWidget(button)
+            self._toggles[ch] = button
+            repolish(button)
+
+    def _update_y_label(self) -> None:
+        item = self.plot.getPlotItem()
+        if not self._references:
+            item.setLabel("left", "power (dBm)")
+        elif set(self._references) >= set(self._channels):
+            item.setLabel("left", "relative power (dB)")
+        else:
+            item.setLabel("left", "power (dBm · dB rel.)")
+
+    def _manual_range(self, *_: object) -> None:
+        if not self._setting_range:
+            self._auto_y = False  # the user zoomed or dragged y: hold that until Fit
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        if not self._vb.sceneBoundingRect().contains(pos) or len(self.history) == 0:
+            self._vline.hide()
+            self.crosshair_label.setText("")
+            return
+        x = float(self._vb.mapSceneToView(pos).x())
+        t, y, _status = self.history.view()
+        target = self._frame_now + x
+        i = int(np.clip(np.searchsorted(t, target), 0, len(t) - 1))
+        if i > 0 and abs(t[i - 1] - target) < abs(t[i] - target):
+            i -= 1
+        self._vline.setPos(float(t[i] - self._frame_now))
+        self._vline.show()
+        parts = [f"{float(t[i] - self._frame_now):+.2f} s".replace("-", "−")]
+        for j, ch in enumerate(self._channels):
+            value = float(y[i, j])
+            ref = self._references.get(ch)
+            if not math.isfinite(value):
+                parts.append(f"CH{ch} — —")
+            elif ref is not None:
+                parts.append(f"CH{ch} {value - ref:+.3f} dB")
+            else:
+                parts.append(f"CH{ch} {value:.3f} dBm")
+        self.crosshair_label.setText("   ".join(parts).replace("-", "−"))
+

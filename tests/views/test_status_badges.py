@@ -1,0 +1,93 @@
+"""Badge texts, colours and reasons per link state, and the ticking countdown/age."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QObject, Signal
+
+from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.views.status_badges import StatusBadges, badge_specs
+
+ADDR = "TCPIP::192.168.1.37::5025::SOCKET"
+
+
+def _status(state: LinkState, **kw: Any) -> LinkStatus:
+    base: dict[str, Any] = {"attempt": 0, "max_attempts": 10, "reason": "",
+                            "next_attempt_at": None, "since": 100.0, "address": ADDR}
+    base.update(kw)
+    return LinkStatus(state, **base)
+
+
+def _specs(status: LinkStatus, now: float = 101.0, last: float | None = 99.8,
+           simulator: bool = False) -> list[tuple[str, str]]:
+    return [(s.kind, s.text) for s in badge_specs(status, now, last, address=None,
+                                                  simulator=simulator)]
+
+
+@pytest.mark.parametrize(("state", "expected"), [
+    (LinkState.LIVE, [("connected", "Connected"), ("live", "Live Data")]),
+    (LinkState.CONNECTED, [("connected", "Connected"), ("paused", "Live off")]),
+    (LinkState.BUSY, [("connected", "Connected"), ("busy", "Busy · Sweeping")]),
+    (LinkState.DISCONNECTED, [("disconnected", "Disconnected")]),
+    (LinkState.CONNECTING, [("connecting", "Connecting…")]),
+    (LinkState.OFFLINE, [("offline", "Offline")]),
+])
+def test_each_state_has_its_badge(state: LinkState, expected: list[tuple[str, str]]) -> None:
+    assert _specs(_status(state)) == expected
+
+
+def test_stale_shows_the_age_of_the_last_data_and_why() -> None:
+    status = _status(LinkState.STALE, reason="no reply for 1.0 s")
+    (spec,) = badge_specs(status, 101.0, 99.8, address=None, simulator=False)
+    assert (spec.kind, spec.text) == ("stale", "Stale · 1.2 s")
+    assert spec.tooltip == f"No reply for 1.2 s from {ADDR} (no reply for 1.0 s)"
+    later = badge_specs(status, 135.0, 99.8, address=None, simulator=False)[0]
+    assert later.text == "Stale · 35 s"
+
+
+def test_reconnecting_counts_attempts_and_down_to_the_next_try() -> None:
+    status = _status(LinkState.RECONNECTING, attempt=2, max_attempts=10,
+                     reason="connection refused by 192.168.1.37:5025", next_attempt_at=104.2)
+    spec = badge_specs(status, 101.0, None, address=None, simulator=False)[0]
+    assert spec.text == "Reconnecting 2/10 · next try in 4 s"
+    assert "connection refused by 192.168.1.37:5025" in spec.tooltip
+    spec = badge_specs(status, 104.3, None, address=None, simulator=False)[0]
+    assert spec.text == "Reconnecting 2/10 · trying now…"
+
+
+def test_simulator_badge_only_while_on_the_simulator() -> None:
+    assert _specs(_status(LinkState.LIVE), simulator=True)[-1] == ("simulator", "Simulator")
+    assert _specs(_status(LinkState.DISCONNECTED), simulator=True) == [
+        ("disconnected", "Disconnected")]
+
+
+class _Controller(QObject):
+    state_changed = Signal(object)
+    batch_received = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = _status(LinkState.DISCONNECTED)
+        self.address = ADDR
+
+
+def test_widget_ticks_the_countdown_and_shows_retry_when_offline(qtbot: Any) -> None:
+    clock = [100.0]
+    controller = _Controller()
+    badges = StatusBadges(controller, clock=lambda: clock[0])
+    qtbot.addWidget(badges)
+    badges.show()
+    controller.state_changed.emit(_status(LinkState.RECONNECTING, attempt=1, max_attempts=3,
+                                          next_attempt_at=103.0))
+    label = badges._labels[0]
+    assert label.text() == "Reconnecting 1/3 · next try in 3 s"
+    assert label.property("badge") == "reconnecting"
+    clock[0] = 101.5
+    qtbot.waitUntil(lambda: label.text().endswith("next try in 2 s"), timeout=1000)
+    assert not badges.retry_button.isVisible()
+    controller.state_changed.emit(_status(LinkState.OFFLINE, reason="refused"))
+    assert badges.retry_button.isVisible()
+    with qtbot.waitSignal(badges.retry_requested, timeout=500):
+        badges.retry_button.click()

@@ -1,0 +1,219 @@
+"""Strip chart: decimated drawing, fixed x range, outage bands, pause, autoscale without jitter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+
+from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.samples import SnapshotBatch
+from ctp10_gui.views.strip_chart import StripChart, YAutoRange, capacity_for
+from ctp10_gui.views.theme import DARK
+
+
+class FakeClock:
+    """A monotonic clock moved by hand (s)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _batch(t: np.ndarray, values: np.ndarray, channels: Sequence[int] = (1, 2)) -> SnapshotBatch:
+    values = values.reshape(len(t), len(channels))
+    status = np.where(np.isfinite(values), 0, 3).astype(np.int8)
+    return SnapshotBatch(4, tuple(channels), t, t + 1.7e9, values, status)
+
+
+@pytest.fixture
+def chart_with_clock(qtbot: Any) -> Callable[..., tuple[StripChart, FakeClock]]:
+    def make(window_s: float = 60.0, interval_s: float = 0.05) -> tuple[StripChart, FakeClock]:
+        clock = FakeClock(1000.0)
+        chart = StripChart(DARK, window_s=window_s, poll_interval_s=interval_s, clock=clock)
+        qtbot.addWidget(chart)
+        chart.resize(900, 500)
+        chart.show()
+        qtbot.waitExposed(chart)
+        chart.set_channels(4, (1, 2))
+        return chart, clock
+
+    return make
+
+
+def test_long_history_is_drawn_min_max_decimated_in_a_fixed_x_range(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=60.0, interval_s=0.001)
+    n = 120_000  # two minutes at 1 kHz, one visible
+    t = 880.0 + np.arange(n) * 0.001
+    y = np.column_stack([-10 + 0.1 * np.sin(t), -20 + 0.1 * np.cos(t)])
+    y[100_000, 0] = -3.0  # a one-sample spike 20 s ago must survive the decimation
+    chart.add_batch(_batch(t, y))
+    clock.now = float(t[-1])
+    chart.redraw()
+    x, yc = chart.visible_curve_data(1)
+    columns = int(chart.plot.getPlotItem().getViewBox().width())
+    assert 100 < len(x) <= 3 * columns, f"{len(x)} points for {columns} columns"
+    assert x.min() >= -60.0 and x.max() <= 0.0
+    assert np.nanmax(yc) == pytest.approx(-3.0)
+    assert chart.plot.getPlotItem().getViewBox().viewRange()[0] == pytest.approx([-60.0, 0.0])
+    frames = chart.frames
+    qtbot.waitUntil(lambda: chart.frames > frames, timeout=1000)  # it reached the pixels
+    chart.set_window(3600.0)
+    chart.redraw()
+    x, _ = chart.visible_curve_data(2)
+    assert x.min() >= -121.0 and len(x) <= 3 * columns
+    assert chart.plot.getPlotItem().getViewBox().viewRange()[0] == pytest.approx([-3600.0, 0.0])
+
+
+def test_outage_is_a_gap_and_a_shaded_band(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=60.0)
+    t1 = 990.0 + np.arange(200) * 0.05  # 990 … 999.95
+    chart.add_batch(_batch(t1, np.full((200, 2), -10.0)))
+    clock.now = 1001.0
+    chart.set_link_state(LinkState.STALE)
+    chart.redraw()
+    (band,) = chart.visible_bands()
+    assert band == pytest.approx((999.95 - 1001.0, 0.0))  # open: reaches "now"
+    t2 = 1004.0 + np.arange(40) * 0.05
+    chart.add_batch(_batch(t2, np.full((40, 2), -11.0)))
+    chart.set_link_state(LinkState.LIVE)
+    clock.now = 1006.0
+    chart.redraw()
+    (band,) = chart.visible_bands()
+    assert band == pytest.approx((999.95 - 1006.0, 1004.0 - 1006.0))
+    x, y = chart.visible_curve_data(1)
+    inside = (x > band[0] + 1e-3) & (x < band[1] - 1e-3)
+    assert not np.isfinite(y[inside]).any(), "a line is drawn across the outage"
+    assert np.isnan(y).any()
+
+
+def test_silence_without_a_state_change_still_cuts_the_line(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=60.0)
+    chart.add_batch(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.add_batch(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    clock.now = 997.0
+    chart.redraw()
+    assert len(chart.visible_bands()) == 1
+
+
+def test_user_disconnect_cuts_the_line_without_an_outage_band(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=60.0)
+    chart.add_batch(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.set_link_state(LinkState.DISCONNECTED)
+    chart.add_batch(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    clock.now = 997.0
+    chart.redraw()
+    assert chart.visible_bands() == []
+    _x, y = chart.visible_curve_data(1)
+    assert np.isnan(y).any()
+
+
+def test_pause_freezes_the_picture_while_data_keeps_coming(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
+    clock.now = 1000.0
+    chart.redraw()
+    before = chart.visible_curve_data(1)
+    chart.pause_button.click()
+    assert chart.paused and chart.pause_button.text() == "Resume"
+    chart.add_batch(_batch(1000.0 + np.arange(40) * 0.05, np.full((40, 2), -12.0)))
+    clock.now = 1002.0
+    chart.redraw()  # a redraw while frozen keeps the frozen "now"
+    after = chart.visible_curve_data(1)
+    np.testing.assert_array_equal(before[0], after[0])
+    chart.pause_button.click()
+    chart.redraw()
+    assert np.nanmin(chart.visible_curve_data(1)[1]) == pytest.approx(-12.0)
+    assert len(chart.history) == 140  # nothing was dropped while frozen
+
+
+def test_relative_reference_and_channel_toggle(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), [-10.0, -20.0])))
+    clock.now = 1000.0
+    chart.set_references({1: -10.5})
+    chart.redraw()
+    assert np.nanmax(chart.visible_curve_data(1)[1]) == pytest.approx(0.5)
+    assert np.nanmax(chart.visible_curve_data(2)[1]) == pytest.approx(-20.0)
+    assert "dB" in chart.plot.getPlotItem().getAxis("left").labelText
+    chart._toggles[2].click()
+    chart.redraw()
+    assert chart.visible_curve_data(2)[0].size == 0
+    assert chart.y_range()[0] > -5  # the hidden channel no longer drives the y range
+
+
+def test_manual_y_range_holds_until_fit(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
+    clock.now = 1000.0
+    chart.redraw()
+    chart.set_y_range(-50.0, -40.0)
+    chart.redraw()
+    assert chart.y_range() == pytest.approx((-50.0, -40.0))
+    assert not chart.auto_y
+    chart.fit_button.click()
+    assert chart.auto_y
+    lo, hi = chart.y_range()
+    assert lo < -10.0 < hi and hi - lo == pytest.approx(1.0)  # the 1 dB minimum span
+
+
+def test_noise_at_the_floor_does_not_make_the_y_range_jitter(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    rng = np.random.default_rng(1)
+    ranges = set()
+    for k in range(50):  # 50 frames of 0.01 dB noise around −30 dBm
+        t = 990.0 + k * 0.1 + np.arange(5) * 0.02
+        chart.add_batch(_batch(t, -30.0 + 0.01 * rng.standard_normal((5, 2))))
+        clock.now = float(t[-1])
+        chart.redraw()
+        ranges.add(tuple(round(v, 9) for v in chart.y_range()))
+    assert len(ranges) == 1
+    (lo, hi), = ranges
+    assert hi - lo == pytest.approx(1.0)
+
+
+def test_autoscale_expands_at_once_and_shrinks_only_after_sustained_slack() -> None:
+    auto = YAutoRange(min_span=1.0, shrink_after_s=2.0)
+    assert auto.update(-10.2, -9.8, 0.0) == pytest.approx((-10.5, -9.5))
+    assert auto.update(-10.1, -9.9, 0.1) is None  # inside: nothing moves
+    grown = auto.update(-10.0, -6.0, 0.2)  # coupling improves by 4 dB: expand at once
+    assert grown is not None and grown[0] <= -10.0 and grown[1] >= -6.0
+    assert auto.update(-6.1, -6.0, 0.3) is None  # back to a narrow band: wait…
+    assert auto.update(-6.1, -6.0, 1.5) is None
+    shrunk = auto.update(-6.1, -6.0, 2.4)  # …2 s of slack, then frame it
+    assert shrunk == pytest.approx((-6.55, -5.55))
+    assert auto.update(float("nan"), float("nan"), 3.0) is None
+
+
+def test_capacity_holds_one_hour_at_the_poll_rate() -> None:
+    assert capacity_for(0.05) >= 3600 / 0.05
+    assert capacity_for(0.001) >= 3_600_000
+    assert capacity_for(0.0) == capacity_for(0.001)
+
+
+def test_crosshair_reads_the_values_under_the_mouse(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    t = 990.0 + np.arange(200) * 0.05
+    chart.add_batch(_batch(t, np.column_stack([np.full(200, -10.0), np.full(200, -20.5)])))
+    clock.now = 1000.0
+    chart.redraw()
+    vb = chart.plot.getPlotItem().getViewBox()
+    scene_pos = vb.mapViewToScene(pg.Point(-2.0, -15.0))
+    qtbot.mouseMove(chart.plot.viewport(), chart.plot.mapFromScene(scene_pos))
+    qtbot.waitUntil(lambda: chart.crosshair_label.text() != "", timeout=1000)
+    text = chart.crosshair_label.text()
+    assert text.startswith("−2.0") and "CH1 −10.000 dBm" in text and "CH2 −20.500 dBm" in text
