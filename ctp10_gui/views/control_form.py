@@ -1,0 +1,586 @@
+"""Generic instrument fields built from the driver's declare-once Control descriptors.
+
+Each field shows its label, unit and valid range; checks input with ``Control.validate`` before
+anything is queued (an out-of-range value never reaches the instrument); sends the set through
+the link controller's request queue; shows the value read back; and shows an instrument error
+(``SYST:ERR?``) or link error next to the field that caused it. While the link is not usable the
+whole form is read-only and says why.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
+
+from ctp10_gui.hardware.errors import InstrumentError, LinkError, OutOfRangeError
+from ctp10_gui.views.theme import repolish
+
+log = logging.getLogger(__name__)
+
+ChannelFactory = Callable[[Any], Any]  # CTP10 -> Channel (runs in the worker thread)
+
+# Decimals shown per unit: nm to 0.1 pm, powers to 0.01 dB.
+_DECIMALS = {"nm": 4, "dBm": 2, "dB": 2, "mW": 4, "pm": 3, "s": 2, "nm/s": 1, "THz": 5}
+
+
+def format_value(value: object, unit: str = "", *, with_unit: bool = True) -> str:
+    """Return a value as shown to the user ("1550.000 nm", "On", "DBM", "—" for None)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "On" if value else "Off"
+    if isinstance(value, enum.Enum):
+        return str(value.name)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        decimals = _DECIMALS.get(unit, 4)
+        text = f"{value:.{decimals}f}"
+        if unit == "pm":  # sampling steps: 1 pm, 0.02 pm; zeros after them mean nothing
+            text = text.rstrip("0").rstrip(".")
+        elif decimals > 3 and "." in text:  # 1550.1000 -> 1550.100: trailing zeros past pm go
+            text = text.rstrip("0")
+            whole, _, frac = text.partition(".")
+            text = f"{whole}.{frac.ljust(3, '0')}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip() if with_unit else text
+
+
+def parse_text(control: Any, text: str) -> object:
+    """Turn the editor text into the control's kind; ValueError with a sentence if impossible."""
+    kind = control.kind
+    stripped = text.strip().replace(",", ".")
+    if not stripped:
+        raise ValueError(f"{control.label}: enter a value")
+    if kind is float:
+        try:
+            return float(stripped)
+        except ValueError:
+            raise ValueError(f"{control.label}: '{text}' is not a number") from None
+    if kind is int:
+        try:
+            number = float(stripped)
+        except ValueError:
+            raise ValueError(f"{control.label}: '{text}' is not a number") from None
+        if not number.is_integer():
+            raise ValueError(f"{control.label}: '{text}' must be a whole number")
+        return int(number)
+    return stripped
+
+
+def _uses_choices(control: Any) -> bool:
+    """Return True when the control is best offered as a drop-down (bool, enum, short set)."""
+    kind = control.kind
+    if kind is bool or (isinstance(kind, type) and issubclass(kind, enum.Enum)):
+        return True
+    return bool(control.allowed) and control.minimum is None and control.maximum is None
+
+
+def _suggestions(control: Any) -> list[tuple[str, object]]:
+    """Return preferred values of a number: its allowed set, else round values within range."""
+    values: list[float] = sorted(control.allowed or ())
+    low, high = control.minimum, control.maximum
+    if low is not None and high is not None:
+        nice = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 250) if low <= v <= high]
+        values.extend(v for v in (low, *nice, high) if v not in values)
+    return [(format_value(v, ""), v) for v in sorted(set(values))]
+
+
+def _choices(control: Any) -> list[tuple[str, object]]:
+    kind = control.kind
+    if kind is bool:
+        return [("Off", False), ("On", True)]
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        members = control.allowed or tuple(kind)
+        return [(m.name, m) for m in members]
+    return [(format_value(v, ""), v) for v in (control.allowed or ())]
+
+
+class ControlField(QObject):
+    """One row of a ControlForm: label, editor, unit, range, Set, read-back and message."""
+
+    set_requested = Signal(str, object)  # control name, validated value
+
+    def __init__(
+        self, control: Any, grid: QGridLayout, row: int, parent: QWidget, *, suggest: bool = False
+    ) -> None:
+        super().__init__(parent)
+        self.control = control
+        self.name: str = control.name
+        self._unavailable = ""
+        self.writable = control.set_command is not None
+        self.label = QLabel(control.label, parent)
+        self.label.setObjectName(f"label_{self.name}")
+        self.combo: QComboBox | None = None
+        self.edit: QLineEdit | None = None
+        editor: QWidget
+        if not self.writable:
+            editor = QLabel("—", parent)  # read-only value (identity ...)
+            editor.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        elif _uses_choices(control):
+            self.combo = QComboBox(parent)
+            self.combo.setObjectName(f"combo_{self.name}")
+            self._fill_choices(_choices(control))
+            editor = self.combo
+        elif control.allowed or suggest:
+            # A number with a few preferred values (sampling, speed steps): offer them, and
+            # still accept anything typed (validated like a line edit).
+            self.combo = QComboBox(parent)
+            self.combo.setObjectName(f"combo_{self.name}")
+            self.combo.setEditable(True)
+            self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            self.combo.setMinimumWidth(90)
+            self._fill_choices(_suggestions(control))
+            line = self.combo.lineEdit()
+            line.returnPressed.connect(self.submit)
+            line.textEdited.connect(self._clear_invalid)
+            editor = self.combo
+        else:
+            self.edit = QLineEdit(parent)
+            self.edit.setObjectName(f"edit_{self.name}")
+            self.edit.setMinimumWidth(90)
+            self.edit.returnPressed.connect(self.submit)
+            self.edit.textEdited.connect(self._clear_invalid)
+            editor = self.edit
+        self.editor = editor
+        self.unit = QLabel(control.unit, parent)
+        self.range = QLabel(self._range_text(), parent)
+        self.range.setProperty("role", "hint")
+        self.set_button = QPushButton("Set", parent)
+        self.set_button.setObjectName(f"set_{self.name}")
+        self.set_button.setToolTip(f"Send {control.label} to the instrument")
+        self.set_button.clicked.connect(self.submit)
+        self.set_button.setVisible(self.writable)
+        self.readback = QLabel("—", parent)
+        self.readback.setObjectName(f"readback_{self.name}")
+        self.readback.setToolTip("Value read back from the instrument")
+        self.message = QLabel("", parent)
+        self.message.setObjectName(f"message_{self.name}")
+        self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setBuddy(editor)
+        for col, widget in enumerate(
+            (self.label, editor, self.unit, self.set_button, self.readback, self.range)
+        ):
+            grid.addWidget(widget, row, col)
+        grid.addWidget(self.message, row + 1, 1, 1, 5)
+        self.message.hide()
+        self.last_value: object = None
+        self.pending = False
+
+    # -- what the user sees -----------------------------------------------------------------
+    @property
+    def editable_choices(self) -> bool:
+        """Return True when the editor is a drop-down of suggestions that also takes typing."""
+        return self.combo is not None and self.combo.isEditable()
+
+    @property
+    def unavailable(self) -> str:
+        """Return why this field cannot be set right now ("" when it can)."""
+        return self._unavailable
+
+    def _range_text(self) -> str:
+        derive = getattr(self.control, "derive", None)
+        if not self.writable:
+            return f"from {derive[0].removesuffix('_nm')}" if derive else "read only"
+        try:
+            return str(self.control.range_text)
+        except (AttributeError, TypeError, ValueError) as exc:
+            log.debug("no range text for %s: %s", self.name, exc)
+            return ""
+
+    def set_control(self, control: Any) -> None:
+        """Validate against another declaration of this setting (e.g. a laser's speed steps)."""
+        self.control = control
+        self.range.setText(self._range_text())
+        if self.editable_choices:
+            self._fill_choices(_suggestions(control))
+        self.set_unavailable("")
+
+    def set_unavailable(self, reason: str) -> None:
+        """Refuse every value with `reason` shown next to the field ("" lifts the refusal)."""
+        previous = self._unavailable
+        self._unavailable = reason
+        if reason:
+            self.show_error(reason)
+        elif previous and self.message.text() == previous:
+            self.clear_message()
+
+    def _fill_choices(self, items: list[tuple[str, object]]) -> None:
+        assert self.combo is not None
+        current = self.combo.currentText()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for text, value in items:
+            self.combo.addItem(text, value)
+        if self.combo.isEditable():
+            self.combo.setEditText(current)
+        else:
+            index = self.combo.findText(current)
+            if index >= 0:
+                self.combo.setCurrentIndex(index)
+        self.combo.blockSignals(False)
+
+    def value_text(self) -> str:
+        """Return the editor's current text."""
+        if self.edit is not None:
+            return self.edit.text()
+        if self.combo is not None:
+            return self.combo.currentText()
+        return ""
+
+    def set_editor_text(self, text: str) -> None:
+        """Type text into the editor (or select the matching choice), as a user would."""
+        if self.edit is not None:
+            self.edit.setText(text)
+        elif self.editable_choices:
+            assert self.combo is not None
+            self.combo.setEditText(text)
+        elif self.combo is not None:
+            index = self.combo.findText(text)
+            if index < 0:
+                raise ValueError(f"{self.control.label}: '{text}' is not offered")
+            self.combo.setCurrentIndex(index)
+
+    def editor_value(self) -> object:
+        """Return the typed/selected value parsed to the control's kind (ValueError if not)."""
+        if self.combo is not None and not self.combo.isEditable():
+            return self.combo.currentData()
+        return parse_text(self.control, self.value_text())
+
+    def show_value(self, value: object) -> None:
+        """Show a value read from the instrument in the read-back label and the editor."""
+        self.last_value = value
+        text = format_value(value, self.control.unit)
+        self.readback.setText(text)
+        shown = format_value(value, self.control.unit, with_unit=False)
+        if self.edit is not None:
+            if not self.edit.hasFocus():
+                self.edit.setText(shown)
+        elif self.editable_choices:
+            assert self.combo is not None
+            if not self.combo.hasFocus():
+                self.combo.setEditText(shown)
+        elif self.combo is not None:
+            index = self.combo.findData(value)
+            if index >= 0:
+                self.combo.blockSignals(True)
+                self.combo.setCurrentIndex(index)
+                self.combo.blockSignals(False)
+        elif isinstance(self.editor, QLabel):
+            self.editor.setText(shown)
+
+    def show_error(self, text: str) -> None:
+        """Show an error next to the field (red, selectable)."""
+        self._show_message(text, "error")
+        if self.edit is not None:
+            self.edit.setProperty("valid", False)
+            repolish(self.edit)
+
+    def show_note(self, text: str, role: str = "hint") -> None:
+        """Show a neutral or confirming note next to the field ("hint" or "ok")."""
+        self._show_message(text, role)
+
+    def _show_message(self, text: str, role: str) -> None:
+        self.message.setText(text)
+        self.message.setProperty("role", role)
+        repolish(self.message)
+        self.message.setVisible(bool(text))
+
+    def clear_message(self) -> None:
+        """Hide the message and the invalid marking."""
+        self._show_message("", "hint")
+        self._clear_invalid()
+
+    def _clear_invalid(self, *_: object) -> None:
+        if self.edit is not None and self.edit.property("valid") is False:
+            self.edit.setProperty("valid", True)
+            repolish(self.edit)
+
+    def set_enabled(self, on: bool) -> None:
+        """Allow or forbid editing (read-only keeps the values visible)."""
+        if self.edit is not None:
+            self.edit.setReadOnly(not on)
+        if self.combo is not None:
+            self.combo.setEnabled(on)
+        self.set_button.setEnabled(on and not self.pending)
+
+    # -- input --------------------------------------------------------------------------------
+    def submit(self) -> None:
+        """Validate the editor value; if valid, ask the form to send it, else say why."""
+        if self._unavailable:
+            self.show_error(f"Not sent: {self._unavailable}")
+            return
+        try:
+            value = self.control.validate(self.editor_value())
+        except OutOfRangeError as exc:
+            self.show_error(f"Not sent: {exc}")
+            return
+        except ValueError as exc:
+            self.show_error(f"Not sent: {exc}")
+            return
+        self.clear_message()
+        self.set_requested.emit(self.name, value)
+
+
+class ControlForm(QWidget):
+    """Grid of ControlFields for one channel object (a TLS, reference laser, detector, sweep)."""
+
+    value_read = Signal(str, object)  # control name, value read back (after a set or a refresh)
+    value_set = Signal(str, object)  # control name, value read back after the user's set
+    field_error = Signal(str, str)  # control name, message shown next to it
+    refreshed = Signal()  # every readable control has been read once more
+
+    def __init__(
+        self,
+        controller: Any,
+        channel: ChannelFactory,
+        controls: Sequence[Any],
+        parent: QWidget | None = None,
+        *,
+        confirm_s: Mapping[str, float] | None = None,
+        suggest: Sequence[str] = (),
+        reapply_key: Callable[[str], Hashable | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Build rows for `controls`.
+
+        confirm_s: slow controls polled after a set until the instrument confirms (deadline s);
+        suggest: numeric controls offered as a drop-down of preferred values (typing allowed).
+        reapply_key: name -> key for controller.apply_setting (sent again after a reconnect to
+            the same instrument), or None for a one-off set.
+        """
+        super().__init__(parent)
+        self._controller = controller
+        self._channel = channel
+        self._confirm_s = dict(confirm_s or {})
+        self._reapply_key = reapply_key
+        self._clock = clock
+        self._generation = 0  # bumped when the channel changes: late replies are dropped
+        self._online = False
+        self.offline_reason = "not connected"
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(2)
+        grid.setColumnStretch(5, 1)
+        for col, title in enumerate(("Setting", "Value", "Unit", "", "Read back", "Valid range")):
+            header = QLabel(title, self)
+            header.setProperty("role", "hint")
+            grid.addWidget(header, 0, col)
+        self.fields: dict[str, ControlField] = {}
+        for i, control in enumerate(controls):
+            field = ControlField(control, grid, 1 + 2 * i, self, suggest=control.name in suggest)
+            field.set_requested.connect(self._send)
+            self.fields[control.name] = field
+        self._pollers: dict[str, QTimer] = {}
+        self.set_online(False, self.offline_reason)
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def online(self) -> bool:
+        """Return True when fields may be edited and sent."""
+        return self._online
+
+    def set_online(self, on: bool, reason: str = "") -> None:
+        """Make the form editable, or read-only with `reason` in every Set button's tooltip."""
+        self._online = on
+        self.offline_reason = "" if on else reason
+        for field in self.fields.values():
+            field.set_enabled(on)
+            field.set_button.setToolTip(
+                f"Send {field.control.label} to the instrument" if on else f"Read-only: {reason}"
+            )
+
+    def set_channel(self, channel: ChannelFactory, *, refresh: bool = True) -> None:
+        """Point the form at another channel object (e.g. TLS 2) and re-read it."""
+        self._channel = channel
+        self._generation += 1
+        for timer in self._pollers.values():
+            timer.stop()
+        self._pollers.clear()
+        for field in self.fields.values():
+            field.pending = False
+            field.clear_message()
+            field.readback.setText("—")
+        if refresh:
+            self.refresh()
+
+    # -- reading ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read every readable control in one queued request and show the values."""
+        if not self._online:
+            return
+        names = [
+            f.name
+            for f in self.fields.values()
+            if f.control.get_command or getattr(f.control, "derive", None)
+        ]
+        channel = self._channel
+        generation = self._generation
+
+        def read_all(ctp10: Any) -> dict[str, object]:
+            # One request for the whole form; a refused query on one control must not hide
+            # the others, but a LinkError ends the request (the link is gone).
+            ch = channel(ctp10)
+            values: dict[str, object] = {}
+            for name in names:
+                try:
+                    values[name] = ch.get(name)
+                except (InstrumentError, ValueError) as exc:
+                    values[name] = exc
+            return values
+
+        def done(values: dict[str, object]) -> None:
+            if generation != self._generation:
+                return
+            for name, value in values.items():
+                field = self.fields[name]
+                if isinstance(value, Exception):
+                    field.show_error(f"Read failed: {value}")
+                    self.field_error.emit(name, field.message.text())
+                else:
+                    if not field.pending:
+                        field.show_value(value)
+                    self.value_read.emit(name, value)
+            self.refreshed.emit()
+
+        self._controller.request(read_all, done, self._on_request_error(None, generation))
+
+    # -- writing ------------------------------------------------------------------------------
+    def submit(self, name: str, text: str) -> None:
+        """Type `text` into field `name` and press Set (used by tests and shortcuts)."""
+        field = self.fields[name]
+        field.set_editor_text(text)
+        field.submit()
+
+    def _send(self, name: str, value: object) -> None:
+        field = self.fields[name]
+        if not self._online:
+            field.show_error(f"Not sent: read-only while {self.offline_reason}")
+            self.field_error.emit(name, field.message.text())
+            return
+        channel = self._channel
+        generation = self._generation
+        field.show_note(f"Sending {format_value(value, field.control.unit)}…")
+
+        def set_value(ctp10: Any) -> object:
+            return channel(ctp10).set(name, value)
+
+        def done(readback: object) -> None:
+            if generation != self._generation:
+                return
+            if name in self._confirm_s and readback != value:
+                self._start_confirm(name, value)
+                return
+            field.show_value(readback)
+            field.clear_message()
+            self.value_read.emit(name, readback)
+            self.value_set.emit(name, readback)
+            # A set may move other settings (stop follows start, a new laser position brings
+            # its own range, speed and power): show what the instrument holds now.
+            self.refresh()
+
+        on_error = self._on_request_error(name, generation)
+        key = self._reapply_key(name) if self._reapply_key is not None else None
+        if key is not None:
+            self._controller.apply_setting(key, set_value, done, on_error)
+        else:
+            self._controller.request(set_value, done, on_error)
+
+    def _on_request_error(self, name: str | None, generation: int) -> Callable[[Exception], None]:
+        def on_error(exc: Exception) -> None:
+            if generation != self._generation:
+                return
+            if isinstance(exc, InstrumentError):
+                text = f"Instrument error {exc}"
+            elif isinstance(exc, LinkError):
+                text = f"Link error: {exc}"
+            else:
+                text = f"Failed: {exc}"
+            if name is None and isinstance(exc, LinkError):
+                # The link went away under a refresh: the read-only banner says so already.
+                log.info("refresh not done: %s", exc)
+                return
+            log.warning("%s: %s", name or "refresh", text)
+            targets = [name] if name else [f.name for f in self.fields.values()]
+            if name is None:  # a failed refresh: one note on the first field is enough
+                targets = targets[:1]
+            for target in targets:
+                field = self.fields[target]
+                field.pending = False
+                field.set_enabled(self._online)
+                field.show_error(text)
+                self.field_error.emit(target, text)
+
+        return on_error
+
+    # -- slow confirmations (reference laser output) --------------------------------------------
+    def _start_confirm(self, name: str, target: object) -> None:
+        """Poll control `name` every 0.25 s until it reads `target` or its deadline passes."""
+        field = self.fields[name]
+        field.pending = True
+        field.set_enabled(self._online)
+        deadline = self._clock() + self._confirm_s[name]
+        text = format_value(target, field.control.unit)
+        field.readback.setText(f"→ {text}…")
+        field.show_note(f"Switching to {text}: waiting for the instrument to confirm…")
+        generation = self._generation
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(250)
+        self._pollers[name] = timer
+
+        def poll() -> None:
+            if generation != self._generation or not self._online:
+                field.pending = False
+                field.set_enabled(self._online)
+                return
+            channel = self._channel
+            on_error = self._on_request_error(name, generation)
+            self._controller.request(lambda ctp10: channel(ctp10).get(name), check, on_error)
+
+        def check(value: object) -> None:
+            if generation != self._generation:
+                return
+            if value == target:
+                field.pending = False
+                field.set_enabled(self._online)
+                field.show_value(value)
+                field.show_note(f"Confirmed: {text}", "ok")
+                self.value_read.emit(name, value)
+            elif self._clock() >= deadline:
+                field.pending = False
+                field.set_enabled(self._online)
+                field.show_value(value)
+                field.show_error(
+                    f"Instrument did not confirm {text} within {self._confirm_s[name]:.0f} s "
+                    f"(reads {format_value(value, field.control.unit)})"
+                )
+                self.field_error.emit(name, field.message.text())
+            else:
+                timer.start()
+
+        timer.timeout.connect(poll)
+        poll()
+
+    def is_pending(self, name: str) -> bool:
+        """Return True while a slow set of `name` awaits the instrument's confirmation."""
+        return self.fields[name].pending

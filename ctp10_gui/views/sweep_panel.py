@@ -1,0 +1,652 @@
+"""Sweep, referencing and trace fetching, all through the link controller's request queue.
+
+A sweep is one busy request: the worker starts the scan and polls the condition register; the
+GUI sees progress through a queued signal. Abort never waits behind that request: it sets a
+thread-safe flag the worker's wait loop checks between polls, then the worker sends :ABORt. A
+link loss ends the request with an error: the sweep is reported failed and never restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ctp10_gui.hardware.ctp10 import TraceType
+from ctp10_gui.hardware.errors import CTP10Error, LinkError
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, TUNABLE_LASERS
+from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.traces import TraceStore, trace_type_name
+from ctp10_gui.views.theme import repolish
+
+log = logging.getLogger(__name__)
+
+_USABLE = {LinkState.CONNECTED, LinkState.LIVE}
+_LOST = {LinkState.RECONNECTING, LinkState.OFFLINE, LinkState.DISCONNECTED}
+# A sweep may take longer than expected (settling, several lasers): give up at 3× + 60 s.
+_TIMEOUT_FACTOR = 3.0
+_TIMEOUT_MARGIN_S = 60.0
+_DEFAULT_SPEED_NM_S = 20.0
+_FETCH_TIMEOUT_S = 30.0  # per trace: a 940 001-point block over a slow LAN
+
+
+def _deadline_s(expected_s: float) -> float:
+    """Return how long a scan expected to take expected_s may run before it is a failure (s)."""
+    return expected_s * _TIMEOUT_FACTOR + _TIMEOUT_MARGIN_S
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What the instrument will sweep: span (nm), per-laser speed share, stabilization (s)."""
+
+    start_nm: float
+    stop_nm: float
+    scan_s: float  # Σ overlap / speed over the lasers in use
+    stabilization_s: float
+    lasers: tuple[tuple[int, float], ...]  # (TLS n, speed nm/s) in use
+
+    @property
+    def expected_s(self) -> float:
+        """Return the expected duration in s: span / speed + stabilization."""
+        return self.scan_s + self.stabilization_s
+
+    def describe(self) -> str:
+        """Return the expected-time formula in words."""
+        speeds = ", ".join(f"TLS {n} {v:g} nm/s" for n, v in self.lasers) or "no laser known"
+        span = self.stop_nm - self.start_nm
+        return (
+            f"{span:g} nm at {speeds} ≈ {self.scan_s:.1f} s + "
+            f"{self.stabilization_s:g} s stabilization"
+        )
+
+
+def read_plan(ctp10: Any) -> SweepPlan:
+    """Read scan range, stabilization and the speeds of the assigned TLS (worker thread)."""
+    start = float(ctp10.sweep.get("start_nm"))
+    stop = float(ctp10.sweep.get("stop_nm"))
+    stab = float(ctp10.sweep.get("stabilization_s"))
+    total = 0.0
+    assigned: list[tuple[int, float]] = []
+    covering: list[tuple[int, float]] = []
+    for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
+        tls = ctp10.tls(n)
+        if int(tls.get("identifier")) == 0:
+            continue
+        speed = float(tls.get("speed_nm_s"))
+        if speed <= 0:
+            continue
+        assigned.append((n, speed))
+        overlap = min(stop, float(tls.get("stop_nm"))) - max(start, float(tls.get("start_nm")))
+        if overlap > 0:
+            covering.append((n, speed))
+            total += overlap / speed
+    if total == 0.0:  # no laser covers the range: the instrument uses the first speed
+        covering = assigned[:1]
+        total = (stop - start) / (covering[0][1] if covering else _DEFAULT_SPEED_NM_S)
+    return SweepPlan(start, stop, total, stab, tuple(covering))
+
+
+def format_duration(seconds: float) -> str:
+    """Return "4.2 s", "1 min 05 s" for a duration in s (≥ 0)."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+class SweepPanel(QWidget):
+    """Start/abort sweeps with progress, take references, fetch traces into a TraceStore."""
+
+    sweep_started = Signal()
+    sweep_finished = Signal(str, str)  # outcome "completed" | "aborted" | "failed", message
+    references_updated = Signal(object)  # list of (module, channel, ReferenceResult)
+    traces_fetched = Signal(object, str)  # list of StoredTrace, error text ("" when all fine)
+    # Emitted from the worker thread; Qt queues it to the GUI thread:
+    # (elapsed s, expected s, how the expectation was computed).
+    _progress = Signal(float, float, str)
+
+    def __init__(
+        self,
+        controller: Any,
+        traces: TraceStore,
+        parent: QWidget | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("sweepPanel")
+        self._controller = controller
+        self._traces = traces
+        self._clock = clock
+        self._status: Any = None
+        self._cancel = threading.Event()
+        self._operation: str | None = None  # "sweep" | "reference" | "fetch" while running
+        self._run_id = 0
+        self._started_at = 0.0
+        self._expected_s: float | None = None
+        self._plan_text = ""
+        self._after_sweep = False  # the fetch being started follows a sweep
+        self._fetch_note = ""  # the sweep's outcome, kept in front of the fetch result
+
+        # -- channel choice shared by referencing and fetching --
+        self.module_spin = QSpinBox(self)
+        self.module_spin.setObjectName("sweepModule")
+        self.module_spin.setRange(*DETECTOR_MODULES)
+        self.module_spin.setValue(4)
+        low, high = DETECTOR_MODULES
+        self.module_spin.setToolTip(f"Detector module slot {low}–{high}")
+        self.channel_checks: dict[int, QCheckBox] = {}
+        channels_row = QHBoxLayout()
+        channels_row.addWidget(QLabel("Module", self))
+        channels_row.addWidget(self.module_spin)
+        channels_row.addWidget(QLabel("Channels", self))
+        for c in range(DETECTOR_CHANNELS[0], DETECTOR_CHANNELS[1] + 1):
+            box = QCheckBox(str(c), self)
+            box.setObjectName(f"sweepChannel{c}")
+            box.setChecked(c == 1)
+            self.channel_checks[c] = box
+            channels_row.addWidget(box)
+        channels_row.addStretch(1)
+
+        # -- sweep --
+        self.start_button = QPushButton("Start sweep", self)
+        self.start_button.setObjectName("startSweep")
+        self.start_button.setToolTip("Start a scan with the settings of the Instrument panel")
+        self.start_button.clicked.connect(self.start_sweep)
+        self.abort_button = QPushButton("Abort", self)
+        self.abort_button.setObjectName("abortSweep")
+        self.abort_button.setToolTip("Stop the running sweep or reference now")
+        self.abort_button.clicked.connect(self.abort)
+        self.abort_button.setEnabled(False)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("sweepProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.time_label = QLabel("", self)
+        self.time_label.setObjectName("sweepTime")
+        self.time_label.setProperty("role", "hint")
+        self.result_label = QLabel("", self)
+        self.result_label.setObjectName("sweepResult")
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fetch_after = QCheckBox("Fetch traces after the sweep", self)
+        self.fetch_after.setChecked(True)
+        sweep_box = QGroupBox("Sweep", self)
+        sl = QGridLayout(sweep_box)
+        sl.addWidget(self.start_button, 0, 0)
+        sl.addWidget(self.abort_button, 0, 1)
+        sl.addWidget(self.progress, 0, 2)
+        sl.addWidget(self.time_label, 1, 0, 1, 3)
+        sl.addWidget(self.fetch_after, 2, 0, 1, 3)
+        sl.addWidget(self.result_label, 3, 0, 1, 3)
+        sl.setColumnStretch(2, 1)
+
+        # -- references --
+        self.reference_button = QPushButton("Create reference", self)
+        self.reference_button.setObjectName("createReference")
+        self.reference_button.setToolTip(
+            "Take a reference on each chosen channel (one scan each; Abort stops it)"
+        )
+        self.reference_button.clicked.connect(self.create_references)
+        self.list_button = QPushButton("Refresh list", self)
+        self.list_button.setToolTip("Read the reference state of the chosen channels")
+        self.list_button.clicked.connect(self.refresh_references)
+        self.ref_table = QTableWidget(0, 6, self)
+        self.ref_table.setObjectName("referenceTable")
+        self.ref_table.setHorizontalHeaderLabels(
+            ["Module", "Channel", "State", "Type", "Date", "Time"]
+        )
+        self.ref_table.verticalHeader().hide()
+        self.ref_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.ref_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.ref_table.horizontalHeader().setStretchLastSection(True)
+        ref_box = QGroupBox("References", self)
+        rl = QVBoxLayout(ref_box)
+        rb = QHBoxLayout()
+        rb.addWidget(self.reference_button)
+        rb.addWidget(self.list_button)
+        rb.addStretch(1)
+        rl.addLayout(rb)
+        rl.addWidget(self.ref_table)
+
+        # -- traces --
+        self.type_checks: dict[TraceType, QCheckBox] = {}
+        types_row = QHBoxLayout()
+        for t in TraceType:
+            box = QCheckBox(trace_type_name(int(t)), self)
+            box.setObjectName(f"traceType{int(t)}")
+            box.setChecked(t is TraceType.TF_LIVE)
+            self.type_checks[t] = box
+            types_row.addWidget(box)
+        types_row.addStretch(1)
+        self.fetch_button = QPushButton("Fetch traces", self)
+        self.fetch_button.setObjectName("fetchTraces")
+        self.fetch_button.setToolTip("Read the chosen trace types of the chosen channels")
+        self.fetch_button.clicked.connect(self.fetch_traces)
+        trace_box = QGroupBox("Traces", self)
+        tl = QVBoxLayout(trace_box)
+        tl.addLayout(types_row)
+        fb = QHBoxLayout()
+        fb.addWidget(self.fetch_button)
+        fb.addStretch(1)
+        tl.addLayout(fb)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(channels_row)
+        layout.addWidget(sweep_box)
+        layout.addWidget(ref_box, 1)
+        layout.addWidget(trace_box)
+
+        self._button_tips = {
+            b: b.toolTip()
+            for b in (self.start_button, self.reference_button, self.fetch_button, self.list_button)
+        }
+        self._tick = QTimer(self)  # elapsed time keeps counting between worker reports
+        self._tick.setInterval(100)
+        self._tick.timeout.connect(self._show_elapsed)
+        self._progress.connect(self._on_progress)
+        controller.state_changed.connect(self.set_status)
+        self.set_status(getattr(controller, "status", None))
+
+    # -- choices ----------------------------------------------------------------------------
+    @property
+    def module(self) -> int:
+        """Return the chosen module slot (1–20)."""
+        return self.module_spin.value()
+
+    @property
+    def channels(self) -> list[int]:
+        """Return the chosen channels (1–6), ascending."""
+        return [c for c, box in self.channel_checks.items() if box.isChecked()]
+
+    def set_channels(self, module: int, channels: Sequence[int]) -> None:
+        """Choose a module and its channels (1–6)."""
+        self.module_spin.setValue(module)
+        for c, box in self.channel_checks.items():
+            box.setChecked(c in channels)
+
+    @property
+    def trace_types(self) -> list[TraceType]:
+        """Return the chosen trace types."""
+        return [t for t, box in self.type_checks.items() if box.isChecked()]
+
+    def set_trace_types(self, types: Sequence[TraceType]) -> None:
+        """Choose the trace types to fetch."""
+        for t, box in self.type_checks.items():
+            box.setChecked(t in types)
+
+    @property
+    def running(self) -> str | None:
+        """Return the running operation ("sweep", "reference", "fetch") or None."""
+        return self._operation
+
+    # -- link state ------------------------------------------------------------------------------
+    def set_status(self, status: Any) -> None:
+        """Follow a LinkStatus: enable actions when usable, fail a running operation on loss."""
+        previous = self._status
+        self._status = status
+        state = status.state if status is not None else LinkState.DISCONNECTED
+        if self._operation is not None and state in _LOST:
+            why = status.reason if status is not None and status.reason else state.label.lower()
+            self._finish("failed", self._failure_text(f"link lost ({why})"))
+        self._update_buttons()
+        was_usable = previous is not None and previous.state in (*_USABLE, LinkState.BUSY)
+        if state in _USABLE and not was_usable and self.channels:
+            self.refresh_references()
+
+    def _usable(self) -> bool:
+        return self._status is not None and self._status.state in _USABLE
+
+    def _update_buttons(self) -> None:
+        idle = self._operation is None
+        usable = self._usable()
+        why = "" if usable else "Not available: the link is not Connected or Live"
+        for button, tip in self._button_tips.items():
+            button.setEnabled(idle and usable)
+            button.setToolTip(why or tip)
+        self.abort_button.setEnabled(self._operation in ("sweep", "reference"))
+
+    # -- sweep ------------------------------------------------------------------------------------
+    def start_sweep(self) -> None:
+        """Start a sweep: read the plan, then run it as a busy request; outcome reported."""
+        if self._operation is not None or not self._usable():
+            return
+        cancel = self._begin("sweep", "Starting sweep…")
+        progress = self._progress
+
+        def run(ctp10: Any, plan: SweepPlan) -> str:
+            # Worker thread: everything here talks to the instrument, nothing to Qt widgets.
+            text = plan.describe()
+            progress.emit(0.0, plan.expected_s, text)
+            if cancel.is_set():  # Abort pressed before the worker got here: nothing started
+                return "aborted"
+            ctp10.start_sweep()
+            done = ctp10.wait_until_idle(
+                timeout_s=_deadline_s(plan.expected_s),
+                progress=lambda elapsed: progress.emit(elapsed, plan.expected_s, text),
+                cancelled=cancel.is_set,
+            )
+            if done:
+                return "completed"
+            ctp10.abort()
+            ctp10.wait_until_idle(timeout_s=_TIMEOUT_MARGIN_S)
+            return "aborted"
+
+        self._planned(run, self._sweep_done, "Sweeping", 1)
+        self.sweep_started.emit()
+
+    def _planned(
+        self,
+        run: Callable[[Any, SweepPlan], Any],
+        on_done: Callable[[int, Any], None],
+        label: str,
+        scans: int,
+    ) -> None:
+        """Read the sweep plan (quick request), then queue `run` busy with a fitting deadline."""
+        run_id = self._run_id
+
+        def plan_read(plan: SweepPlan) -> None:
+            if run_id != self._run_id:
+                return
+            if self._cancel.is_set():  # aborted while the plan was read: nothing was started
+                self._finish("aborted", f"{label} aborted before it started.")
+                return
+            self._expected_s = plan.expected_s * scans
+            self._plan_text = plan.describe() if scans == 1 else f"{scans} × {plan.describe()}"
+            self._show_elapsed()
+            # The watchdog must allow the whole operation, not the default busy deadline.
+            self._controller.request(
+                lambda ctp10: run(ctp10, plan),
+                lambda result: on_done(run_id, result),
+                lambda exc: self._failed(run_id, exc),
+                busy=True,
+                label=label,
+                timeout_s=_deadline_s(plan.expected_s) * scans,
+            )
+
+        self._controller.request(read_plan, plan_read, lambda exc: self._failed(run_id, exc))
+
+    def _sweep_done(self, run_id: int, outcome: str) -> None:
+        if run_id != self._run_id or self._operation != "sweep":
+            return
+        elapsed = format_duration(self._clock() - self._started_at)
+        if outcome == "completed":
+            self._finish("completed", f"Sweep completed in {elapsed}.")
+            if self.fetch_after.isChecked() and self.channels and self.trace_types:
+                self._after_sweep = True
+                try:
+                    self.fetch_traces()
+                finally:
+                    self._after_sweep = False
+        else:
+            self._finish("aborted", f"Sweep aborted after {elapsed}.")
+
+    def abort(self) -> None:
+        """Ask the running sweep or reference to stop: the worker sends :ABORt at once."""
+        if self._operation not in ("sweep", "reference"):
+            return
+        self._cancel.set()
+        self.abort_button.setEnabled(False)
+        self.progress.setFormat("aborting…")
+        self._show_result(f"Aborting the {self._operation}…", "hint")
+
+    # -- references -------------------------------------------------------------------------------
+    def create_references(self) -> None:
+        """Take a reference on each chosen channel, one after the other (busy request)."""
+        channels = self.channels
+        if not channels:
+            self._show_result("Choose at least one channel to reference.", "error")
+            return
+        if self._operation is not None or not self._usable():
+            return
+        module = self.module
+        cancel = self._begin("reference", f"Referencing module {module} channels {channels}…")
+        progress = self._progress
+
+        def run(ctp10: Any, plan: SweepPlan) -> tuple[str, list[tuple[int, int, Any]]]:
+            expected = plan.expected_s * len(channels)
+            text = f"{len(channels)} × {plan.describe()}"
+            results: list[tuple[int, int, Any]] = []
+            for i, c in enumerate(channels):
+                if cancel.is_set():
+                    return "aborted", results
+                ctp10.start_reference(module, c)
+                offset = i * plan.expected_s
+                finished = ctp10.wait_until_idle(
+                    timeout_s=_deadline_s(plan.expected_s),
+                    progress=lambda e, offset=offset: progress.emit(offset + e, expected, text),
+                    cancelled=cancel.is_set,
+                )
+                if not finished:
+                    ctp10.abort()
+                    ctp10.wait_until_idle(timeout_s=_TIMEOUT_MARGIN_S)
+                    return "aborted", results
+                results.append((module, c, ctp10.reference_result(module, c)))
+            return "completed", results
+
+        self._planned(
+            run, lambda run_id, result: self._reference_done(run_id, *result), "Referencing",
+            len(channels),
+        )
+
+    def _reference_done(self, run_id: int, outcome: str, results: list) -> None:
+        if run_id != self._run_id or self._operation != "reference":
+            return
+        self._merge_references(results)
+        elapsed = format_duration(self._clock() - self._started_at)
+        if outcome == "completed":
+            self._finish("completed", f"Reference taken on {len(results)} channel(s) in {elapsed}.")
+        else:
+            self._finish("aborted", f"Referencing aborted after {elapsed}.")
+
+    def refresh_references(self) -> None:
+        """Read the reference state of the chosen channels (quick, not busy)."""
+        module, channels = self.module, self.channels
+        if not channels or not self._usable():
+            return
+
+        def run(ctp10: Any) -> list[tuple[int, int, Any]]:
+            return [(module, c, ctp10.reference_result(module, c)) for c in channels]
+
+        def failed(exc: Exception) -> None:
+            self._show_result(f"Cannot read references: {exc}", "error")
+
+        self._controller.request(run, self._merge_references, failed)
+
+    def _merge_references(self, results: list[tuple[int, int, Any]]) -> None:
+        rows: dict[tuple[int, int], Any] = {}
+        for row in range(self.ref_table.rowCount()):
+            key = (int(self.ref_table.item(row, 0).text()), int(self.ref_table.item(row, 1).text()))
+            rows[key] = self.ref_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        for module, channel, result in results:
+            rows[(module, channel)] = result
+        self.ref_table.setRowCount(len(rows))
+        for row, ((module, channel), result) in enumerate(sorted(rows.items())):
+            taken = result.taken
+            cells = (
+                str(module),
+                str(channel),
+                "none" if result.state == 0 else f"taken ({result.state})",
+                "—" if result.state == 0 else str(result.type),
+                taken.strftime("%Y-%m-%d") if taken else "—",
+                taken.strftime("%H:%M:%S") if taken else "—",
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"Instrument reply: {result.raw}")
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, result)
+                self.ref_table.setItem(row, col, item)
+        self.references_updated.emit(list(results))
+
+    def reference_rows(self) -> list[tuple[str, ...]]:
+        """Return the reference table as text rows (Module, Channel, State, Type, Date, Time)."""
+        return [
+            tuple(self.ref_table.item(r, c).text() for c in range(self.ref_table.columnCount()))
+            for r in range(self.ref_table.rowCount())
+        ]
+
+    # -- traces ------------------------------------------------------------------------------------
+    def fetch_traces(self) -> None:
+        """Fetch the chosen trace types of the chosen channels into the trace store."""
+        module, channels, types = self.module, self.channels, self.trace_types
+        if self._operation is not None or not self._usable():
+            return
+        if not channels or not types:
+            self._show_result("Choose at least one channel and one trace type.", "error")
+            return
+        self._begin("fetch", f"Fetching {len(channels) * len(types)} trace(s)…")
+
+        def run(ctp10: Any) -> dict[str, Any]:
+            settings = {
+                name: ctp10.sweep.get(name)
+                for name in ("start_nm", "stop_nm", "sampling_pm", "stabilization_output",
+                             "stabilization_s")
+            }
+            fetched: list[Any] = []
+            errors: list[str] = []
+            for c in channels:
+                for t in types:
+                    try:
+                        fetched.append(ctp10.fetch_trace(module, c, t, timeout_s=_FETCH_TIMEOUT_S))
+                    except LinkError:
+                        raise  # the session is gone: the whole fetch fails
+                    except CTP10Error as exc:  # one refused trace must not hide the others
+                        errors.append(f"M{module} C{c} {trace_type_name(int(t))}: {exc}")
+            return {"identity": ctp10.identity, "settings": settings, "traces": fetched,
+                    "errors": errors, "acquired": datetime.now(UTC)}
+
+        run_id = self._run_id
+        self._controller.request(
+            run, lambda result: self._fetch_done(run_id, result),
+            lambda exc: self._failed(run_id, exc), busy=True, label="Fetching traces",
+            timeout_s=_FETCH_TIMEOUT_S * len(channels) * len(types),
+        )
+
+    def _fetch_done(self, run_id: int, result: dict[str, Any]) -> None:
+        if run_id != self._run_id or self._operation != "fetch":
+            return
+        stored = [
+            self._traces.add_trace(
+                trace, identity=result["identity"], settings=result["settings"],
+                acquired=result["acquired"],
+            )
+            for trace in result["traces"]
+        ]
+        errors = "; ".join(result["errors"])
+        points = sum(t.points for t in stored)
+        text = f"{self._fetch_note} Fetched {len(stored)} trace(s), {points} points.".strip()
+        if errors:
+            text += f" Not fetched: {errors}"
+        self._finish("completed" if not errors else "failed", text, report=False)
+        self._show_result(text, "error" if errors else "ok")
+        self.traces_fetched.emit(stored, errors)
+
+    # -- shared plumbing ----------------------------------------------------------------------
+    def _begin(self, operation: str, note: str) -> threading.Event:
+        self._run_id += 1
+        self._operation = operation
+        self._cancel = threading.Event()
+        self._started_at = self._clock()
+        if operation != "fetch":  # the bar and times stay those of the sweep before a fetch
+            self._expected_s = None
+            self._plan_text = ""
+            self.progress.setValue(0)
+            self.progress.setFormat(f"{operation}…")
+            self.time_label.setText("")
+            self._tick.start()
+            self._show_result(note, "hint")
+        else:
+            self._fetch_note = self.result_label.text() if self._after_sweep else ""
+            self._show_result(f"{self._fetch_note} {note}".strip(), "hint")
+        self._update_buttons()
+        return self._cancel
+
+    def _failed(self, run_id: int, exc: Exception) -> None:
+        if run_id != self._run_id or self._operation is None:
+            return
+        self._finish("failed", self._failure_text(str(exc)))
+
+    def _failure_text(self, why: str) -> str:
+        """Return the report of the running operation's failure."""
+        what = {"sweep": "Sweep", "reference": "Referencing", "fetch": "Fetching traces"}
+        text = f"{what.get(self._operation or '', 'Operation')} failed: {why}."
+        if self._operation in ("sweep", "reference"):
+            text += " It was not restarted."  # a half-done scan is never repeated unasked
+        return text
+
+    def _finish(self, outcome: str, message: str, *, report: bool = True) -> None:
+        operation = self._operation
+        self._operation = None
+        self._run_id += 1  # late callbacks of this run are ignored from now on
+        self._cancel.set()  # a worker still looping (link loss seen first here) stops polling
+        self._tick.stop()
+        if operation != "fetch":
+            if outcome == "completed":
+                self.progress.setValue(self.progress.maximum())
+            self.progress.setFormat(f"{operation} {outcome}")
+            self._show_elapsed(final=True)
+        self._update_buttons()
+        if report:
+            self._show_result(message, {"completed": "ok", "aborted": "hint"}.get(outcome, "error"))
+            if operation == "sweep":
+                self.sweep_finished.emit(outcome, message)
+        log.info("%s %s: %s", operation, outcome, message)
+
+    def _on_progress(self, elapsed: float, expected: float, plan_text: str) -> None:
+        if self._operation not in ("sweep", "reference"):
+            return
+        self._expected_s = expected
+        self._plan_text = plan_text
+        self._show_elapsed()
+
+    def _show_elapsed(self, *, final: bool = False) -> None:
+        if self._operation is None and not final:
+            return
+        elapsed = self._clock() - self._started_at
+        expected = self._expected_s
+        verb = "Took" if final else "Elapsed"
+        if expected and expected > 0:
+            if not final:
+                # Never show 100 % before the instrument says it is done.
+                fraction = min(elapsed / expected, 0.99)
+                self.progress.setValue(int(fraction * self.progress.maximum()))
+                self.progress.setFormat(f"{self._operation} %p%")
+            plan = f" ({self._plan_text})" if self._plan_text else ""
+            self.time_label.setText(
+                f"{verb} {format_duration(elapsed)} of ≈ {format_duration(expected)} expected"
+                f"{plan}"
+            )
+        else:
+            self.time_label.setText(f"{verb} {format_duration(elapsed)}")
+
+    def _show_result(self, text: str, role: str) -> None:
+        self.result_label.setText(text)
+        self.result_label.setProperty("role", role)
+        repolish(self.result_label)
