@@ -1,0 +1,418 @@
+"""Record / Stop, the recording status label, "Save last N minutes…" and crash-recovery prompt.
+
+Self-contained: give it the link controller, the flight recorder and the settings; it feeds
+both recorders from the controller's signals (batch_received, link_event, identity_changed),
+so nothing else should append to the flight recorder. The main window puts ``self`` in its
+status bar and ``record_action`` / ``save_last_action`` in its toolbar or menus.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QToolButton,
+    QWidget,
+)
+
+from ctp10_gui.models.recording import (
+    FlightRecorder,
+    LiveRecorder,
+    RecordingMetadata,
+    RecordingStatus,
+    RecoveryReport,
+    SaveResult,
+    close_unfinished,
+    find_unfinished,
+    identity_dict,
+    write_extract,
+)
+from ctp10_gui.models.settings import AppSettings, data_dir
+
+log = logging.getLogger(__name__)
+
+STATUS_REFRESH_MS = 500  # elapsed time and size in the status bar: twice a second is plenty
+MAX_PATH_CHARS = 80  # longer paths are elided in the middle (full path in the tooltip)
+
+
+def default_record_folder(settings: AppSettings) -> Path:
+    """Return the folder recordings go to: settings.record_folder or <data dir>/recordings."""
+    if settings.record_folder:
+        return Path(settings.record_folder)
+    return data_dir() / "recordings"
+
+
+def format_size(n_bytes: int) -> str:
+    """Return a byte count as '812 B', '12.3 kB', '45.6 MB' or '1.23 GB' (SI units)."""
+    if n_bytes < 1000:
+        return f"{n_bytes} B"
+    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if n_bytes < scale * 1000 or unit == "GB":
+            value = n_bytes / scale
+            return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_elapsed(seconds: float) -> str:
+    """Return seconds (≥ 0) as H:MM:SS."""
+    s = int(max(0.0, seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def elide_path(path: Path | str, max_chars: int = MAX_PATH_CHARS) -> str:
+    """Return the path, shortened in the middle with '…' to at most max_chars characters."""
+    text = str(path)
+    if len(text) <= max_chars:
+        return text
+    keep = max_chars - 1
+    return text[: keep // 3] + "…" + text[-(keep - keep // 3) :]
+
+
+class RecordingControls(QWidget):
+    """Status-bar widget and actions for live recording, flight-recorder saves and recovery."""
+
+    recording_changed = Signal(bool)  # True when a recording starts, False when it ends
+    message = Signal(str)  # a sentence for the user (saved, recovered, stopped with an error)
+    _save_finished = Signal(object)  # SaveResult | str (error sentence), from a worker thread
+    _recovery_finished = Signal(object)  # list[RecoveryReport | str], from a worker thread
+
+    def __init__(
+        self,
+        controller: QObject,
+        flight_recorder: FlightRecorder,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+        *,
+        recorder: LiveRecorder | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.flight_recorder = flight_recorder
+        self.settings = settings
+        self.recorder = recorder or LiveRecorder()
+        self._identity: Any = getattr(controller, "identity", None)
+        self._layout: tuple[int, tuple[int, ...]] | None = None  # last batch's module/channels
+        self._was_active = False
+        self._last_text = ""
+        self._threads: list[threading.Thread] = []
+        self._recorded_identity: dict[str, str] | None = None  # instrument in the sidecar
+        self._recording_extra: dict[str, Any] = {}
+        self._other_identities: list[dict[str, str]] = []
+
+        self.record_action = QAction("Record", self)
+        self.record_action.setCheckable(True)
+        self.record_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.record_action.setToolTip("Record live power to CSV (Ctrl+Shift+R)")
+        self.record_action.toggled.connect(self._on_record_toggled)
+        self.save_last_action = QAction("Save last N minutes…", self)
+        self.save_last_action.setToolTip("Write the flight recorder's last minutes to CSV")
+        self.save_last_action.triggered.connect(self._ask_save_last)
+        self.save_last_action.setEnabled(flight_recorder.enabled)
+        self.folder_action = QAction("Recording folder…", self)
+        self.folder_action.triggered.connect(self._ask_folder)
+
+        self.record_button = QToolButton(self)
+        self.record_button.setDefaultAction(self.record_action)
+        self.status_label = QLabel(self)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.record_button)
+        layout.addWidget(self.status_label)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(STATUS_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._save_finished.connect(self._on_save_finished)
+        self._recovery_finished.connect(self._on_recovery_finished)
+
+        controller.batch_received.connect(self._on_batch)  # type: ignore[attr-defined]
+        controller.link_event.connect(self._on_link_event)  # type: ignore[attr-defined]
+        controller.identity_changed.connect(self._on_identity)  # type: ignore[attr-defined]
+        self._show("Not recording", error=False)
+
+    # ------------------------------------------------------------ feeding the recorders
+    def _on_batch(self, batch: Any) -> None:
+        self._layout = (int(batch.module), tuple(int(c) for c in batch.channels))
+        self.flight_recorder.append(batch)
+        self.recorder.write_batch(batch)
+
+    def _on_link_event(self, kind: str, text: str) -> None:
+        self.flight_recorder.add_event(kind, text)
+        self.recorder.write_event(kind, text)
+
+    def _on_identity(self, identity: Any) -> None:
+        self._identity = identity
+        if identity is None or not self.recorder.active:
+            return
+        ident = identity_dict(identity)
+        if self._recorded_identity is None:
+            # Recording started before the instrument answered: now the sidecar can say who.
+            self._recorded_identity = ident
+            self.recorder.update_metadata(identity=ident)
+        elif ident != self._recorded_identity and ident not in self._other_identities:
+            # The sidecar keeps the instrument the data came from; a different one answering
+            # later (live then stops, see the event rows) is listed, not substituted.
+            self._other_identities.append(ident)
+            extra = {**self._recording_extra, "other_instruments": list(self._other_identities)}
+            self.recorder.update_metadata(extra=extra)
+
+    # ------------------------------------------------------------ metadata
+    def metadata(self) -> RecordingMetadata:
+        """Return what the sidecar says about the current instrument, channels and unit."""
+        module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
+        unit = "mW" if self.settings.power_unit == "mW" else "dBm"
+        return RecordingMetadata(
+            module=module,
+            channels=channels,
+            unit=unit,
+            identity=identity_dict(self._identity),
+            references=dict(self.settings.references),
+            extra={"address": getattr(self.controller, "address", None)},
+        )
+
+    def _request_wavelengths(self, apply: Callable[[dict[int, float]], None]) -> None:
+        """Ask the instrument (between snapshots) for each recorded channel's wavelength, nm."""
+        request = getattr(self.controller, "request", None)
+        if request is None or self._identity is None:
+            return  # not connected: the sidecar simply has no wavelengths
+        module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
+
+        def read(ctp: Any) -> dict[int, float]:
+            return {c: float(ctp.detector(module, c).wavelength_nm) for c in channels}
+
+        def failed(e: Exception) -> None:
+            log.warning("wavelengths for the recording sidecar not read: %s", e)
+
+        request(read, apply, failed)
+
+    # ------------------------------------------------------------ live recording
+    def start_recording(self, folder: str | Path | None = None) -> bool:
+        """Start recording into folder (default: the settings' folder); False if already on.
+
+        Failures (unwritable folder, disk full) appear in the status label, never as exceptions.
+        """
+        if self.recorder.active:
+            return False
+        target = Path(folder) if folder is not None else default_record_folder(self.settings)
+        meta = self.metadata()
+        started = self.recorder.start(target, meta)
+        if started:
+            self._recorded_identity = dict(meta.identity) if meta.identity else None
+            self._recording_extra = dict(meta.extra)
+            self._other_identities = []
+            self._was_active = True
+            self._request_wavelengths(lambda wl: self.recorder.update_metadata(wavelengths_nm=wl))
+            self._timer.start()
+            self._set_action_checked(True)
+            self.recording_changed.emit(True)
+            log.info("recording started in %s", target)
+        self.refresh()
+        return started
+
+    def stop_recording(self) -> RecordingStatus:
+        """Stop recording (writes what is queued, completes the sidecar) and return the status."""
+        status = self.recorder.stop()
+        self.refresh()
+        return status
+
+    def shutdown(self) -> None:
+        """Stop recording and wait for background saves (call when the app quits)."""
+        self.stop_recording()
+        for t in self._threads:
+            t.join(10.0)
+
+    def _set_action_checked(self, on: bool) -> None:
+        # The action reflects the recorder's state; no toggled() round trip when we set it.
+        blocked = self.record_action.blockSignals(True)
+        self.record_action.setChecked(on)
+        self.record_action.setText("Stop" if on else "Record")
+        self.record_action.setToolTip(
+            "Stop recording (Ctrl+Shift+R)" if on else "Record live power to CSV (Ctrl+Shift+R)"
+        )
+        self.record_action.blockSignals(blocked)
+
+    def _on_record_toggled(self, on: bool) -> None:
+        if on:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def refresh(self) -> None:
+        """Update the label and the action from the recorder's status."""
+        status = self.recorder.status
+        if status.active:
+            path = status.path
+            text = (
+                f"● REC {format_elapsed(status.elapsed_s)} · {format_size(status.bytes_written)}"
+                f" · {elide_path(path) if path else ''}"
+            )
+            self._show(text, error=False, tooltip=str(path) if path else "")
+            return
+        if self._was_active:
+            # The recording just ended, by the user or by an I/O error in the writer thread.
+            self._was_active = False
+            self._timer.stop()
+            self._set_action_checked(False)
+            self.recording_changed.emit(False)
+            if status.error:
+                self.message.emit(status.error)
+            elif status.sidecar is not None:
+                self.message.emit(
+                    f"Recording saved: {status.rows} rows in {len(status.files)} "
+                    f"file{'s' if len(status.files) != 1 else ''}, {status.sidecar.parent}"
+                )
+        if status.error:
+            self._show(status.error, error=True, tooltip=status.error)
+        elif status.path is not None:
+            self._show(
+                f"Recorded {format_elapsed(status.elapsed_s)} · {format_size(status.bytes_written)}"
+                f" · {elide_path(status.path)}",
+                error=False,
+                tooltip=str(status.path),
+            )
+        else:
+            self._show("Not recording", error=False)
+
+    def _show(self, text: str, *, error: bool, tooltip: str = "") -> None:
+        self._last_text = text
+        self.status_label.setText(text)
+        self.status_label.setToolTip(tooltip)
+        # Theme-independent red: an error must read as one on dark and light themes alike.
+        self.status_label.setStyleSheet("color: #e0443e;" if error else "")
+
+    def _ask_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(
+            self, "Recording folder", str(default_record_folder(self.settings))
+        )
+        if chosen:
+            self.settings.record_folder = chosen
+
+    # ------------------------------------------------------------ flight recorder
+    def save_last(self, minutes: float, folder: str | Path | None = None) -> threading.Thread:
+        """Write the flight recorder's last `minutes` to folder in the background.
+
+        The data is copied now (what you see is what you get); the file is written on a thread.
+        The outcome arrives as message (and in the status label).
+        """
+        target = Path(folder) if folder is not None else default_record_folder(self.settings)
+        extract = self.flight_recorder.extract(minutes)
+        meta = self.metadata()
+
+        def work() -> None:
+            try:
+                result: SaveResult | str = write_extract(extract, target, meta)
+            except OSError as e:
+                result = f"Could not save the last {minutes:g} min: {e.strerror or e}"
+                log.error("%s", result)
+            self._save_finished.emit(result)
+
+        thread = threading.Thread(target=work, name="ctp10-save-last", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return thread
+
+    def _ask_save_last(self) -> None:
+        held_min = self.flight_recorder.minutes
+        minutes, ok = QInputDialog.getDouble(
+            self,
+            "Save last N minutes",
+            "Minutes to save:",
+            min(10.0, held_min),
+            0.1,
+            held_min,
+            1,
+        )
+        if not ok:
+            return
+        folder = QFileDialog.getExistingDirectory(
+            self, "Save to folder", str(default_record_folder(self.settings))
+        )
+        if folder:
+            self.save_last(minutes, folder)
+
+    def _on_save_finished(self, result: SaveResult | str) -> None:
+        if isinstance(result, str):
+            self._show(result, error=True, tooltip=result)
+            self.message.emit(result)
+            return
+        text = (
+            f"Saved {result.rows} rows ({format_size(result.bytes_written)}) to "
+            f"{elide_path(result.files[0]) if result.files else result.sidecar}"
+        )
+        if not self.recorder.active:
+            self._show(text, error=False, tooltip=str(result.sidecar))
+        self.message.emit(text)
+
+    # ------------------------------------------------------------ crash recovery
+    def offer_recovery(self, folder: str | Path | None = None) -> QMessageBox | None:
+        """Look for recordings a crash left unfinished; offer to close them (non-modal).
+
+        Returns the prompt (None when there is nothing to recover).
+        """
+        target = Path(folder) if folder is not None else default_record_folder(self.settings)
+        found = find_unfinished(target)
+        if not found:
+            return None
+        names = "\n".join(p.stem for p in found[:10]) + ("\n…" if len(found) > 10 else "")
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unfinished recording",
+            f"{len(found)} recording{'s were' if len(found) > 1 else ' was'} not closed "
+            f"properly (the app stopped while recording) in {target}:\n{names}\n\n"
+            "Close them now? The rows written before the stop are kept; a torn last line is "
+            "removed and the row count is written to the sidecar.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self.window(),
+        )
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button: int) -> None:
+            if button == QMessageBox.StandardButton.Yes:
+                self._close_unfinished(found)
+
+        box.finished.connect(answered)
+        box.show()
+        return box
+
+    def _close_unfinished(self, sidecars: list[Path]) -> threading.Thread:
+        def work() -> None:
+            results: list[RecoveryReport | str] = []
+            for path in sidecars:
+                try:
+                    results.append(close_unfinished(path))
+                except (OSError, ValueError) as e:
+                    text = f"Could not close {path.name}: {e}"
+                    log.error("%s", text)
+                    results.append(text)
+            self._recovery_finished.emit(results)
+
+        thread = threading.Thread(target=work, name="ctp10-recovery", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return thread
+
+    def _on_recovery_finished(self, results: list[RecoveryReport | str]) -> None:
+        texts = [r if isinstance(r, str) else r.message for r in results]
+        failed = any(isinstance(r, str) for r in results)
+        text = " ".join(texts)
+        if not self.recorder.active:
+            self._show(text, error=failed, tooltip=text)
+        self.message.emit(text)
+
+    @property
+    def status_text(self) -> str:
+        """Return the label's current text (for tests and accessibility)."""
+        return self._last_text
