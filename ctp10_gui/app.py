@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
 
 from ctp10_gui import __version__
 from ctp10_gui.hardware.simulator.options import SimulatorOptions
@@ -23,9 +24,16 @@ from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
+from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
+from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.main_window import MainWindow
+from ctp10_gui.views.plot_export import export_plot_dialog
+from ctp10_gui.views.recording_controls import RecordingControls, default_record_folder
+from ctp10_gui.views.sweep_panel import SweepPanel
 from ctp10_gui.views.theme import app_icon, apply_theme
+from ctp10_gui.views.trace_view import TraceView
 
 log = logging.getLogger("ctp10_gui")
 
@@ -227,6 +235,66 @@ class ScreenshotTaker:
 
 
 @dataclass
+class MeasurementParts:
+    """The panels added to the main window beside the live view."""
+
+    traces: TraceStore
+    instrument: InstrumentPanel
+    sweep: SweepPanel
+    trace_view: TraceView
+    recording: RecordingControls
+
+
+def _export_image_action(window: MainWindow, text: str, plot: QWidget, name: str) -> QAction:
+    """Return an action that saves plot as PNG or SVG, reporting a failure in a message."""
+    action = QAction(text, window)
+
+    def export() -> None:
+        try:
+            path = export_plot_dialog(plot, window, directory=window.settings.export_dir or "",
+                                      name=name)
+        except (OSError, ValueError) as exc:
+            window.show_message("Export failed", str(exc))
+            return
+        if path is not None:
+            window.statusBar().showMessage(f"Saved {path}", 5000)
+
+    action.triggered.connect(export)
+    return action
+
+
+def add_measurement_parts(window: MainWindow, controller: LinkController,
+                          settings: AppSettings) -> MeasurementParts:
+    """Add the instrument, sweep/trace and recording parts to the window."""
+    traces = TraceStore()
+    instrument = InstrumentPanel(controller)
+    sweep = SweepPanel(controller, traces)
+    trace_view = TraceView(traces, controller)
+    window.add_tab(instrument, "Instrument")
+    sweep_and_traces = QSplitter(Qt.Orientation.Horizontal)
+    sweep_and_traces.addWidget(sweep)
+    sweep_and_traces.addWidget(trace_view)
+    sweep_and_traces.setStretchFactor(1, 3)
+    window.add_tab(sweep_and_traces, "Sweep && traces")
+    flight = FlightRecorder(minutes=settings.flight_recorder_minutes)
+    recording = RecordingControls(controller, flight, settings)
+    window.add_status_widget(recording)
+    window.add_toolbar_action(recording.record_action)
+    for action in (recording.record_action, recording.save_last_action,
+                   recording.folder_action):
+        window.add_file_action(action)
+    window.add_file_action(_export_image_action(window, "Export chart image…",
+                                                window.chart.plot, "strip-chart"))
+    window.add_file_action(_export_image_action(window, "Export trace image…",
+                                                trace_view.plot, "traces"))
+    recording.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    # Stop the writer (sidecar completed) before the process goes away.
+    window.closed.connect(recording.shutdown)
+    window.restore_extension_layout()
+    return MeasurementParts(traces, instrument, sweep, trace_view, recording)
+
+
+@dataclass
 class AppContext:
     """Everything main() builds, so tests and the lead's wiring can reach the parts."""
 
@@ -239,6 +307,7 @@ class AppContext:
     args: argparse.Namespace
     reporter: ExceptionReporter
     log_path: Path
+    parts: MeasurementParts
     record_folder: Path | None = None
     screenshot: ScreenshotTaker | None = None
     extras: dict[str, object] = field(default_factory=dict)
@@ -292,9 +361,10 @@ def build(argv: Sequence[str] | None = None, *,
     controller = LinkController(acquisition_settings(settings))
     sim = simulator or BuiltinSimulator()
     window = MainWindow(controller, settings, store, simulator=sim)
+    parts = add_measurement_parts(window, controller, settings)
     reporter.window = window
     ctx = AppContext(app, window, controller, sim, store, settings, args, reporter, log_path,
-                     record_folder=args.record)
+                     parts, record_folder=args.record)
     if store.load_problem:
         ctx.extras["load_problem"] = store.load_problem
     return ctx
@@ -310,6 +380,15 @@ def start(ctx: AppContext) -> None:
         ctx.window.connect_simulator(remember=False)
     else:
         ctx.window.connect_initial()
+    recording = ctx.parts.recording
+    # Recordings a crash left unfinished are offered for closing (non-modal) before a new
+    # recording starts, so the new one is never mistaken for a crashed one.
+    default_folder = default_record_folder(ctx.settings)
+    recording.offer_recovery(default_folder)
+    if ctx.record_folder is not None and ctx.record_folder.resolve() != default_folder.resolve():
+        recording.offer_recovery(ctx.record_folder)
+    if ctx.record_folder is not None:
+        recording.start_recording(ctx.record_folder)
     if ctx.args.screenshot is not None:
         ctx.screenshot = ScreenshotTaker(ctx.window, ctx.args.screenshot, ctx.app)
 

@@ -180,6 +180,10 @@ class MainWindow(QMainWindow):
         """Add an action to the main toolbar."""
         self.toolbar.addAction(action)
 
+    def add_file_action(self, action: QAction) -> None:
+        """Add an action to the File menu, above Quit."""
+        self.file_menu.insertAction(self._quit_separator, action)
+
     # ---- actions -------------------------------------------------------------------------
     def _build_actions(self) -> None:
         self.connect_action = QAction("&Connect…", self)
@@ -216,7 +220,9 @@ class MainWindow(QMainWindow):
         for action in (self.connect_action, self.disconnect_action, self.retry_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        self._quit_separator = file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        self.file_menu = file_menu
         self.view_menu = menu.addMenu("&View")
         self.view_menu.addAction(self.big_action)
         self.view_menu.addAction(self.pause_action)

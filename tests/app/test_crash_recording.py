@@ -42,29 +42,17 @@ while True:
 """
 
 
-# The real app (built-in simulator, offscreen) recording with --record. If the app does not
-# create the recording controls itself, the driver wires them the way the main window does
-# (status-bar widget + start_recording(--record folder)) and says so on stderr. It prints the
-# newest sample time of every batch handed to the recorder.
+# The real app (built-in simulator, offscreen) recording with --record, exactly as a user
+# starts it. It prints the newest sample time of every batch handed to the recorder.
 APP_DRIVER = r"""
 import sys
 from ctp10_gui import app as appmod
-from ctp10_gui.models.recording import FlightRecorder
-from ctp10_gui.views.recording_controls import RecordingControls
 
 ctx = appmod.build(sys.argv[1:])
 appmod.start(ctx)
-found = ctx.window.findChildren(RecordingControls)
-if found:
-    controls, how = found[0], "app"
-else:
-    controls = RecordingControls(
-        ctx.controller, FlightRecorder(ctx.settings.flight_recorder_minutes), ctx.settings
-    )
-    ctx.window.add_status_widget(controls)
-    controls.start_recording(ctx.record_folder)
-    how = "driver"
-print(f"recording controls wired by the {how}", file=sys.stderr, flush=True)
+controls = ctx.parts.recording
+assert controls.recorder.active, "--record did not start a recording"
+print("recording started by the app", file=sys.stderr, flush=True)
 
 
 def newest(batch):
@@ -124,7 +112,7 @@ def test_kill_9_of_the_real_app_mid_recording_keeps_rows_up_to_a_second_before(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    print(next(line for line in stderr.splitlines() if "recording controls wired" in line))
+    assert "recording started by the app" in stderr
 
     (part,) = sorted(folder.glob("session_*_part001.csv"))
     header, rows, torn = read_complete_rows(part)
