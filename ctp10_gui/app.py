@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import sys
@@ -372,6 +373,9 @@ def build(argv: Sequence[str] | None = None, *,
 
 def start(ctx: AppContext) -> None:
     """Show the window, report a settings problem, connect and arm --screenshot."""
+    # A full garbage collection over the ~10^5 objects of Qt, pyqtgraph and numpy stalls every
+    # thread for 50-150 ms (measured); frozen start-up objects are never scanned again.
+    gc.freeze()
     ctx.window.show()
     problem = ctx.extras.get("load_problem")
     if isinstance(problem, str):

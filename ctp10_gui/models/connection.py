@@ -148,6 +148,10 @@ class Do(enum.Enum):
     NOTE_OFFLINE = "offline"
 
 
+# The user's next choice after a different-instrument warning ends the warning.
+_CLEARS_WARNING = frozenset({LinkEvent.CONNECT, LinkEvent.DISCONNECT, LinkEvent.LIVE_ON})
+
+
 class Guard(enum.Enum):
     """Conditions a rule may require, evaluated on the machine."""
 
@@ -334,6 +338,7 @@ class LinkStatus:
     since: float  # monotonic s at which this state was entered
     address: str | None = None
     live: bool = True  # the user's live on/off wish
+    warning: str = ""  # e.g. a different instrument answers; cleared by the user's next choice
 
 
 @dataclass(frozen=True)
@@ -399,6 +404,7 @@ class ConnectionMachine:
         self.state = LinkState.DISCONNECTED
         self.attempt = 0
         self.reason = ""
+        self.warning = ""
         self.next_attempt_at: float | None = None
         self.since = clock()
         self.address: str | None = None
@@ -420,7 +426,8 @@ class ConnectionMachine:
     def status(self) -> LinkStatus:
         """Return the current status as an immutable value."""
         return LinkStatus(self.state, self.attempt, self.max_attempts, self.reason,
-                          self.next_attempt_at, self.since, self.address, self.live_wanted)
+                          self.next_attempt_at, self.since, self.address, self.live_wanted,
+                          self.warning)
 
     def rule_for(self, event: LinkEvent) -> Rule | None:
         """Return the rule the event would apply in the current state, or None (ignored)."""
@@ -471,6 +478,10 @@ class ConnectionMachine:
             self.reason = text
             if rule.target is not old:
                 self.since = self._clock()
+        if event is LinkEvent.WRONG_INSTRUMENT:
+            self.warning = text
+        elif event in _CLEARS_WARNING:
+            self.warning = ""  # the user chose: a new address, disconnect, or live on the new one
         actions = [self._materialize(do, text) for do in rule.actions]
         if rule.target is not None:
             log.info("state: %s -> %s (%s)", old.label, self.state.label,

@@ -58,6 +58,10 @@ def badge_specs(
         specs.append(BadgeSpec("connecting", "Connecting…", reason or f"Opening {where}"))
     elif state is LinkState.CONNECTED:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        warning = getattr(status, "warning", "")
+        if warning:
+            specs.append(BadgeSpec("stale", "Different instrument",
+                                   f"{warning}. Nothing was re-applied; turn Live on to use it."))
         specs.append(BadgeSpec("paused", "Live off",
                                "Live acquisition is off; the link is still checked every 2 s."))
     elif state is LinkState.LIVE:
@@ -67,9 +71,12 @@ def badge_specs(
         specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{age}"))
     elif state is LinkState.BUSY:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        # The reason is the operation's label ("Sweeping", "Fetching traces").
+        label = reason if reason and len(reason) <= 24 else "Busy"
         specs.append(BadgeSpec(
-            "busy", "Busy · Sweeping",
-            reason or "A long operation is running; live data resumes after it."))
+            "busy", label,
+            f"{reason or 'A long operation'} is running: live data is paused and resumes "
+            "by itself afterwards (this is not a dead link)."))
     elif state is LinkState.STALE:
         since = last_data_t if last_data_t is not None else status.since
         age = max(0.0, now - since)

@@ -308,6 +308,18 @@ def test_a_different_instrument_is_reported_and_nothing_is_reapplied() -> None:
     assert m.live_wanted is False
     assert m.reason == "serial B answers at 10.0.0.5:5025, expected A"
     assert m.history[-1][1] == "different_instrument: " + m.reason
+    assert m.status().warning == m.reason  # the badge keeps saying so while it lasts
+
+
+def test_the_users_next_choice_ends_the_different_instrument_warning() -> None:
+    m = make()
+    _lose_link(m)
+    m.handle(E.BACKOFF_ELAPSED)
+    m.handle(E.WRONG_INSTRUMENT, "serial B answers at 10.0.0.5:5025, expected A")
+    m.handle(E.GOOD_REPLY)  # probes of the new instrument do not clear it
+    assert m.status().warning
+    m.handle(E.LIVE_ON)  # the user accepts the instrument that answers
+    assert m.status().warning == ""
 
 
 def test_busy_returns_to_live_and_stale_recovers() -> None:

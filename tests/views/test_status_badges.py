@@ -29,13 +29,30 @@ def _specs(status: LinkStatus, now: float = 101.0, last: float | None = 99.8,
 @pytest.mark.parametrize(("state", "expected"), [
     (LinkState.LIVE, [("connected", "Connected"), ("live", "Live Data")]),
     (LinkState.CONNECTED, [("connected", "Connected"), ("paused", "Live off")]),
-    (LinkState.BUSY, [("connected", "Connected"), ("busy", "Busy · Sweeping")]),
+    (LinkState.BUSY, [("connected", "Connected"), ("busy", "Busy")]),
     (LinkState.DISCONNECTED, [("disconnected", "Disconnected")]),
     (LinkState.CONNECTING, [("connecting", "Connecting…")]),
     (LinkState.OFFLINE, [("offline", "Offline")]),
 ])
 def test_each_state_has_its_badge(state: LinkState, expected: list[tuple[str, str]]) -> None:
     assert _specs(_status(state)) == expected
+
+
+def test_busy_badge_names_the_operation_so_it_is_not_taken_for_a_dead_link() -> None:
+    (_, busy) = badge_specs(_status(LinkState.BUSY, reason="Sweeping"), 101.0, 99.8,
+                            address=None, simulator=False)
+    assert (busy.kind, busy.text) == ("busy", "Sweeping")
+    assert "not a dead link" in busy.tooltip
+
+
+def test_a_different_instrument_is_shown_with_its_reason() -> None:
+    warning = "a different instrument answers at 10.0.0.5:5025: serial B (was A)"
+    status = _status(LinkState.CONNECTED, reason=warning, warning=warning, live=False)
+    specs = badge_specs(status, 101.0, 99.8, address=None, simulator=False)
+    assert [(s.kind, s.text) for s in specs] == [
+        ("connected", "Connected"), ("stale", "Different instrument"), ("paused", "Live off")]
+    assert specs[1].tooltip.startswith(warning)
+    assert "Nothing was re-applied" in specs[1].tooltip
 
 
 def test_stale_shows_the_age_of_the_last_data_and_why() -> None:
