@@ -16,13 +16,18 @@ FORBIDDEN_INTERNAL = {"ctp10_gui.views", "ctp10_gui.link", "ctp10_gui.app"}
 
 
 def _imported_names(path: Path) -> set[str]:
+    """Return the absolute module names path imports (relative imports resolved)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = ("ctp10_gui", *path.parent.relative_to(PACKAGE_ROOT).parts)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1])
+            names.add(f"{base}.{node.module}" if node.module else base)
     return names
 
 
@@ -44,3 +49,14 @@ def test_every_module_imports() -> None:
         if info.name.endswith("__main__"):
             continue  # running it would start the program
         importlib.import_module(info.name)
+
+
+def test_scpi_traffic_is_logged_only_by_the_transports() -> None:
+    """Keep one place that logs SCPI: the real and the replay transport."""
+    allowed = {Path("hardware/transport.py"), Path("hardware/replay.py")}
+    users = {
+        path.relative_to(PACKAGE_ROOT)
+        for path in PACKAGE_ROOT.rglob("*.py")
+        if '"ctp10_gui.scpi"' in path.read_text(encoding="utf-8")
+    }
+    assert users <= allowed, f"SCPI logged outside the transports: {sorted(users - allowed)}"

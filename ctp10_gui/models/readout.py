@@ -242,10 +242,7 @@ class ReadoutModel:
 
     def reading(self, channel: int) -> ChannelReading:
         """Return a copy of one channel's reading (KeyError if the channel is not tracked)."""
-        try:
-            return replace(self._readings[channel])
-        except KeyError:
-            raise KeyError(f"channel {channel} is not shown (shown: {self.channels})") from None
+        return replace(self._reading(channel))
 
     def readings(self) -> list[ChannelReading]:
         """Return copies of all tracked readings in display order."""

@@ -674,10 +674,14 @@ class LiveRecorder:
                         break
                     self._handle(w, item)
                     handled += 1
+                    # Sustained load never lets the queue run empty: flush and fsync on time too.
                     if self._clock() - last_flush >= self.flush_interval_s:
-                        # Sustained load never lets the queue run empty: flush on time too.
                         w.flush()
                         last_flush = self._clock()
+                    if self._clock() - last_sync >= self.fsync_interval_s:
+                        w.sync()
+                        self.fsyncs += 1
+                        last_sync = last_flush = self._clock()
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:

@@ -360,10 +360,9 @@ def load_trace_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str,
     side = sidecar_path(p)
     if side.exists():
         try:
-            meta = json.loads(side.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            meta = _metadata_object(side.read_text(encoding="utf-8"), side)
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8
             log.warning("ignoring unreadable metadata %s: %s", side, exc)
-            meta = {}
     if suffix == ".csv":
         x, y, csv_meta = _read_csv(p)
         meta = meta or csv_meta
@@ -391,10 +390,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
             if stripped.startswith("#"):
                 body = stripped.lstrip("#").strip()
                 if body.startswith(FORMAT_NAME):
-                    try:
-                        meta = json.loads(body[len(FORMAT_NAME) :].strip())
-                    except ValueError as exc:
-                        log.warning("ignoring unreadable metadata line in %s: %s", path, exc)
+                    meta = _metadata_object(body[len(FORMAT_NAME) :], path)
                 skip += 1
                 continue
             if stripped and not _is_number(stripped.split(",")[0]):
@@ -410,6 +406,19 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         np.ascontiguousarray(data[:, 1]),
         meta,
     )
+
+
+def _metadata_object(text: str, where: Path) -> dict[str, Any]:
+    """Return the JSON object in text, or {} (logged) when text is not one."""
+    try:
+        meta = json.loads(text)
+    except ValueError as exc:
+        log.warning("ignoring unreadable metadata in %s: %s", where, exc)
+        return {}
+    if not isinstance(meta, dict):
+        log.warning("ignoring metadata in %s: a %s, not a JSON object", where, type(meta).__name__)
+        return {}
+    return meta
 
 
 def _is_number(text: str) -> bool:

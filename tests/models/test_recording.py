@@ -223,6 +223,37 @@ def test_rows_reach_the_os_without_stop_and_fsync_follows_the_clock(tmp_path: Pa
     assert len(synced) == 2  # the final fsync at stop
 
 
+def test_fsync_keeps_its_cadence_when_the_queue_never_runs_empty(tmp_path: Path) -> None:
+    class SteppingClock:
+        """Advance 6 s on every read: each batch takes longer than the 5 s fsync interval."""
+
+        def __init__(self) -> None:
+            self.t = 0.0
+
+        def __call__(self) -> float:
+            self.t += 6.0
+            return self.t
+
+    first_sync, release = threading.Event(), threading.Event()
+    synced: list[int] = []
+
+    def stalled_fsync(fd: int) -> None:
+        synced.append(fd)
+        first_sync.set()
+        release.wait(10)
+
+    rec = recorder(clock=SteppingClock(), fsync=stalled_fsync, fsync_interval_s=5.0)
+    rec.start(tmp_path, meta())
+    rec.write_batch(make_batch(T0, 2))
+    assert first_sync.wait(5)  # the writer hangs in its first fsync
+    for i in range(5):  # a backlog: the writer's queue stays non-empty through all five
+        rec.write_batch(make_batch(T0 + 1 + i, 2, seed=i))
+    release.set()
+    status = rec.stop()
+    assert status.error is None and status.rows == 12
+    assert len(synced) >= 1 + 5  # one fsync per backlog batch, each 6 s after the last
+
+
 def test_rotation_by_size_keeps_session_name_and_headers(tmp_path: Path) -> None:
     rec = recorder(max_part_bytes=4000)
     rec.start(tmp_path, meta())
@@ -310,13 +341,14 @@ def test_slow_disk_drops_batches_and_says_so(tmp_path: Path) -> None:
     release = threading.Event()
     rec = recorder(clock=clock, fsync=lambda fd: release.wait(10), max_pending=5)
     rec.start(tmp_path, meta())
+    rec.write_batch(make_batch(T0 - 1, 2))
+    assert rec.wait_idle()  # the writer is running and took its fsync time at clock 0
     clock.t = 10.0  # the next flush is followed by an fsync that blocks: a stalled disk
-    rec.write_batch(make_batch(T0, 2))
-    for i in range(8):
-        rec.write_batch(make_batch(T0 + 1 + i, 2))
+    for i in range(9):
+        rec.write_batch(make_batch(T0 + i, 2))
     release.set()
     status = rec.stop()
-    assert status.dropped_batches == 4  # 1 + 4 pending accepted while the disk hangs, of 9
+    assert status.dropped_batches == 4  # 5 pending accepted while the disk hangs, of 9
     _, rows = read_rows(status.files[0])
     overflow = event_rows(rows)
     assert len(overflow) == 1

@@ -105,6 +105,18 @@ def test_csv_without_sidecar_reads_its_own_metadata_and_nan(tmp_path) -> None:
     assert meta["y_unit"] == "dBm" and meta["trace_type"] == 11
 
 
+def test_damaged_sidecar_is_ignored_and_the_trace_still_opens(tmp_path) -> None:
+    store = TraceStore()
+    x, y = np.array([1550.0, 1550.001]), np.array([-3.5, -4.0])
+    stored = store.add_arrays(x, y, unit="dBm", module=2, channel=3, trace_type=11)
+    path = tmp_path / "raw.csv"
+    store.export(stored.key, path)
+    sidecar_path(path).write_text("[1, 2]")  # valid JSON, but not the metadata object
+    opened = store.open(path)
+    assert np.array_equal(opened.values, y)
+    assert opened.unit == "dBm" and opened.channel == 3  # from the CSV's own metadata line
+
+
 def test_export_refuses_unknown_suffix(tmp_path) -> None:
     store = TraceStore()
     stored = store.add_arrays(np.arange(3.0), np.zeros(3), unit="dB")

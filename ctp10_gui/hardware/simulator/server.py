@@ -335,8 +335,10 @@ class SimulatorServer:
                 name=f"ctp10-sim-client-{self._client_count}",
                 daemon=True,
             )
+            # Started under the lock: stop() snapshots the clients under it and joins each
+            # thread, which raises RuntimeError for a thread not started yet.
+            client.thread.start()
         log.info("client %s connected", peer)
-        client.thread.start()
 
     # ------------------------------------------------------------------ serving one client
 
