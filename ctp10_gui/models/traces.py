@@ -378,6 +378,13 @@ def load_trace_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str,
         raise ValueError(f"cannot open '{p.name}': only .csv and .npy trace exports are read")
     if not meta:
         meta = {"x_unit": "nm", "y_unit": "dB"}
+    if len(x) > 1 and x[0] > x[-1]:
+        x, y = x[::-1].copy(), y[::-1].copy()  # a descending export (e.g. from another tool)
+    if len(x) > 1 and not bool(np.all(np.diff(x) > 0)):
+        raise ValueError(
+            f"'{p.name}' is not a trace: its wavelengths must rise or fall steadily "
+            "(the cursor readout and the drawing rely on it)"
+        )
     return x, y, meta
 
 

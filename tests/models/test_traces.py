@@ -170,3 +170,18 @@ def test_decimation_returns_small_slices_unchanged_and_keeps_nan_gaps() -> None:
     y_nan[5000:6000] = np.nan
     _, yd = decimate_visible(np.arange(10_000.0), y_nan, 0.0, 10_000.0, 100, has_nan=True)
     assert np.isnan(yd).any() and np.nanmax(yd) == 1.0
+
+
+def test_a_descending_csv_opens_in_ascending_order(tmp_path) -> None:
+    path = tmp_path / "from_other_tool.csv"
+    path.write_text("wavelength_nm,value_dB\n1551.0,-3.0\n1550.5,-9.5\n1550.0,-1.0\n")
+    x, y, _ = load_trace_file(path)
+    assert x.tolist() == [1550.0, 1550.5, 1551.0]
+    assert y.tolist() == [-1.0, -9.5, -3.0]
+
+
+def test_a_file_with_shuffled_wavelengths_is_refused_with_a_sentence(tmp_path) -> None:
+    path = tmp_path / "shuffled.csv"
+    path.write_text("wavelength_nm,value_dB\n1550.0,-3.0\n1552.0,-9.5\n1551.0,-1.0\n")
+    with pytest.raises(ValueError, match="wavelengths must rise or fall steadily"):
+        load_trace_file(path)
