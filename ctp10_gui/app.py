@@ -17,7 +17,7 @@ from types import TracebackType
 
 from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
 from ctp10_gui.hardware.simulator.options import SimulatorOptions
@@ -29,6 +29,7 @@ from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.views.instrument_panels import InstrumentPanel
+from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.main_window import MainWindow
 from ctp10_gui.views.plot_export import export_plot_dialog
 from ctp10_gui.views.recording_controls import RecordingControls, default_record_folder
@@ -272,7 +273,8 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     sweep = SweepPanel(controller, traces)
     trace_view = TraceView(traces, controller)
     window.add_tab(instrument, "Instrument")
-    sweep_and_traces = QSplitter(Qt.Orientation.Horizontal)
+    # One third for the sweep controls, two thirds for the traces they produce.
+    sweep_and_traces = ProportionalSplitter(Qt.Orientation.Horizontal, (1, 2))
     sweep_and_traces.addWidget(sweep)
     sweep_and_traces.addWidget(trace_view)
     sweep_and_traces.setStretchFactor(1, 3)

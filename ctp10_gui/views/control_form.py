@@ -162,6 +162,8 @@ class ControlField(QObject):
         self.unit = QLabel(control.unit, parent)
         self.range = QLabel(self._range_text(), parent)
         self.range.setProperty("role", "hint")
+        # A long allowed-value list wraps instead of widening the window past a laptop screen.
+        self.range.setWordWrap(True)
         self.set_button = QPushButton("Set", parent)
         self.set_button.setObjectName(f"set_{self.name}")
         self.set_button.setToolTip(f"Send {control.label} to the instrument")

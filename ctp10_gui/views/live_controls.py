@@ -269,8 +269,16 @@ class LiveControls(QWidget):
     def _status_changed(self, status: Any) -> None:
         was = self._state
         self._state = status.state
+        # The link can switch live off by itself (a different instrument answers): the box
+        # must show the real wish, or ticking it again would look like a no-op.
+        live = bool(getattr(status, "live", self.live_box.isChecked()))
+        if self.live_box.isChecked() != live:
+            self.live_box.blockSignals(True)
+            self.live_box.setChecked(live)
+            self.live_box.blockSignals(False)
         usable = self._usable()
         self.wavelength_button.setEnabled(usable)
+        self._show_acquiring()
         if usable and was not in _USABLE:
             self.read_back()
 
@@ -291,6 +299,12 @@ class LiveControls(QWidget):
         self._show_acquiring()
 
     def _show_acquiring(self) -> None:
+        if self._state is not None and self._state not in (LinkState.LIVE, LinkState.STALE):
+            # A rate of "0.0 Hz" beside an old stream reads like a fault; say why instead.
+            why = ("live acquisition is off" if self._state is LinkState.CONNECTED
+                   else f"link {self._state.label.lower()}")
+            self.acquiring_label.setText(f"nothing: {why}")
+            return
         if self._stream is None:
             self.acquiring_label.setText("—")
             return

@@ -50,6 +50,41 @@ _NO_LINK = {
 _FRESH_STATES = {LinkState.LIVE, LinkState.BUSY}
 MIN_CARD_WIDTH = 280  # px: two buttons and "peak −12.34 dBm at 12:34:56"
 VALUE_FAMILIES = ["DejaVu Sans Mono", "Consolas", "Menlo", "Liberation Mono", "monospace"]
+FOOT_ROW_PX = 30  # px: the usual height of the buttons row
+MIN_VALUE_PX = 22  # px: below this the detail rows are dropped to give the value room
+_CARD_MARGINS_PX = 12 + 4 + 3 * 2  # margins, the 2 px frame, spacing between four rows
+_LINE = 1.3  # line height / pixel size of the text rows
+_VALUE_LINE = 1.2  # the value label's height / its pixel size (digits, no descenders)
+
+
+@dataclass(frozen=True)
+class CardFonts:
+    """Pixel sizes of a readout card's texts and which rows fit (px)."""
+
+    value_px: int
+    head_px: int
+    detail_px: int
+    small_px: int
+    detail: bool
+    foot: bool
+
+
+def card_fonts(width: int, height: int, foot_px: int = FOOT_ROW_PX) -> CardFonts:
+    """Return the largest value font for a width × height px card, rows dropped when tight."""
+    # 12 monospace characters ("< −80.00 dBm") must fit the width; a digit is ~0.62 em wide.
+    by_width = (width - 28) / (12 * 0.62)
+    for detail, foot in ((True, True), (False, True), (False, False)):
+        v = (height - _CARD_MARGINS_PX - foot_px) / 2.2  # first guess, refined once below
+        head = min(max(13.0, 0.38 * v), 48.0)
+        det = min(max(13.0, 0.34 * v), 44.0)
+        rest = height - _CARD_MARGINS_PX - _LINE * head
+        rest -= (_LINE * det if detail else 0) + (foot_px if foot else 0)
+        value = min(rest / _VALUE_LINE, by_width)
+        if value >= MIN_VALUE_PX:
+            break
+    value = max(12.0, value)
+    return CardFonts(int(value), int(head), int(det), int(min(max(12.0, 0.3 * value), 40.0)),
+                     detail, foot)
 
 
 @dataclass(frozen=True)
@@ -292,15 +327,23 @@ class ChannelCard(QFrame):
         self.delta_label.setToolTip("How far below its session peak this channel is (dB)")
         self.peak_label = QLabel("", self)
         self.peak_label.setProperty("role", "detail")
+        # Left-aligned: in a narrow card the clock time is cut, never the word "peak" and value.
+        self.peak_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for label in (self.peak_label, self.delta_label, self.note_label):
             # Long detail text must not widen the card: it is clipped by the layout instead.
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row = QHBoxLayout()
+        self.detail_row = QWidget(self)
+        self.detail_row.setProperty("cardRow", True)  # the card's background shows through
+        row = QHBoxLayout(self.detail_row)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.note_label, 1)
         row.addWidget(self.delta_label, 1)
-        layout.addLayout(row)
-        layout.addWidget(self.peak_label)
-        buttons = QHBoxLayout()
+        layout.addWidget(self.detail_row)
+        # Buttons and the peak share one row: every row less is height for the value.
+        self.foot_row = QWidget(self)
+        self.foot_row.setProperty("cardRow", True)
+        buttons = QHBoxLayout(self.foot_row)
+        buttons.setContentsMargins(0, 0, 0, 0)
         self.reset_button = QPushButton("Reset peak", self)
         self.reset_button.setToolTip(f"Forget the session peak of channel {channel}")
         self.reset_button.clicked.connect(lambda: hub.reset_peak(channel))
@@ -311,8 +354,8 @@ class ChannelCard(QFrame):
         self.ref_button.clicked.connect(self._toggle_reference)
         buttons.addWidget(self.reset_button)
         buttons.addWidget(self.ref_button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        buttons.addWidget(self.peak_label, 1)
+        layout.addWidget(self.foot_row)
         self.apply_theme(theme)
         self.refresh()
 
@@ -332,6 +375,7 @@ class ChannelCard(QFrame):
             repolish(self.value_label)
         self.age_label.setText(p.age)
         self.peak_label.setText(p.peak)
+        self.peak_label.setToolTip(p.peak)
         self.delta_label.setText(p.delta)
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)
@@ -343,27 +387,28 @@ class ChannelCard(QFrame):
         """Scale the fonts with the card so the value fills it (readable from 2 m)."""
         super().resizeEvent(event)
         w, h = event.size().width(), event.size().height()
-        # Rows: header 0.4 v, value 1.2 v, Δ 0.45 v, peak 0.35 v, plus ~60 px of buttons and
-        # margins: v = 0.4 (h − 60) fills the card. 12 monospace characters ("< −80.00 dBm")
-        # must fit the width; a digit is ~0.62 em wide.
-        value_px = int(max(16, min(0.4 * (h - 60), (w - 24) / (12 * 0.62))))
+        sizes = card_fonts(w, h, self.foot_row.sizeHint().height())
+        # A tight card drops its detail rows before the value shrinks out of sight: the
+        # number is what the card is for.
+        self.detail_row.setVisible(sizes.detail)
+        self.foot_row.setVisible(sizes.foot)
         font = QFont()
         font.setFamilies(VALUE_FAMILIES)
         font.setBold(True)
-        font.setPixelSize(value_px)
+        font.setPixelSize(sizes.value_px)
         self.value_label.setFont(font)
-        small = QFont()
-        small.setPixelSize(int(max(12, min(value_px * 0.3, 40))))
+        head = QFont()
+        head.setBold(True)
+        head.setPixelSize(sizes.head_px)
         for label in (self.name_label, self.error_label, self.age_label):
-            f = QFont(small)
-            f.setBold(True)
-            f.setPixelSize(int(max(13, min(value_px * 0.38, 48))))
-            label.setFont(f)
+            label.setFont(head)
+        small = QFont()
+        small.setPixelSize(sizes.small_px)
         for label in (self.peak_label, self.note_label):
             label.setFont(small)
         delta = QFont(small)
         delta.setBold(True)
-        delta.setPixelSize(int(max(13, min(value_px * 0.34, 44))))
+        delta.setPixelSize(sizes.detail_px)
         self.delta_label.setFont(delta)
 
     def _toggle_reference(self) -> None:
@@ -431,7 +476,7 @@ class ReadoutGrid(QWidget):
             w, h = width / cols, height / rows
             if cols > 1 and w < MIN_CARD_WIDTH:
                 break  # the buttons and the peak line need this much
-            px = min(0.4 * (h - 60), (w - 24) / (12 * 0.62))
+            px = card_fonts(int(w), int(h), FOOT_ROW_PX).value_px
             if px > best_px + 1:  # ties go to fewer columns: wider cards, more text room
                 best, best_px = cols, px
         return best

@@ -148,6 +148,7 @@ class SweepPanel(QWidget):
         self._plan_text = ""
         self._after_sweep = False  # the fetch being started follows a sweep
         self._fetch_note = ""  # the sweep's outcome, kept in front of the fetch result
+        self._reference_read_failed = False  # the last reference read failed (message shown)
 
         # -- channel choice shared by referencing and fetching --
         self.module_spin = QSpinBox(self)
@@ -157,17 +158,20 @@ class SweepPanel(QWidget):
         low, high = DETECTOR_MODULES
         self.module_spin.setToolTip(f"Detector module slot {low}–{high}")
         self.channel_checks: dict[int, QCheckBox] = {}
-        channels_row = QHBoxLayout()
-        channels_row.addWidget(QLabel("Module", self))
-        channels_row.addWidget(self.module_spin)
-        channels_row.addWidget(QLabel("Channels", self))
+        channels_row = QGridLayout()  # two rows: one was wider than a laptop's half screen
+        channels_row.addWidget(QLabel("Module", self), 0, 0)
+        channels_row.addWidget(self.module_spin, 0, 1)
+        channels_row.addWidget(QLabel("Channels", self), 1, 0)
+        boxes = QHBoxLayout()
+        channels_row.addLayout(boxes, 1, 1)
+        channels_row.setColumnStretch(1, 1)
         for c in range(DETECTOR_CHANNELS[0], DETECTOR_CHANNELS[1] + 1):
             box = QCheckBox(str(c), self)
             box.setObjectName(f"sweepChannel{c}")
             box.setChecked(c == 1)
             self.channel_checks[c] = box
-            channels_row.addWidget(box)
-        channels_row.addStretch(1)
+            boxes.addWidget(box)
+        boxes.addStretch(1)
 
         # -- sweep --
         self.start_button = QPushButton("Start sweep", self)
@@ -188,6 +192,7 @@ class SweepPanel(QWidget):
         self.time_label = QLabel("", self)
         self.time_label.setObjectName("sweepTime")
         self.time_label.setProperty("role", "hint")
+        self.time_label.setWordWrap(True)  # the plan text is long; it must not widen the window
         self.result_label = QLabel("", self)
         self.result_label.setObjectName("sweepResult")
         self.result_label.setWordWrap(True)
@@ -236,14 +241,14 @@ class SweepPanel(QWidget):
 
         # -- traces --
         self.type_checks: dict[TraceType, QCheckBox] = {}
-        types_row = QHBoxLayout()
-        for t in TraceType:
+        types_row = QGridLayout()  # two by two: four in a row made the window too wide
+        for i, t in enumerate(TraceType):
             box = QCheckBox(trace_type_name(int(t)), self)
             box.setObjectName(f"traceType{int(t)}")
             box.setChecked(t is TraceType.TF_LIVE)
             self.type_checks[t] = box
-            types_row.addWidget(box)
-        types_row.addStretch(1)
+            types_row.addWidget(box, i // 2, i % 2)
+        types_row.setColumnStretch(2, 1)
         self.fetch_button = QPushButton("Fetch traces", self)
         self.fetch_button.setObjectName("fetchTraces")
         self.fetch_button.setToolTip("Read the chosen trace types of the chosen channels")
@@ -476,10 +481,16 @@ class SweepPanel(QWidget):
 
         def failed(exc: Exception) -> None:
             self._show_result(f"Cannot read references: {exc}", "error")
+            self._reference_read_failed = True
 
         self._controller.request(run, self._merge_references, failed)
 
     def _merge_references(self, results: list[tuple[int, int, Any]]) -> None:
+        if self._reference_read_failed and self._operation is None:
+            # An automatic re-read after a reconnect worked: the old failure no longer holds.
+            self._reference_read_failed = False
+            if self.result_label.text().startswith("Cannot read references"):
+                self._show_result("", "hint")
         rows: dict[tuple[int, int], Any] = {}
         for row in range(self.ref_table.rowCount()):
             key = (int(self.ref_table.item(row, 0).text()), int(self.ref_table.item(row, 1).text()))

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -48,6 +47,7 @@ from ctp10_gui.models.traces import (
     find_resonances,
     load_trace_file,
 )
+from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.theme import DARK, LIGHT, Theme, repolish
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class TraceView(QWidget):
         self.cursor_label.setObjectName("cursorReadout")
         self.cursor_label.setProperty("role", "hint")
         self.cursor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cursor_label.setWordWrap(True)  # never widens the window
         self.message = QLabel("", self)
         self.message.setObjectName("traceMessage")
         self.message.setWordWrap(True)
@@ -183,7 +184,6 @@ class TraceView(QWidget):
         for w in (self.open_button, self.export_button, self.remove_button, self.fit_button):
             toolbar.addWidget(w)
         toolbar.addStretch(1)
-        toolbar.addWidget(self.marker_check)
 
         self.trace_list = QListWidget(self)
         self.trace_list.setObjectName("traceList")
@@ -226,17 +226,26 @@ class TraceView(QWidget):
         side_layout.addLayout(res_row)
         side_layout.addWidget(self.res_table, 2)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # Without fixed first proportions the side panel's size hint won the first layout
+        # and squeezed the plot to a sliver.
+        splitter = ProportionalSplitter(Qt.Orientation.Horizontal, (3, 1), self)
         splitter.addWidget(self.plot)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        side.setMinimumWidth(340)  # the four resonance columns fit without a scroll bar
+        # 340 px fit the four resonance columns, but made a 1024 px laptop window impossible;
+        # narrower, the table scrolls sideways.
+        side.setMinimumWidth(250)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(toolbar)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.cursor_label)
+        # The marker switch sits with the readouts it controls; in the button row it made
+        # the tab too wide for a 1024 px window.
+        readout_row = QHBoxLayout()
+        readout_row.addWidget(self.cursor_label, 1)
+        readout_row.addWidget(self.marker_check)
+        layout.addLayout(readout_row)
         layout.addWidget(self.message)
 
         # -- live marker inputs ----------------------------------------------------------------
@@ -655,6 +664,9 @@ class TraceView(QWidget):
             y1 = self.viewbox.viewRange()[1][1]
             self._marker_text.setPos(wavelength, y1)
         self._marker_text.setText(f" live {power_text} @ {wavelength:.3f} nm")
+        # Right of the middle the label hangs to the left of the marker, or it runs off the plot.
+        x0, x1 = self.viewbox.viewRange()[0]
+        self._marker_text.setAnchor((1, 1) if wavelength > (x0 + x1) / 2 else (0, 1))
         self._marker_text.show()
 
     # -- remove / export / open -------------------------------------------------------------------

@@ -168,3 +168,15 @@ def test_python_m_ctp10_gui_saves_a_screenshot_of_live_data(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     assert (tmp_path / "settings.json").exists()
+
+
+def test_the_full_window_fits_a_1024_by_700_laptop_screen(qtbot: Any, user_dirs: Path) -> None:
+    ctx = build(["--settings", str(user_dirs / "s.json")])
+    try:
+        ctx.window.show()  # with the instrument, sweep/trace and recording parts added
+        hint = ctx.window.minimumSizeHint()
+        assert hint.width() <= 1024 and hint.height() <= 700, hint
+        ctx.window.resize(1024, 700)
+        qtbot.waitUntil(lambda: ctx.window.width() == 1024, timeout=1000)
+    finally:
+        ctx.shutdown()

@@ -291,3 +291,25 @@ def test_controls_change_module_and_channels_through_the_worker(
     qtbot.waitUntil(lambda: controls.wavelength_label.text() == "1310.000 nm", timeout=3000)
     reply = rig.sim.instrument.handle(":CTP:SENS1:CHAN2:WAV?")
     assert float(reply) == 1.31e-6
+
+
+def test_a_different_instrument_unticks_live_and_ticking_it_resumes(
+        qtbot: Any, make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    _go_live(qtbot, rig)
+    controls = rig.window.live_controls
+    assert controls.live_box.isChecked()
+    rig.sim.faults.set_serial("OTHER-0002", restart=True)
+    qtbot.waitUntil(lambda: rig.state is LinkState.CONNECTED, timeout=8000)
+    # The box shows what the link does: live is off until the user says otherwise.
+    assert not controls.live_box.isChecked()
+    assert controls.acquiring_label.text() == "nothing: live acquisition is off"
+    controls.live_box.setChecked(True)
+    qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+    _assert_closes_cleanly(qtbot, rig)
+
+
+def test_window_fits_a_1024_by_700_laptop_screen(make_rig: Callable[..., Rig]) -> None:
+    window = make_rig().window
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 700, hint

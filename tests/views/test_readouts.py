@@ -12,7 +12,7 @@ from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.readout import NO_DATA, ChannelReading, ReadoutModel
 from ctp10_gui.models.samples import SnapshotBatch
-from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub, present
+from ctp10_gui.views.readouts import MIN_VALUE_PX, ReadoutGrid, ReadoutHub, present
 from ctp10_gui.views.theme import DARK
 
 STALE_S = 1.0
@@ -106,3 +106,20 @@ def test_grid_flows_cards_for_the_largest_numbers(qtbot: Any) -> None:
     assert grid.best_columns(1600, 250) == 4  # a wide strip: one row
     assert grid.best_columns(900, 500) == 2
     assert grid.best_columns(500, 900) == 1
+
+
+def test_a_small_card_drops_its_details_but_keeps_the_number_readable(qtbot: Any) -> None:
+    hub = ReadoutHub(ReadoutModel([1], module=4), {})
+    grid = ReadoutGrid(hub, DARK, columns=1)
+    qtbot.addWidget(grid)
+    card = grid.cards[1]
+    grid.resize(480, 95)  # a card in a 1024 × 700 window with the chart below
+    grid.show()
+    # The number stays on screen at a readable size, not squeezed out by the rows below it.
+    qtbot.waitUntil(lambda: card.value_label.font().pixelSize() >= MIN_VALUE_PX
+                    and card.value_label.height() >= MIN_VALUE_PX, timeout=1000)
+    assert not card.detail_row.isVisible()
+    grid.resize(480, 400)  # room again: the peak, Δ and buttons come back
+    qtbot.waitUntil(lambda: card.foot_row.isVisible() and card.detail_row.isVisible(),
+                    timeout=1000)
+    assert card.value_label.font().pixelSize() >= 50  # as wide as 12 digits allow
