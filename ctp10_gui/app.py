@@ -279,8 +279,12 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     sweep_and_traces.addWidget(trace_view)
     sweep_and_traces.setStretchFactor(1, 3)
     window.add_tab(sweep_and_traces, "Sweep && traces")
+    sweep_menu = window.add_menu("&Sweep")
+    sweep_menu.addAction(sweep.start_action)
+    sweep_menu.addAction(sweep.abort_action)
     flight = FlightRecorder(minutes=settings.flight_recorder_minutes)
     recording = RecordingControls(controller, flight, settings)
+    recording.record_button.hide()  # Record sits in the toolbar; the status bar shows its state
     window.add_status_widget(recording)
     window.add_toolbar_action(recording.record_action)
     for action in (recording.record_action, recording.save_last_action,

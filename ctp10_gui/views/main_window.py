@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
@@ -180,6 +181,12 @@ class MainWindow(QMainWindow):
         """Add an action to the main toolbar."""
         self.toolbar.addAction(action)
 
+    def add_menu(self, title: str) -> QMenu:
+        """Add a menu to the menu bar, before Help."""
+        menu = QMenu(title, self)
+        self.menuBar().insertMenu(self._help_menu.menuAction(), menu)
+        return menu
+
     def add_file_action(self, action: QAction) -> None:
         """Add an action to the File menu, above Quit."""
         self.file_menu.insertAction(self._quit_separator, action)
@@ -240,6 +247,7 @@ class MainWindow(QMainWindow):
         for dock in getattr(self, "_pending_dock_actions", []):
             self.view_menu.addAction(dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
+        self._help_menu = help_menu
         logs = QAction("Open &log folder", self)
         logs.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtGui import QAction, QFont, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -523,10 +523,20 @@ class ReadoutPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
         self.unit_button = QPushButton(self)
-        self.unit_button.setToolTip("Switch the readouts between dBm and mW")
+        self.unit_button.setToolTip("Switch the readouts between dBm and mW (Ctrl+M)")
+        # Shortcuts as actions: a button's own shortcut only animates a click 100 ms later.
+        self.unit_action = QAction("Switch dBm / mW", self)
+        self.unit_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.unit_action.triggered.connect(self._toggle_unit)
+        self.addAction(self.unit_action)
         self.unit_button.clicked.connect(self._toggle_unit)
         bar.addWidget(self.unit_button)
         self.reset_all_button = QPushButton("Reset all peaks", self)
+        self.reset_all_button.setToolTip("Forget every channel's session peak (Ctrl+0)")
+        self.reset_peaks_action = QAction("Reset all peaks", self)
+        self.reset_peaks_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.reset_peaks_action.triggered.connect(lambda: hub.reset_peak(None))
+        self.addAction(self.reset_peaks_action)
         self.reset_all_button.clicked.connect(lambda: hub.reset_peak(None))
         bar.addWidget(self.reset_all_button)
         bar.addStretch(1)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -176,11 +177,18 @@ class SweepPanel(QWidget):
         # -- sweep --
         self.start_button = QPushButton("Start sweep", self)
         self.start_button.setObjectName("startSweep")
-        self.start_button.setToolTip("Start a scan with the settings of the Instrument panel")
+        self.start_button.setToolTip("Start a scan with the settings of the Instrument panel (F5)")
+        # Actions, so the main window can offer them in a menu with shortcuts on any tab.
+        self.start_action = QAction("&Start sweep", self)
+        self.start_action.setShortcut(QKeySequence("F5"))
+        self.start_action.triggered.connect(self.start_sweep)
         self.start_button.clicked.connect(self.start_sweep)
         self.abort_button = QPushButton("Abort", self)
         self.abort_button.setObjectName("abortSweep")
-        self.abort_button.setToolTip("Stop the running sweep or reference now")
+        self.abort_button.setToolTip("Stop the running sweep or reference now (Shift+F5)")
+        self.abort_action = QAction("&Abort sweep", self)
+        self.abort_action.setShortcut(QKeySequence("Shift+F5"))
+        self.abort_action.triggered.connect(self.abort)
         self.abort_button.clicked.connect(self.abort)
         self.abort_button.setEnabled(False)
         self.progress = QProgressBar(self)
@@ -336,6 +344,8 @@ class SweepPanel(QWidget):
             button.setEnabled(idle and usable)
             button.setToolTip(why or tip)
         self.abort_button.setEnabled(self._operation in ("sweep", "reference"))
+        self.start_action.setEnabled(self.start_button.isEnabled())
+        self.abort_action.setEnabled(self.abort_button.isEnabled())
 
     # -- sweep ------------------------------------------------------------------------------------
     def start_sweep(self) -> None:
@@ -418,6 +428,7 @@ class SweepPanel(QWidget):
             return
         self._cancel.set()
         self.abort_button.setEnabled(False)
+        self.abort_action.setEnabled(False)
         self.progress.setFormat("aborting…")
         self._show_result(f"Aborting the {self._operation}…", "hint")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.app import (
@@ -178,5 +179,26 @@ def test_the_full_window_fits_a_1024_by_700_laptop_screen(qtbot: Any, user_dirs:
         assert hint.width() <= 1024 and hint.height() <= 700, hint
         ctx.window.resize(1024, 700)
         qtbot.waitUntil(lambda: ctx.window.width() == 1024, timeout=1000)
+    finally:
+        ctx.shutdown()
+
+
+def test_keyboard_starts_and_aborts_a_sweep_from_any_tab(qtbot: Any, user_dirs: Path) -> None:
+    """F5 / Shift+F5 work while the user watches the Live tab, goggles on, mouse out of reach."""
+    ctx = build(["--simulate", "--settings", str(user_dirs / "s.json")])
+    try:
+        start(ctx)
+        _wait_live(qtbot, ctx)
+        window, sweep = ctx.window, ctx.parts.sweep
+        assert window.tabs.currentIndex() == 0  # the Live tab
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+        qtbot.waitUntil(lambda: ctx.controller.status.state is LinkState.BUSY, timeout=5000)
+        assert sweep.abort_action.isEnabled() and not sweep.start_action.isEnabled()
+        with qtbot.waitSignal(sweep.sweep_finished, timeout=10000) as finished:
+            qtbot.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+        assert finished.args[0] == "aborted"
+        _wait_live(qtbot, ctx)  # live acquisition resumes by itself
     finally:
         ctx.shutdown()

@@ -202,7 +202,10 @@ def test_units_toggle_goes_through_the_instrument_and_back(
     # Read back from the simulated detector itself.
     unit = rig.sim.instrument.handle(":CTP:SENS4:CHAN1:UNIT:Y?")
     assert unit in ("1", "MW")
-    qtbot.mouseClick(rig.window.readouts.unit_button, Qt.MouseButton.LeftButton)
+    # Back with the keyboard: Ctrl+M, as someone wearing goggles at the bench would.
+    rig.window.activateWindow()
+    qtbot.waitUntil(rig.window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(rig.window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: card.value_label.text().endswith(" dBm"), timeout=3000)
 
 
