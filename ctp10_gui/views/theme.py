@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import pyqtgraph as pg
@@ -93,7 +94,10 @@ def resource_path(name: str) -> resources.abc.Traversable:
 def style_sheet(name: str) -> str:
     """Return the QSS text of theme name; empty (Qt default look) if the file is missing."""
     try:
-        return resource_path(f"{theme_named(name).name}.qss").read_text(encoding="utf-8")
+        text = resource_path(f"{theme_named(name).name}.qss").read_text(encoding="utf-8")
+        # QSS url() needs a file path with forward slashes, also on Windows.
+        folder = Path(str(resources.files("ctp10_gui.resources"))).as_posix()
+        return text.replace("@RESOURCES@", folder)
     except OSError as exc:
         log.error("style sheet for theme %r unreadable: %s", name, exc)
         return ""
