@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -49,6 +50,7 @@ __all__ = [
     "STATUS_SCANNING",
     "ChannelStatus",
     "Identity",
+    "PowerRow",
     "PowerSnapshot",
     "PowerUnit",
     "ReferenceResult",
@@ -138,6 +140,30 @@ class PowerSnapshot:
     latency_s: float
 
 
+class PowerRow(NamedTuple):
+    """Hold one snapshot as plain Python values (what the acquisition loop batches)."""
+
+    t_mono: float  # s, monotonic time of the reply
+    t_wall: float  # s since the epoch
+    latency_s: float  # s, round trip
+    values_dbm: list[float]  # per channel, NaN where status != OK
+    status: tuple[int, ...]  # per channel ChannelStatus value
+    errors: tuple[str, ...]  # per channel, "" when fine
+
+
+@dataclass(frozen=True, eq=False)
+class _PowerPlan:
+    """Hold what a snapshot of one (module, channels) needs, built once and validated once."""
+
+    module: int
+    channels: tuple[int, ...]
+    commands: tuple[str, ...]  # one power query per channel
+    compound: str  # the same joined with ";"
+    unit_keys: tuple[tuple[str, int, int], ...]  # keys of the cached power units
+    no_errors: tuple[str, ...]  # ("",) * C, shared by every all-fine snapshot
+    all_ok: tuple[int, ...]  # (ChannelStatus.OK,) * C as ints, shared likewise
+
+
 @dataclass(frozen=True)
 class ReferenceResult:
     """Hold a detector's reference state: state 0 means no reference taken."""
@@ -216,6 +242,12 @@ class CTP10:
         self.compound_supported: bool | None = None
         # Per-connection knowledge: ("power_unit", m, c), ("tls_model", n), ("laser_model", r).
         self.cache: dict[Hashable, object] = {}
+        # Snapshot plans depend on the arguments only (units are looked up in self.cache on
+        # every snapshot), so they outlive reconnections. The last plan is kept together with
+        # the caller's channel tuple: the acquisition loop passes the same tuple every time.
+        self._plans: dict[tuple[int, tuple[int, ...]], _PowerPlan] = {}
+        self._last_plan: _PowerPlan | None = None
+        self._last_channels: tuple[int, ...] | None = None
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -352,45 +384,103 @@ class CTP10:
 
     def snapshot(self, module: int, channels: Sequence[int]) -> PowerSnapshot:
         """Read the power (dBm) of channels of one module, in one round trip when possible."""
+        plan = self._plan(module, channels)
+        row = self._read_row(plan)
+        return PowerSnapshot(
+            t_mono=row.t_mono,
+            t_wall=row.t_wall,
+            module=plan.module,
+            channels=plan.channels,
+            values_dbm=np.array(row.values_dbm, dtype=np.float64),
+            status=np.array(row.status, dtype=np.int8),
+            errors=row.errors,
+            latency_s=row.latency_s,
+        )
+
+    def power_row(self, module: int, channels: Sequence[int]) -> PowerRow:
+        """Read like snapshot() (module 1–20, channels 1–6) but return plain Python values."""
+        return self._read_row(self._plan(module, channels))
+
+    def _read_row(self, plan: _PowerPlan) -> PowerRow:
+        """Query and parse the powers of a validated plan, units read once per connection."""
+        units = cast("list[PowerUnit | None]", list(map(self.cache.get, plan.unit_keys)))
+        if None in units:
+            # Units are static settings: read once per connection, never per snapshot.
+            units = [self.detector(plan.module, c).cached_power_unit() for c in plan.channels]
+        t0 = self._clock()
+        replies = self._read_powers(plan)
+        t1 = self._clock()
+        if units.count(PowerUnit.DBM) == len(units):
+            # The usual case in a few C-level calls (this runs thousands of times a second):
+            # bare numbers, all in range. Anything else (unit suffix, sentinel, NaN, garbage)
+            # takes the per-channel parser below.
+            try:
+                values = list(map(float, replies))
+            except ValueError:
+                pass
+            else:
+                # sum() is NaN if any value is NaN, which min() and max() may skip.
+                in_range = min(values) > UNDER_RANGE_DBM and max(values) < OVER_RANGE_SENTINEL
+                if in_range and not math.isnan(sum(values)):
+                    return PowerRow(
+                        t1, self._wall_clock(), t1 - t0, values, plan.all_ok, plan.no_errors
+                    )
+        values = []
+        status: list[int] = []
+        errors = plan.no_errors
+        for i, (reply, unit) in enumerate(zip(replies, units, strict=True)):
+            value, state, error = parse_power(reply, cast(PowerUnit, unit))
+            values.append(value)
+            status.append(int(state))
+            if error:  # a new tuple, so that the shared plan.no_errors stays all ""
+                errors = (*errors[:i], error, *errors[i + 1 :])
+        return PowerRow(t1, self._wall_clock(), t1 - t0, values, tuple(status), errors)
+
+    def _plan(self, module: int, channels: Sequence[int]) -> _PowerPlan:
+        """Return the validated query plan for (module, channels); OutOfRangeError if invalid."""
+        plan = self._last_plan
+        if (
+            plan is not None
+            and channels is self._last_channels
+            and module.__class__ is int  # not bool: True == 1 but is no module number
+            and module == plan.module
+        ):
+            return plan
         check_index("module", module, DETECTOR_MODULES)
         chans = tuple(channels)
         if not chans:
             raise OutOfRangeError("channels", chans, "one or more of 1–6", "is empty")
         for channel in chans:
             check_index("channel", channel, DETECTOR_CHANNELS)
-        # Units are static settings: read once per connection, never per snapshot.
-        units = [self.detector(module, c).cached_power_unit() for c in chans]
-        commands = [POWER_QUERY.format(m=module, c=c) for c in chans]
-        t0 = self._clock()
-        replies = self._read_powers(commands)
-        t1 = self._clock()
-        values = np.full(len(chans), np.nan)
-        status = np.zeros(len(chans), dtype=np.int8)
-        errors: list[str] = []
-        for i, (reply, unit) in enumerate(zip(replies, units, strict=True)):
-            value, state, error = parse_power(reply, unit)
-            values[i] = value
-            status[i] = state
-            errors.append(error)
-        return PowerSnapshot(
-            t_mono=t1,
-            t_wall=self._wall_clock(),
-            module=module,
-            channels=chans,
-            values_dbm=values,
-            status=status,
-            errors=tuple(errors),
-            latency_s=t1 - t0,
-        )
+        key = (int(module), tuple(int(c) for c in chans))
+        plan = self._plans.get(key)
+        if plan is None:
+            m, cs = key
+            commands = tuple(POWER_QUERY.format(m=m, c=c) for c in cs)
+            plan = _PowerPlan(
+                module=m,
+                channels=cs,
+                commands=commands,
+                compound=";".join(commands),
+                unit_keys=tuple(("power_unit", m, c) for c in cs),
+                no_errors=("",) * len(cs),
+                all_ok=(int(ChannelStatus.OK),) * len(cs),
+            )
+            self._plans[key] = plan
+        self._last_plan = plan
+        # Only a tuple can be recognised by identity: a list may change between calls.
+        self._last_channels = channels if isinstance(channels, tuple) else None
+        return plan
 
-    def _read_powers(self, commands: list[str]) -> list[str]:
+    def _read_powers(self, plan: _PowerPlan) -> list[str]:
+        commands = plan.commands
         if len(commands) == 1:
             return [self.query(commands[0])]
         if self.compound_supported is False:
             return [self.query(command) for command in commands]
-        compound = ";".join(commands)
+        compound = plan.compound
         if self.compound_supported is None:
-            return self._detect_compound(compound, commands)
+            return self._detect_compound(compound, list(commands))
         reply = self.query(compound)
         parts = reply.split(";")
         if len(parts) != len(commands):

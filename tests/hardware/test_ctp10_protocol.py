@@ -20,6 +20,7 @@ from ctp10_gui.hardware.errors import (
     LinkError,
     LinkFailure,
     OperationTimeoutError,
+    OutOfRangeError,
 )
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
 
@@ -299,6 +300,93 @@ def test_snapshot_times_come_from_the_injected_clocks() -> None:
         snap = ctp.snapshot(1, (1,))
     assert (snap.t_mono, snap.t_wall) == (10.004, 5.0)
     assert snap.latency_s == pytest.approx(0.004)
+
+
+# Every reply form the instrument or a look-alike may send, six channels at a time.
+REPLY_FORMS = [
+    ("-12.5", " -12.5 , DBM ", "+5.000E+00", "-200", "-9.9E37", "NaN"),
+    ("9.9E37", "INF", "-INF", "x#", "", "1.0,MW"),
+    ("-3.0,FOO", "-190", "-189.99", "  -7  ", "1e40", "0"),
+]
+
+
+@pytest.mark.parametrize("replies", REPLY_FORMS)
+def test_snapshot_values_match_the_full_parser_for_every_reply_form(
+    replies: tuple[str, ...],
+) -> None:
+    channels = (1, 2, 3, 4, 5, 6)
+    exchange = [IDN, *units(4, channels), (compound(4, channels), ";".join(replies))]
+    with expected_protocol(exchange, connect=True) as ctp:
+        snap = ctp.snapshot(4, channels)
+    expected = [parse_power(reply, PowerUnit.DBM) for reply in replies]
+    np.testing.assert_array_equal(snap.values_dbm, [v for v, _, _ in expected])  # NaN == NaN
+    assert list(snap.status) == [s for _, s, _ in expected]
+    assert snap.errors == tuple(e for _, _, e in expected)
+
+
+def test_an_error_on_one_snapshot_does_not_stick_to_the_next() -> None:
+    exchange = [
+        IDN,
+        *units(4, (1, 2)),
+        (compound(4, (1, 2)), "-1;x#"),
+        (compound(4, (1, 2)), "-1;-2"),
+    ]
+    with expected_protocol(exchange, connect=True) as ctp:
+        bad = ctp.snapshot(4, (1, 2))
+        good = ctp.snapshot(4, (1, 2))
+    assert bad.errors == ("", "garbled reply 'x#'")
+    assert good.errors == ("", "") and list(good.status) == [ChannelStatus.OK] * 2
+
+
+def test_power_row_reads_like_snapshot_as_plain_values() -> None:
+    ticks = iter([1.0, 1.002, 2.0, 2.003])
+    exchange = [
+        IDN,
+        *units(4, CH4),
+        (compound(4, CH4), "-1.5;-200;x#;-4"),
+        (compound(4, CH4), "-1.5;-200;x#;-4"),
+    ]
+    with expected_protocol(
+        exchange, connect=True, clock=lambda: next(ticks), wall_clock=lambda: 7.0
+    ) as ctp:
+        snap = ctp.snapshot(4, CH4)
+        row = ctp.power_row(4, CH4)
+    np.testing.assert_array_equal(row.values_dbm, snap.values_dbm)
+    assert list(row.status) == snap.status.tolist() == [0, 1, 3, 0]
+    assert row.errors == snap.errors
+    assert (row.t_mono, row.t_wall) == (2.003, 7.0)
+    assert row.latency_s == pytest.approx(0.003)
+
+
+def test_repeated_snapshots_still_refuse_bad_arguments() -> None:
+    exchange = [IDN, *units(1, CH4), (compound(1, CH4), "-1;-2;-3;-4")]
+    with expected_protocol(exchange, connect=True) as ctp:
+        ctp.snapshot(1, CH4)
+        with pytest.raises(OutOfRangeError):
+            ctp.snapshot(True, CH4)  # True == 1, but it is no module number
+        with pytest.raises(OutOfRangeError):
+            ctp.snapshot(21, CH4)
+        with pytest.raises(OutOfRangeError):
+            ctp.snapshot(4, (1, 7))
+        with pytest.raises(OutOfRangeError):
+            ctp.snapshot(4, ())
+
+
+def test_a_channel_list_changed_between_snapshots_is_read_anew() -> None:
+    exchange = [
+        IDN,
+        *units(4, (1, 2)),
+        (compound(4, (1, 2)), "-1;-2"),
+        *units(4, (3,)),
+        (compound(4, (1, 3)), "-1;-3"),
+    ]
+    channels = [1, 2]
+    with expected_protocol(exchange, connect=True) as ctp:
+        first = ctp.snapshot(4, channels)
+        channels[1] = 3
+        second = ctp.snapshot(4, channels)
+    assert (first.channels, second.channels) == ((1, 2), (1, 3))
+    np.testing.assert_array_equal(second.values_dbm, [-1, -3])
 
 
 # -- sweeps ---------------------------------------------------------------------------------------
