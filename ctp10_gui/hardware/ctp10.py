@@ -22,6 +22,7 @@ from ctp10_gui.hardware.errors import (
     InstrumentError,
     LinkError,
     LinkFailure,
+    MissingHardwareError,
     OperationTimeoutError,
     OutOfRangeError,
 )
@@ -406,7 +407,7 @@ class CTP10:
         units = cast("list[PowerUnit | None]", list(map(self.cache.get, plan.unit_keys)))
         if None in units:
             # Units are static settings: read once per connection, never per snapshot.
-            units = [self.detector(plan.module, c).cached_power_unit() for c in plan.channels]
+            units = self._read_units(plan)  # type: ignore[assignment]
         t0 = self._clock()
         replies = self._read_powers(plan)
         t1 = self._clock()
@@ -518,6 +519,14 @@ class CTP10:
             self.address,
             reason,
         )
+        self._reopen_same_instrument()
+        for code, text in self.error_queue():
+            log.info("cleared after the compound-query test: %d %s", code, text)
+        self.compound_supported = False
+        return [self.query(command) for command in commands]
+
+    def _reopen_same_instrument(self) -> None:
+        """Reopen the session after an unanswered query: a new socket holds no stale reply."""
         identity = self._open_and_identify()
         if self.identity is not None and identity.serial != self.identity.serial:
             self.transport.close()
@@ -526,10 +535,27 @@ class CTP10:
                 LinkFailure.WRONG_INSTRUMENT,
                 f"(another instrument answered after reopening: {identity.raw!r})",
             )
-        for code, text in self.error_queue():
-            log.info("cleared after the compound-query test: %d %s", code, text)
-        self.compound_supported = False
-        return [self.query(command) for command in commands]
+
+    def _read_units(self, plan: _PowerPlan) -> list[PowerUnit]:
+        """Read the units of a plan's channels (once per connection); name a silent module.
+
+        A SCPI instrument does not answer a query to hardware it lacks: it queues an error
+        (-241 "Hardware missing") and stays silent, which looks like a dead link. Reopening
+        and reading the error queue tells the two apart, so an empty slot chosen by mistake
+        gives a sentence instead of an endless reconnect loop.
+        """
+        try:
+            return [self.detector(plan.module, c).cached_power_unit() for c in plan.channels]
+        except LinkError as exc:
+            if exc.kind is not LinkFailure.TIMEOUT:
+                raise
+            silence = exc
+        self._reopen_same_instrument()
+        errors = self.error_queue()
+        if not errors:
+            raise silence
+        code, text = errors[0]
+        raise MissingHardwareError(plan.module, code, text)
 
     # -- sweeps and referencing -------------------------------------------------------------------
 

@@ -100,3 +100,19 @@ class OutOfRangeError(CTP10Error, ValueError):
     def __str__(self) -> str:
         why = self.reason or "is out of range"
         return f"{self.name} = {self.value!r} {why}: valid is {self.valid}"
+
+
+class MissingHardwareError(CTP10Error):
+    """A detector module does not answer while the link is fine (e.g. an empty slot)."""
+
+    def __init__(self, module: int, code: int, text: str) -> None:
+        self.module = module
+        self.code = code
+        self.text = text
+        super().__init__(module, code, text)
+
+    def __str__(self) -> str:
+        return (
+            f"detector module {self.module} does not answer ({self.code} {self.text}): "
+            "is there a detector module in that slot?"
+        )

@@ -116,6 +116,7 @@ class LinkController(QObject):
         self._worker.link_lost.connect(self._on_link_lost, queued)
         self._worker.probe_ok.connect(self._on_probe_ok, queued)
         self._worker.channel_errors.connect(self._on_channel_errors, queued)
+        self._worker.live_refused.connect(self._on_live_refused, queued)
         self._worker.request_started.connect(self._on_request_started, queued)
         self._worker.request_done.connect(self._on_request_done, queued)
         self._worker.request_failed.connect(self._on_request_failed, queued)
@@ -506,6 +507,15 @@ class LinkController(QObject):
                 self._instrument_errors.append(text)
                 self.instrument_error.emit(text)
         self._channel_errors = errors
+
+    @Slot(int, str)
+    def _on_live_refused(self, session: int, why: str) -> None:
+        if session != self._session:
+            return
+        self._errors += 1
+        self._instrument_errors.append(why)
+        self.instrument_error.emit(why)
+        self._handle(LinkEvent.LIVE_OFF, why)
 
     @Slot(int, int, float)
     def _on_request_started(self, session: int, request_id: int, t: float) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ctp10_gui.hardware.ctp10 import CTP10
-from ctp10_gui.hardware.errors import LinkError, LinkFailure
+from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
 from ctp10_gui.hardware.transport import VisaTransport
 from ctp10_gui.models.samples import SnapshotBatch, SnapshotBatcher
 
@@ -105,6 +105,7 @@ class AcquisitionWorker(QObject):
     link_lost = Signal(int, object, float)  # session, LinkError, monotonic s of the failure
     probe_ok = Signal(int, float)  # session, monotonic s of the *OPC? reply
     channel_errors = Signal(int, object)  # session, tuple[str, ...] per channel, on change
+    live_refused = Signal(int, str)  # session, why live acquisition stopped (link still fine)
     request_started = Signal(int, int, float)  # session, request id, monotonic s (busy only)
     request_done = Signal(int, int, object, float)  # session, request id, result, monotonic s
     request_failed = Signal(int, int, object, float)  # session, request id, exception, s
@@ -304,6 +305,13 @@ class AcquisitionWorker(QObject):
             row = self._ctp.power_row(module, channels)
         except LinkError as exc:
             self._lose(exc)
+            return self._clock()
+        except MissingHardwareError as exc:
+            # The link is fine (the driver reopened it); polling again would only repeat this.
+            self._flush()
+            self._live = False
+            self._next_probe_at = self._clock()
+            self.live_refused.emit(self._session, str(exc))
             return self._clock()
         except Exception as exc:  # a driver fault mid-exchange: the stream is not trusted
             log.exception("snapshot of module %d failed", module)

@@ -354,3 +354,20 @@ def test_health_reports_latency_rate_and_reconnect_history(qtbot, sim, make_cont
     assert [text.split(":")[0] for _, text in health.history] == ["disconnect", "reconnect"]
     assert "connection reset by" in health.history[0][1]
     assert 0 < health.uptime_s < 2.0
+
+
+def test_an_empty_module_slot_stops_live_with_a_sentence_not_a_reconnect_loop(
+        qtbot, sim, make_controller) -> None:
+    """Module 2 has no detector: the instrument stays silent; the link itself is fine."""
+    ctl = make_controller()
+    errors: list[str] = []
+    ctl.instrument_error.connect(errors.append)
+    connect_live(qtbot, ctl, sim.address)
+    ctl.set_module(2)
+    qtbot.waitUntil(lambda: ctl.status.state is S.CONNECTED, timeout=5000)
+    assert not ctl.status.live
+    assert any("detector module 2 does not answer" in e and "-241" in e for e in errors)
+    assert ctl.health().reconnects == 0
+    ctl.set_module(4)
+    ctl.set_live(True)
+    qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=5000)
