@@ -142,13 +142,15 @@ class SnapshotBatch:
 
 
 class SnapshotBatcher:
-    """Collect PowerSnapshots in the acquisition worker and release them as batches.
+    """Collect snapshots in the acquisition worker and release them as batches.
 
     One queued Qt signal per sample costs 11–20 µs of GUI CPU; one batch per 10–20 ms costs
-    0.6 µs per sample. Usage in the worker loop::
+    0.6 µs per sample. Rows are kept as plain Python lists and turned into numpy arrays once per
+    batch: per-sample arrays would cost more than the whole batch conversion. Usage in the
+    worker loop::
 
-        flushed = batcher.add(snap)          # a batch of the previous layout, if it changed
-        if flushed: emit(flushed)
+        flushed = batcher.add_row(m, chans, t_mono, t_wall, values, status)  # or add(snap)
+        if flushed: emit(flushed)            # a batch of the previous layout, if it changed
         if batcher.due(clock(), next_snapshot_at): emit(batcher.take())
     """
 
@@ -160,46 +162,90 @@ class SnapshotBatcher:
             raise ValueError(f"max_samples must be ≥ 1, got {max_samples}")
         self.max_age_s = float(max_age_s)
         self.max_samples = int(max_samples)
-        self._pending: list[PowerSnapshot] = []
+        self._module = 0
+        self._channels: tuple[int, ...] = ()
+        self._t_mono: list[float] = []
+        self._t_wall: list[float] = []
+        # Row after row, flat: np.array() of a flat list is twice as fast as of nested lists.
+        self._values: list[float] = []
+        self._status: list[int] = []
 
     def __len__(self) -> int:
         """Return the number of snapshots waiting (≥ 0)."""
-        return len(self._pending)
+        return len(self._t_mono)
 
     @property
     def deadline(self) -> float | None:
         """Return the monotonic time (s) by which the pending batch must go, None if empty."""
-        if not self._pending:
+        if not self._t_mono:
             return None
-        return self._pending[0].t_mono + self.max_age_s
+        return self._t_mono[0] + self.max_age_s
 
     def add(self, snap: PowerSnapshot) -> SnapshotBatch | None:
         """Queue one snapshot; return the pending batch first if module or channels changed."""
+        return self.add_row(
+            snap.module,
+            tuple(snap.channels),
+            snap.t_mono,
+            snap.t_wall,
+            np.asarray(snap.values_dbm, dtype=np.float64).tolist(),
+            np.asarray(snap.status, dtype=np.int8).tolist(),
+        )
+
+    def add_row(
+        self,
+        module: int,
+        channels: tuple[int, ...],
+        t_mono: float,
+        t_wall: float,
+        values_dbm: Sequence[float],
+        status: Sequence[int],
+    ) -> SnapshotBatch | None:
+        """Queue one snapshot as plain values (s, s, dBm, ChannelStatus); flush a changed layout."""
+        if len(values_dbm) != len(channels) or len(status) != len(channels):
+            # Checked here because the flat lists below would silently shift the columns.
+            raise ValueError(
+                f"{len(values_dbm)} values and {len(status)} statuses for channels {channels}"
+            )
         flushed = None
-        if self._pending:
-            head = self._pending[0]
-            if head.module != snap.module or tuple(head.channels) != tuple(snap.channels):
-                # A batch holds one layout; the old samples must not be dropped on a switch.
-                flushed = self.take()
-        self._pending.append(snap)
+        if self._t_mono and (
+            module != self._module
+            or (channels is not self._channels and channels != self._channels)
+        ):
+            # A batch holds one layout; the old samples must not be dropped on a switch.
+            flushed = self.take()
+        if not self._t_mono:
+            self._module, self._channels = module, channels
+        self._t_mono.append(t_mono)
+        self._t_wall.append(t_wall)
+        self._values.extend(values_dbm)
+        self._status.extend(status)
         return flushed
 
     def due(self, now: float, next_sample_at: float | None = None) -> bool:
         """Return True if the batch must go now (monotonic s), or before next_sample_at (s)."""
-        deadline = self.deadline
-        if deadline is None:
+        if not self._t_mono:
             return False
-        if len(self._pending) >= self.max_samples or now >= deadline:
+        deadline = self._t_mono[0] + self.max_age_s
+        if len(self._t_mono) >= self.max_samples or now >= deadline:
             return True
         # At slow poll rates waiting for the next sample would overshoot the deadline: send now.
         return next_sample_at is not None and next_sample_at > deadline
 
     def take(self) -> SnapshotBatch | None:
         """Return and forget the pending snapshots as one batch, None if there are none."""
-        if not self._pending:
+        if not self._t_mono:
             return None
-        batch = SnapshotBatch.from_snapshots(self._pending)
-        self._pending = []
+        shape = (len(self._t_mono), len(self._channels))
+        batch = SnapshotBatch(
+            self._module,
+            self._channels,
+            np.array(self._t_mono, dtype=np.float64),
+            np.array(self._t_wall, dtype=np.float64),
+            np.array(self._values, dtype=np.float64).reshape(shape),
+            np.array(self._status, dtype=np.int8).reshape(shape),
+        )
+        self._t_mono, self._t_wall, self._values, self._status = [], [], [], []
         return batch
 
 
@@ -332,6 +378,7 @@ class RingHistory:
         self._plans: dict[tuple[float, float, int, int | None, bytes], _Plan] = {}
         self._plans_count = -1
         self._columns: dict[int, _ColumnCache] = {}
+        self._grid_memo: tuple[tuple[float, float, int, int], _Grid] | None = None
         self._outages: deque[list[float | None]] = deque(maxlen=max_outages)
 
     # ---------------------------------------------------------------- sizes
@@ -426,6 +473,7 @@ class RingHistory:
         self._last_t = -np.inf
         self._plans.clear()
         self._columns.clear()  # kept columns of the old history must not come back
+        self._grid_memo = None
         self._outages.clear()
 
     def _write(self, t: np.ndarray, y: np.ndarray, status: np.ndarray) -> None:
@@ -492,35 +540,108 @@ class RingHistory:
         Finished columns are kept between calls with the same column width, so a live window
         only recomputes its two edge columns per frame.
         """
-        if not 0 <= channel_index < self.n_channels:
-            raise IndexError(f"channel index {channel_index} outside 0…{self.n_channels - 1}")
+        return self.decimated_many((channel_index,), t0, t1, n_columns, level=level)[0]
+
+    def decimated_many(
+        self, channel_indices: Sequence[int], t0: float, t1: float, n_columns: int, *,
+        level: int | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return decimated(c, t0, t1, n_columns, level=level) for each channel index c.
+
+        One strip-chart frame at once: the channels share the column grid and the sample
+        layout, and the fresh columns of all of them are reduced in one numpy pass.
+        """
+        for ci in channel_indices:
+            if not 0 <= ci < self.n_channels:
+                raise IndexError(f"channel index {ci} outside 0…{self.n_channels - 1}")
         if level is not None and not 0 <= level <= len(self._levels):
             raise ValueError(f"level must be 0…{len(self._levels)}, got {level}")
-        edges, width, k_first = _column_grid(t0, t1, n_columns)
-        n_col = len(edges) - 1
-        cells = k_first - 1 + np.arange(n_col)  # grid cell of each column (first/last partial)
-        stats = np.full((5, n_col), np.nan)
-        fresh = np.ones(n_col, dtype=bool)
-        done = self._finished(cells, width)
-        cache = self._columns.get(channel_index)
-        if cache is not None and cache.key == (width, level):
-            pos = cells - cache.first_cell
-            usable = done & (pos >= 0) & (pos < cache.stats.shape[1])
-            if usable.any():  # a contiguous run: slices, not fancy indexing
-                a = int(np.argmax(usable))
-                b = a + int(usable[a:].sum())
-                stats[:, a:b] = cache.stats[:, pos[a] : pos[a] + b - a]
-                fresh[a:b] = False
-        todo = np.flatnonzero(fresh)
-        if len(todo):
-            stats[:, todo] = self._column_stats(channel_index, edges, todo, level)
+        edges, width, cells, done = self._grid(t0, t1, n_columns)
+        key = (width, level)
+        groups: dict[tuple[int, int], list[int]] = {}  # channels sharing a kept column run
+        for j, ci in enumerate(channel_indices):
+            groups.setdefault(self._kept_run(ci, key, cells, done), []).append(j)
+        out: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * len(
+            channel_indices
+        )
+        for (a, b), members in groups.items():
+            todo = np.concatenate([np.arange(a), np.arange(b, len(cells))])
+            cis = [channel_indices[j] for j in members]
+            # Columns are disjoint in time, so each channel's points are its columns' in turn.
+            t_new, y_new, counts = _assemble_columns(self._column_stats(cis, edges, todo, level))
+            ends = np.cumsum(counts.sum(axis=1)).tolist()
+            for j, ci, row, p0, p1 in zip(members, cis, counts, [0, *ends[:-1]], ends,
+                                          strict=True):
+                out[j] = self._merge(ci, key, cells, done, a, b, t_new[p0:p1], y_new[p0:p1], row)
+        return out
+
+    def _kept_run(
+        self, ci: int, key: tuple[float, int | None], cells: np.ndarray, done: np.ndarray
+    ) -> tuple[int, int]:
+        """Return (a, b): columns a … b - 1 are finished and kept for channel ci (0, 0: none)."""
+        cache = self._columns.get(ci)
+        if cache is None or cache.key != key:
+            return 0, 0
+        pos = cells - cache.first_cell
+        usable = done & (pos >= 0) & (pos < len(cache.offsets) - 1)
+        if not usable.any():
+            return 0, 0
+        a = int(np.argmax(usable))
+        return a, a + int(usable[a:].sum())  # a contiguous run: slices, not fancy indexing
+
+    def _merge(
+        self, ci: int, key: tuple[float, int | None], cells: np.ndarray, done: np.ndarray,
+        a: int, b: int, t_new: np.ndarray, y_new: np.ndarray, counts: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Join the fresh columns' points (counts per column) with the kept columns a … b - 1."""
+        cache = self._columns.get(ci)
+        if b > a:
+            assert cache is not None
+            p = int(cells[a] - cache.first_cell)
+            k0, k1 = int(cache.offsets[p]), int(cache.offsets[p + b - a])
+            split = int(counts[:a].sum())  # points of the fresh columns left of the kept run
+            t_out = np.concatenate([t_new[:split], cache.t[k0:k1], t_new[split:]])
+            y_out = np.concatenate([y_new[:split], cache.y[k0:k1], y_new[split:]])
+        else:
+            t_out, y_out = t_new, y_new
         if done.any():
-            first = int(np.argmax(done))
-            last = first + int(done[first:].sum())  # finished columns are contiguous
-            self._columns[channel_index] = _ColumnCache(
-                (width, level), int(cells[first]), stats[:, first:last].copy()
-            )
-        return _assemble(*stats)
+            d0 = int(np.argmax(done))
+            d1 = d0 + int(done[d0:].sum())  # finished columns are contiguous
+            if (d0, d1) != (a, b):  # else the kept run is still exactly right
+                self._keep_columns(ci, key, cells, d0, d1, t_out, y_out, counts, a, b, cache)
+        return t_out, y_out
+
+    def _grid(self, t0: float, t1: float, n_columns: int) -> _Grid:
+        """Return (edges, width s, cell and finished flag per column): one grid for all channels."""
+        key = (float(t0), float(t1), int(n_columns), self._raw.count)
+        if self._grid_memo is not None and self._grid_memo[0] == key:
+            return self._grid_memo[1]
+        edges, width, k_first = _column_grid(t0, t1, n_columns)
+        cells = k_first - 1 + np.arange(len(edges) - 1)  # grid cell of each column
+        grid = (edges, width, cells, self._finished(cells, width))
+        self._grid_memo = (key, grid)
+        return grid
+
+    def _keep_columns(
+        self, ci: int, key: tuple[float, int | None], cells: np.ndarray, d0: int, d1: int,
+        t_out: np.ndarray, y_out: np.ndarray, counts: np.ndarray, a: int, b: int,
+        cache: _ColumnCache | None,
+    ) -> None:
+        """Keep the points of finished columns d0 … d1 - 1 (t_out/y_out: this call's output)."""
+        # Points per output column: fresh columns from counts, kept ones from the old offsets.
+        per_column = np.empty(len(cells), dtype=np.intp)
+        fresh = np.ones(len(cells), dtype=bool)
+        fresh[a:b] = False
+        per_column[fresh] = counts
+        if b > a:
+            assert cache is not None
+            first = int(cells[a] - cache.first_cell)
+            per_column[a:b] = np.diff(cache.offsets[first : first + b - a + 1])
+        starts = np.concatenate([[0], np.cumsum(per_column)])
+        k0, k1 = int(starts[d0]), int(starts[d1])
+        self._columns[ci] = _ColumnCache(
+            key, int(cells[d0]), t_out[k0:k1].copy(), y_out[k0:k1].copy(), starts[d0 : d1 + 1] - k0
+        )
 
     def _finished(self, cells: np.ndarray, width: float) -> np.ndarray:
         """Return which columns are whole grid cells that no append or eviction can change."""
@@ -534,10 +655,23 @@ class RingHistory:
         return finished
 
     def _column_stats(
-        self, ci: int, edges: np.ndarray, columns: np.ndarray, level: int | None
+        self, cis: Sequence[int], edges: np.ndarray, columns: np.ndarray, level: int | None
     ) -> np.ndarray:
-        """Return (5, n) stats (ymin, tmin, ymax, tmax, tnan) of the given columns."""
+        """Return (len(cis), 5, n) stats (ymin, tmin, ymax, tmax, tnan) of the given columns."""
         plan = self._plan_for(edges, columns, level)
+        if plan.parts is not None and len(plan.parts) == 1 and plan.parts[0][0] == 0:
+            # Scattered raw columns, a live frame's edges: every channel in one numpy pass,
+            # their samples laid end to end (each column a segment, channel after channel).
+            _lv, gather, lengths, _slots = plan.parts[0]
+            k, n = len(cis), len(columns)
+            y = self._raw.view("y")[np.asarray(cis, dtype=np.intp)[:, None], gather]
+            t = self._raw.view("t")
+            stats = _raw_stats(y.ravel(), t, np.tile(lengths, k), np.tile(gather, k))
+            return np.array(stats).reshape(5, k, n).transpose(1, 0, 2)
+        return np.stack([self._channel_stats(ci, plan) for ci in cis])
+
+    def _channel_stats(self, ci: int, plan: _Plan) -> np.ndarray:
+        """Return (5, n) stats of one channel for the columns of plan."""
         t = self._raw.view("t")
         y = self._raw.view("y")[ci]
         if plan.parts is None:  # consecutive columns straight from the raw samples
@@ -624,13 +758,19 @@ class _Plan:
     parts: tuple[tuple[int, np.ndarray, np.ndarray, int], ...] | None
 
 
+#: Column edges (s), column width (s), grid cell of each column, finished flag of each column.
+_Grid = tuple[np.ndarray, float, np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True, eq=False)
 class _ColumnCache:
-    """Stats of finished columns of one channel, for cells first_cell … first_cell + m - 1."""
+    """Drawn points of finished columns of one channel, cells first_cell … first_cell + m - 1."""
 
     key: tuple[float, int | None]  # (column width s, level asked for)
     first_cell: int
-    stats: np.ndarray  # (5, m): ymin, tmin, ymax, tmax, tnan
+    t: np.ndarray  # the points of the m columns, in time order
+    y: np.ndarray
+    offsets: np.ndarray  # (m + 1,): column i holds points offsets[i] … offsets[i + 1] - 1
 
 
 def _column_grid(t0: float, t1: float, n_columns: int) -> tuple[np.ndarray, float, int]:
@@ -816,11 +956,24 @@ def _assemble(
     ymin: np.ndarray, tmin: np.ndarray, ymax: np.ndarray, tmax: np.ndarray, tnan: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Interleave per-column min, max and NaN break points in time order into (t, y) float64."""
+    t, y, _counts = _assemble_columns(np.stack([ymin, tmin, ymax, tmax, tnan])[None])
+    return t, y
+
+
+def _assemble_columns(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return _assemble's points of k channels' stats (k, 5, n), channel after channel.
+
+    Also returns the number of points (0–3) of each column, (k, n).
+    """
+    ymin, tmin, ymax, tmax, tnan = (stats[:, i] for i in range(5))
     same = (tmax == tmin) & (ymax == ymin)  # one sample is both extremes: draw it once
-    valid = np.stack([np.isfinite(ymin), np.isfinite(ymax) & ~same, np.isfinite(tnan)], axis=1)
-    tt = np.stack([tmin, tmax, tnan], axis=1)[valid]
-    yy = np.stack([ymin, ymax, np.full(len(ymin), np.nan)], axis=1)[valid]
-    # Columns are disjoint time intervals, so one stable sort of all points orders each column
-    # (ties inside a column keep the min, max, NaN slot order).
-    order = np.argsort(tt, kind="stable")
-    return tt[order], yy[order].astype(np.float64)
+    valid = np.stack([np.isfinite(ymin), np.isfinite(ymax) & ~same, np.isfinite(tnan)], axis=-1)
+    tt = np.stack([tmin, tmax, tnan], axis=-1)
+    yy = np.stack([ymin, ymax, np.full(ymin.shape, np.nan)], axis=-1)
+    # Columns are disjoint time intervals: ordering the ≤ 3 points inside each column orders
+    # them all (a stable sort keeps the min, max, NaN slot order for equal times).
+    order = np.argsort(np.where(valid, tt, np.inf), axis=-1, kind="stable")
+    valid = np.take_along_axis(valid, order, -1)
+    tt = np.take_along_axis(tt, order, -1)[valid]
+    yy = np.take_along_axis(yy, order, -1)[valid]
+    return tt, yy.astype(np.float64), valid.sum(axis=-1)

@@ -10,17 +10,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QPaintEvent
+from pyqtgraph.functions import create_qpolygonf, ndarray_from_qpolygonf
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGraphicsItem,
     QGraphicsScene,
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +36,9 @@ log = logging.getLogger(__name__)
 
 WINDOWS_S: dict[str, float] = {"10 s": 10.0, "1 min": 60.0, "10 min": 600.0, "1 h": 3600.0}
 HISTORY_S = 3600.0  # longest window: the ring holds one hour at the current poll rate
-DEFAULT_MAX_FPS = 50.0  # frames/s cap; bench_strip_chart.py: ≈ 7 ms a frame in software raster
+# Frames/s cap. Batches arrive every ≤ 20 ms and each gets its frame at once (reply-to-pixel
+# latency); the cap only stops bursts of batches from drawing more often than a display shows.
+DEFAULT_MAX_FPS = 60.0
 SCROLL_FRAME_S = 1.0 / 30.0  # without new data, scroll at most 30 times a second
 MAX_CAPACITY = 4_000_000  # 1 h at 1 kHz plus margin; beyond that the ring would be > 1 GB
 _OUTAGE_STATES = {LinkState.STALE, LinkState.RECONNECTING, LinkState.OFFLINE}
@@ -115,6 +120,192 @@ class _TimeAxis(pg.AxisItem):
         return [f"{v:.0f} s".replace("-", "−") if v else "now" for v in values]
 
 
+class _LiveCurve(pg.GraphicsObject):
+    """One channel's decimated curve, drawn as polylines and repainted only where it changed.
+
+    pyqtgraph's PlotCurveItem scans every frame's points for NaN-aware bounds, builds a
+    QPainterPath, and invalidates its whole rectangle on each setData. Here the chart hands
+    over the points with their rectangle, a polyline per run of finite points is filled straight
+    from the numpy arrays, and a frame that only appended to the right end repaints just that.
+    """
+
+    MAX_RUNS = 64  # more gaps than this: one QPainterPath is cheaper than many polylines
+
+    def __init__(self, pen: QPen) -> None:
+        super().__init__()
+        self._pen = pen
+        self._x = np.empty(0)
+        self._y = np.empty(0)
+        self._rect = QRectF()
+        self._shapes: list[QPolygonF | QPainterPath] | None = []  # of all points, lazily
+        # paint() gets the exposed rectangle: a repaint of the newest columns then strokes
+        # only the points there (the raster engine strokes clipped-away segments at full cost).
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def setPen(self, pen: QPen) -> None:
+        """Draw with pen (1-px cosmetic) from now on."""
+        self._pen = pen
+        self.update()
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the x (s before now) and y points drawn."""
+        return self._x, self._y
+
+    def set_points(
+        self, x: np.ndarray, y: np.ndarray, rect: QRectF, changed_from: float | None = None
+    ) -> None:
+        """Show points (x ascending s, NaN in y breaks the line) that fit in rect (data units).
+
+        changed_from: x (s) left of which the points are those already shown (only the part
+        right of it is repainted); None repaints the whole curve.
+        """
+        self._x, self._y = x, y
+        self._shapes = None
+        if rect != self._rect:
+            self.prepareGeometryChange()  # repaints the old rectangle
+            self._rect = rect
+            self.update()
+        elif changed_from is None:
+            self.update()
+        elif changed_from < rect.right():
+            left = max(changed_from, rect.left())
+            self.update(QRectF(left, rect.top(), rect.right() - left, rect.height()))
+
+    def boundingRect(self) -> QRectF:
+        """Return the rectangle (data units) that holds every point plus a pixel margin."""
+        return self._rect
+
+    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, *_: object) -> None:
+        """Draw one polyline per run of ≥ 2 finite points (a path if there are many runs)."""
+        x = self._x
+        exposed = option.exposedRect
+        # The points in the exposed x range, plus one on each side for the lines leaving it.
+        a = max(0, int(np.searchsorted(x, exposed.left())) - 1)
+        b = min(len(x), int(np.searchsorted(x, exposed.right(), side="right")) + 1)
+        if a == 0 and b == len(x):
+            if self._shapes is None:
+                self._shapes = _shapes(x, self._y, self.MAX_RUNS)
+            shapes = self._shapes
+        else:
+            shapes = _shapes(x[a:b], self._y[a:b], self.MAX_RUNS)
+        # As pyqtgraph's curves: aliased on screen (fast), antialiased in exported images.
+        export = self._exportOpts
+        aa = export.get("antialias", True) if export else pg.getConfigOption("antialias")
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, bool(aa))
+        p.setPen(self._pen)
+        for shape in shapes:
+            if isinstance(shape, QPolygonF):
+                p.drawPolyline(shape)
+            else:
+                p.drawPath(shape)
+
+
+def _shapes(x: np.ndarray, y: np.ndarray, max_runs: int) -> list[QPolygonF | QPainterPath]:
+    """Return a QPolygonF per run of ≥ 2 finite points, or one path beyond max_runs runs."""
+    bad = np.flatnonzero(~np.isfinite(y))
+    starts = np.concatenate([[0], bad + 1])
+    ends = np.concatenate([bad, [len(y)]])
+    keep = ends - starts >= 2  # a lone point draws no line (as pyqtgraph's curves)
+    if int(keep.sum()) > max_runs:
+        return [pg.arrayToQPath(x, y, connect="finite")]
+    out: list[QPolygonF | QPainterPath] = []
+    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+        poly = create_qpolygonf(b - a)
+        arr = ndarray_from_qpolygonf(poly)
+        arr[:, 0] = x[a:b]
+        arr[:, 1] = y[a:b]
+        out.append(poly)
+    return out
+
+
+class _GridItem(pg.GraphicsObject):
+    """Grid lines at the axes' ticks, as pyqtgraph's axis grid draws them, but cheaply.
+
+    The axis grid makes each axis a cached pixmap as large as the plot, blended over the
+    curves' area in every frame (≈ 12 % of a frame's paint). Here each line is a 1-px opaque
+    rectangle in the colour the translucent line would give over the plain background (the
+    grid lies right on it), which the raster engine fills ~10× faster than a blended line.
+    """
+
+    def __init__(self, vb: pg.ViewBox, x_axis: pg.AxisItem, y_axis: pg.AxisItem) -> None:
+        super().__init__()
+        self._vb = vb
+        self._axes = (x_axis, y_axis)
+        self._colour = QColor("white")
+        self._background = QColor("black")
+        self._alpha = 0.25
+        # Per tick level: colour, x values of vertical lines, y values of horizontal lines.
+        self._levels: list[tuple[QColor, list[float], list[float]]] = []
+        self._rects: tuple[tuple[float, ...], list[tuple[QColor, list[QRect]]]] | None = None
+        self.setZValue(-20)  # under the outage bands and the curves
+        vb.sigRangeChanged.connect(self.rebuild)
+        vb.sigResized.connect(self.rebuild)
+
+    def set_style(self, colour: str, background: str, alpha: float) -> None:
+        """Draw colour (a Qt colour name) at opacity alpha (0–1) over background."""
+        self._colour = QColor(colour)
+        self._background = QColor(background)
+        self._alpha = alpha
+        self.rebuild()
+
+    def _blend(self, alpha: float) -> QColor:
+        """Return colour at opacity alpha (0–1) over the background, as one opaque colour."""
+        fg, bg = self._colour, self._background
+        mix = [round(a * alpha + b * (1.0 - alpha)) for a, b in (
+            (fg.red(), bg.red()), (fg.green(), bg.green()), (fg.blue(), bg.blue()))]
+        return QColor(*mix)
+
+    def rebuild(self, *_: object) -> None:
+        """Recompute the lines for the current view range and size."""
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        levels: list[tuple[QColor, list[float], list[float]]] = []
+        for axis, lo, hi, size, vertical in (
+            (self._axes[0], x0, x1, self._vb.width(), True),
+            (self._axes[1], y0, y1, self._vb.height(), False),
+        ):
+            if size <= 0:
+                continue
+            for level, (_spacing, values) in enumerate(axis.tickValues(lo, hi, size)):
+                # pyqtgraph's rule: fainter for minor levels and for crowded ticks.
+                crowd = min(max(0.05 * size / (len(values) + 1), 0.0), 1.0)
+                # Whole alpha steps as pyqtgraph's grid pens have them.
+                grid = int(255 * self._alpha) / 255.0
+                colour = self._blend(int(255 * grid / (level + 1) * crowd) / 255.0)
+                inside = [v for v in values if lo <= v <= hi]
+                levels.append((colour, inside, []) if vertical else (colour, [], inside))
+        self.prepareGeometryChange()
+        self._levels = levels
+        self._rects = None
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        """Return the visible view rectangle (data coordinates)."""
+        return self._vb.viewRect()
+
+    def paint(self, p: QPainter, *_: object) -> None:
+        """Fill each grid line as a 1-px rectangle in device pixels."""
+        tr = p.transform()
+        key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy())
+        if self._rects is None or self._rects[0] != key:
+            (x0, x1), (y0, y1) = self._vb.viewRange()
+            box = tr.mapRect(QRectF(x0, y0, x1 - x0, y1 - y0)).toAlignedRect()
+            rects: list[tuple[QColor, list[QRect]]] = []
+            for colour, xs, ys in self._levels:
+                # floor: the pixel a 1-px aliased line at that coordinate would light.
+                cols = [QRect(math.floor(tr.map(QPointF(x, y0)).x()), box.top(), 1,
+                              box.height()) for x in xs]
+                rows = [QRect(box.left(), math.floor(tr.map(QPointF(x0, y)).y()), box.width(),
+                              1) for y in ys]
+                rects.append((colour, cols + rows))
+            self._rects = (key, rects)
+        p.save()
+        p.resetTransform()
+        for colour, boxes in self._rects[1]:
+            for r in boxes:
+                p.fillRect(r, colour)
+        p.restore()
+
+
 class _PlotView(pg.PlotWidget):
     """PlotWidget that reports the end of every paint (frame counting, reply-to-pixel latency)."""
 
@@ -153,7 +344,12 @@ class StripChart(QWidget):
         self._gap_marked = False  # the user disconnected: the next data starts a new line
         self._paused = False
         self._frozen_until: float | None = None
-        self._dirty = True
+        self._dirty = True  # something to draw: the next tick asks for a frame
+        # The whole picture must be redrawn (not just newly appended samples): set by every
+        # change but a plain append.
+        self._full = True
+        self._frame_key: tuple[float, int, float] | None = None  # (now, columns, window) drawn
+        self._oldest_new_t: float | None = None  # oldest sample appended since the last frame
         self._frame_now = clock()
         self._drawn_newest_t = -math.inf
         self.autoscale = YAutoRange(min_span_db)
@@ -224,21 +420,31 @@ class StripChart(QWidget):
         item = self.plot.getPlotItem()
         item.hideButtons()
         item.setMenuEnabled(False)
-        item.showGrid(x=True, y=True, alpha=self._theme.grid_alpha)
         item.setLabel("left", "power (dBm)")
         for name in ("left", "bottom"):
-            # Axes and grid change only with the ranges, yet the view repaints every frame:
-            # a device pixmap cache cuts the software-raster paint from ~20 ms to ~7 ms.
+            # Axes change only with the ranges: a device pixmap cache spares re-laying out
+            # their text whenever a frame's dirty rectangle touches them.
             item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         # Curves change shape every frame: a BSP index would be rebuilt each time for nothing.
         self.plot.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        # One dirty rectangle per frame. pyqtgraph's MinimalViewportUpdate clips the paint to the
+        # union of the four curves' rectangles, a multi-rectangle region through which the
+        # raster engine strokes a 1-px line 3–8× slower (bench_strip_chart.py: 2.9 vs 0.8 ms a
+        # curve); the curves span the plot anyway, so the bounding rectangle paints no more.
+        self.plot.setViewportUpdateMode(
+            QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        # The view paints its cached background over every exposed pixel: erasing first (the
+        # widget's own background fill) is a second full fill of the dirty area per frame.
+        self.plot.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self._vb = item.getViewBox()
         self._vb.setMouseEnabled(x=False, y=True)  # x is time-before-now: fixed by design
         self._vb.enableAutoRange(x=False, y=False)
         self._vb.setDefaultPadding(0.0)
         self._vb.sigRangeChangedManually.connect(self._manual_range)
+        self._grid = _GridItem(self._vb, item.getAxis("bottom"), item.getAxis("left"))
+        item.addItem(self._grid, ignoreBounds=True)
         self._apply_window_range()
-        self._curves: dict[int, pg.PlotCurveItem] = {}
+        self._curves: dict[int, _LiveCurve] = {}
         self._bands: list[pg.LinearRegionItem] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._vline.setZValue(20)
@@ -282,14 +488,14 @@ class StripChart(QWidget):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(theme.foreground))
             axis.setTextPen(pg.mkPen(theme.foreground))
-        item.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+        self._grid.set_style(theme.foreground, theme.background, theme.grid_alpha)
         self._vline.setPen(pg.mkPen(theme.crosshair, width=1, style=Qt.PenStyle.DashLine))
         for ch, curve in self._curves.items():
             curve.setPen(self._pen(ch))
         for band in self._bands:
             band.setBrush(pg.mkBrush(theme.outage_brush))
         self._rebuild_toggles()
-        self._dirty = True
+        self._invalidate()
 
     def set_poll_interval(self, seconds: float) -> None:
         """Size the ring for one hour at poll interval seconds (keeps history if it fits)."""
@@ -298,7 +504,7 @@ class StripChart(QWidget):
         if capacity > self._capacity:
             self._capacity = capacity
             self.history = RingHistory(capacity, max(1, len(self._channels)))
-            self._dirty = True
+            self._invalidate()
 
     def set_channels(self, module: int, channels: Sequence[int]) -> None:
         """Show module's channels; history restarts when the set changes."""
@@ -314,15 +520,16 @@ class StripChart(QWidget):
             item.removeItem(curve)
         self._curves = {}
         for ch in channels:
-            curve = pg.PlotCurveItem(pen=self._pen(ch), connect="finite")
+            curve = _LiveCurve(self._pen(ch))
             curve.setZValue(10)
-            item.addItem(curve)
+            # The chart sets both ranges itself: the view box need not track curve bounds.
+            item.addItem(curve, ignoreBounds=True)
             self._curves[ch] = curve
             self._visible.setdefault(ch, True)
             curve.setVisible(self._visible[ch])
         self._title.setText(f"Module {module}")
         self._rebuild_toggles()
-        self._dirty = True
+        self._invalidate()
 
     def add_batch(self, batch: SnapshotBatch) -> None:
         """Append a SnapshotBatch to the history; the timer draws it (never per sample)."""
@@ -334,13 +541,17 @@ class StripChart(QWidget):
         last = self.history.latest_t
         if self._outage_open():
             self.history.end_outage(first)
+            self._invalidate()  # the band stops following now
         elif last is not None and not self._gap_marked and first - last > self._gap_s():
             # Silence the controller did not (yet) report: still a hole in the record.
             self.history.begin_outage(last)
             self.history.end_outage(first)
+            self._invalidate()
         self._gap_marked = False
         self.history.append(batch)
-        self._dirty = True
+        if self._oldest_new_t is None:
+            self._oldest_new_t = first
+        self._dirty = True  # only the newest columns changed
         self._request_frame()
 
     def set_link_state(self, state: LinkState) -> None:
@@ -351,7 +562,7 @@ class StripChart(QWidget):
         if state in _OUTAGE_STATES:
             if not self._outage_open():
                 self.history.begin_outage(last)
-                self._dirty = True
+                self._invalidate()
         elif state in (LinkState.DISCONNECTED, LinkState.CONNECTING):
             if self._outage_open():
                 # Disconnected during an outage: the band ends where the watching ended.
@@ -359,7 +570,7 @@ class StripChart(QWidget):
             elif not self._gap_marked:
                 self.history.mark_gap(last)
             self._gap_marked = True
-            self._dirty = True
+            self._invalidate()
 
     @property
     def outages(self) -> list[tuple[float, float | None]]:
@@ -377,7 +588,7 @@ class StripChart(QWidget):
         if label is not None and self.window_combo.currentText() != label:
             self.window_combo.setCurrentText(label)
         self._apply_window_range()
-        self._dirty = True
+        self._invalidate()
         self.window_changed.emit(self._window_s)
 
     def set_paused(self, paused: bool) -> None:
@@ -389,7 +600,7 @@ class StripChart(QWidget):
         if self.pause_button.isChecked() != paused:
             self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
-        self._dirty = True
+        self._invalidate()
         self.paused_changed.emit(paused)
 
     def set_channel_visible(self, channel: int, visible: bool) -> None:
@@ -401,7 +612,7 @@ class StripChart(QWidget):
         button = self._toggles.get(channel)
         if button is not None and button.isChecked() != visible:
             button.setChecked(visible)
-        self._dirty = True
+        self._invalidate()
 
     def set_references(self, references: dict[int, float]) -> None:
         """Plot channel c as dB relative to references[c] (dBm); others stay in dBm."""
@@ -409,7 +620,7 @@ class StripChart(QWidget):
             self._references = dict(references)
             self.autoscale.range = None
             self._update_y_label()
-            self._dirty = True
+            self._invalidate()
 
     def set_min_span(self, db: float) -> None:
         """Set the autoscale minimum y span (dB)."""
@@ -417,21 +628,18 @@ class StripChart(QWidget):
         if abs(self.span_spin.value() - db) > 1e-9:
             self.span_spin.setValue(db)
         self.autoscale.range = None
-        self._dirty = True
+        self._invalidate()
 
     def fit(self) -> None:
         """Return to autoscale and frame the visible data now."""
         self._auto_y = True
         self.autoscale.range = None
-        self._dirty = True
+        self._invalidate()
         self.redraw()
 
     def visible_curve_data(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the x (s before now) and y arrays last drawn for channel."""
-        curve = self._curves[channel]
-        x, y = curve.getData()
-        if x is None:
-            return np.empty(0), np.empty(0)
+        x, y = self._curves[channel].getData()
         return np.asarray(x), np.asarray(y)
 
     def visible_bands(self) -> list[tuple[float, float]]:
@@ -451,7 +659,7 @@ class StripChart(QWidget):
             self._vb.setYRange(lo, hi, padding=0.0)
         finally:
             self._setting_range = False
-        self._dirty = True
+        self._invalidate()
 
     # ---- drawing ------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -472,39 +680,80 @@ class StripChart(QWidget):
         if self._paused or not self.isVisible():
             return
         self._last_frame_t = time.monotonic()
-        self.redraw()
+        self.redraw(snap=True)
 
-    def redraw(self, now: float | None = None) -> None:
-        """Draw the visible slice of the history relative to now (s, monotonic)."""
+    def redraw(self, now: float | None = None, *, snap: bool = False) -> None:
+        """Draw the visible slice of the history relative to now (s, monotonic).
+
+        snap (live frames): round now up to the next pixel column, so the picture scrolls in
+        whole columns; between two steps only the newest columns change and only they are
+        repainted, which makes long windows (a column is 0.5 s at 10 min) nearly free.
+        """
         now = self._clock() if now is None else now
+        n_columns = max(100, int(self._vb.width()))
+        column_s = self._window_s / n_columns
         if self._paused:
             now = self._frame_now
+        elif snap:
+            now = math.ceil(now / column_s) * column_s
+        key = (now, n_columns, self._window_s)
+        changed_from: float | None = None  # x (s) right of which the picture changed
+        oldest = self.history.oldest_t
+        evicting = (self.history.total_appended > self.history.capacity and oldest is not None
+                    and oldest > now - self._window_s)  # the left edge loses samples too
+        if snap and not self._full and not evicting and key == self._frame_key:
+            if self._oldest_new_t is None:
+                self._dirty = False
+                return  # nothing new and not a column later: the picture is unchanged
+            # The column of the oldest new sample, and the one before for the line into it.
+            changed_from = (math.floor(self._oldest_new_t / column_s) - 1) * column_s - now
+        self._frame_key = key
         self._frame_now = now
         self._dirty = False
+        self._full = False
+        self._oldest_new_t = None
         t0, t1 = now - self._window_s, now
         if self._paused and self._frozen_until is not None:
             t1 = max(t0 + 1e-6, min(t1, self._frozen_until))
-        n_columns = max(100, int(self._vb.width()))
         lo, hi = math.inf, -math.inf
-        have_data = len(self.history) > 0
+        shown = [i for i, ch in enumerate(self._channels) if self._visible.get(ch, True)]
+        if len(self.history) == 0:
+            shown = []
+        # Pyramid-backed min/max, ≤ 3 points per pixel column whatever the window; the history
+        # keeps finished columns (fixed in time), so a frame reduces only the edge columns,
+        # of all channels in one pass.
+        drawn = dict(zip(shown, self.history.decimated_many(shown, t0, t1, n_columns),
+                         strict=True))
+        # A margin of two pixels around the points: the 1-px pen strokes beside them.
+        (y0, y1) = self._vb.viewRange()[1]
+        pad_x = 2.0 * column_s
+        pad_y = 2.0 * (y1 - y0) / max(1.0, float(self._vb.height()))
         for i, ch in enumerate(self._channels):
             curve = self._curves[ch]
-            if not (have_data and self._visible.get(ch, True)):
-                curve.setData(np.empty(0), np.empty(0))
+            if i not in drawn:
+                if len(curve.getData()[0]):
+                    curve.set_points(np.empty(0), np.empty(0), QRectF())
                 continue
-            # Pyramid-backed min/max, ≤ 3 points per pixel column whatever the window; the
-            # history keeps finished columns (fixed in time), so a frame costs two columns.
-            t, y = self.history.decimated(i, t0, t1, n_columns)
+            t, y = drawn[i]
             ref = self._references.get(ch)
             if ref is not None:
                 y = y - ref
-            curve.setData(t - now, y, connect="finite")
-            finite = y[np.isfinite(y)]
-            if finite.size:
-                lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            x = t - now
+            # fmin/fmax skip NaN (gap points) and give NaN only for an all-NaN curve.
+            y_lo = float(np.fmin.reduce(y)) if len(y) else math.nan
+            y_hi = float(np.fmax.reduce(y)) if len(y) else math.nan
+            if math.isfinite(y_lo):
+                lo, hi = min(lo, y_lo), max(hi, y_hi)
+                # Right edge at x = 0, not at the newest point: the rectangle stays put while
+                # samples arrive, so appending repaints only the newest columns.
+                rect = QRectF(float(x[0]) - pad_x, y_lo - pad_y, -float(x[0]) + 2.0 * pad_x,
+                              y_hi - y_lo + 2.0 * pad_y)
+            else:
+                rect = QRectF()
+            curve.set_points(x, y, rect, changed_from)
         latest = self.history.latest_t
         if latest is not None:
-            self._drawn_newest_t = min(latest, now)
+            self._drawn_newest_t = min(latest, t1)  # a frozen picture ends at t1
         if self._auto_y:
             new = self.autoscale.update(lo, hi, now)
             if new is not None:
@@ -513,7 +762,8 @@ class StripChart(QWidget):
                     self._vb.setYRange(new[0], new[1], padding=0.0)
                 finally:
                     self._setting_range = False
-        self._draw_bands(now)
+        if changed_from is None:  # bands only move when the picture scrolls
+            self._draw_bands(now)
 
     def _draw_bands(self, now: float) -> None:
         item = self.plot.getPlotItem()
@@ -536,6 +786,11 @@ class StripChart(QWidget):
         for band in self._bands[shown:]:
             band.hide()
 
+    def _invalidate(self) -> None:
+        """Ask for a frame that redraws the whole picture."""
+        self._dirty = True
+        self._full = True
+
     def _painted(self) -> None:
         self.frames += 1
         self.frame_log.append((self._clock(), self._drawn_newest_t))
@@ -556,6 +811,7 @@ class StripChart(QWidget):
         else:
             self._axis.setTickSpacing()
         self._vb.setXRange(-self._window_s, 0.0, padding=0.0)
+        self._grid.rebuild()  # the tick spacing may change without the range changing
 
     def _rebuild_toggles(self) -> None:
         for button in self._toggles.values():

@@ -390,3 +390,21 @@ def test_the_same_window_after_an_append_shows_the_new_samples() -> None:
     h.append(SnapshotBatch.from_snapshots([snap(t, [-3.0], channels=(1,)) for t in (3, 4)]))
     tt, yy = h.decimated(0, 0.0, 10.0, 5)  # same window, same columns: new data included
     assert tt.tolist() == [1.0, 2.0, 3.0, 4.0] and yy.tolist() == [-10.0, -10.0, -3.0, -3.0]
+
+
+def test_decimated_many_equals_one_channel_at_a_time() -> None:
+    """All channels of a frame at once, channels left out now and then (their kept columns lag)."""
+    rng = np.random.default_rng(21)
+    together = RingHistory(800, 3, block_sizes=(4, 16))
+    alone = RingHistory(800, 3, block_sizes=(4, 16))
+    for i, b in enumerate(random_batches(rng, 2000, 3, max_batch=40)):  # wraps around twice
+        together.append(b)
+        alone.append(b)
+        now = float(b.t_mono[-1]) + rng.uniform(0.0, 0.02)
+        channels = [0, 2] if i % 5 == 1 else [0, 1, 2]
+        level = 2 if i % 11 == 4 else None  # the per-channel pyramid path as well
+        got = together.decimated_many(channels, now - 0.3, now, 30, level=level)
+        t, y, _ = alone.view()
+        for c, pts in zip(channels, got, strict=True):
+            assert_same(pts, alone.decimated(c, now - 0.3, now, 30, level=level))
+            assert_same(pts, decimate_minmax(t, y[:, c], now - 0.3, now, 30))

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
 
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import SnapshotBatch
@@ -217,3 +219,60 @@ def test_crosshair_reads_the_values_under_the_mouse(
     qtbot.waitUntil(lambda: chart.crosshair_label.text() != "", timeout=1000)
     text = chart.crosshair_label.text()
     assert text.startswith("−2.0") and "CH1 −10.000 dBm" in text and "CH2 −20.500 dBm" in text
+
+
+class PaintRegions(QObject):
+    """Record the width (px) of every region the viewport paints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widths: list[int] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            self.widths.append(event.region().boundingRect().width())
+        return False
+
+
+def _on_screen(chart: StripChart) -> QImage:
+    """Return the pixels painted so far (the backing store, not a fresh render like grab())."""
+    return QGuiApplication.primaryScreen().grabWindow(chart.winId()).toImage()
+
+
+def test_live_frames_repaint_only_the_newest_columns_yet_match_a_full_repaint(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=600.0, interval_s=0.001)
+    rng = np.random.default_rng(3)
+    t = 700.0 + np.arange(300_000) * 0.001  # 5 min at 1 kHz
+    chart.add_batch(_batch(t, -10.0 + 0.1 * rng.standard_normal((len(t), 2))))
+    column_s = 600.0 / chart.plot.getPlotItem().getViewBox().width()
+    clock.now = (np.ceil(t[-1] / column_s) + 0.05) * column_s  # just after a column step
+    for _ in range(2):  # the first frame sets the y range, then the axis takes its width
+        frames = chart.frames
+        chart.set_window(600.0)
+        chart.redraw(snap=True)
+        qtbot.waitUntil(lambda f=frames: chart.frames > f, timeout=1000)
+    chart.plot.viewport().repaint()  # nothing pending from the set-up
+    regions = PaintRegions()
+    chart.plot.viewport().installEventFilter(regions)
+    last = clock.now
+    for k in range(6):  # 20 ms batches inside one column: new extremes and a gap among them
+        t_new = last + 0.001 + np.arange(20) * 0.001
+        y = -10.0 + 0.1 * rng.standard_normal((20, 2))
+        if k == 2:
+            y[5:8, 0] = np.nan  # a failing reading: the line must break there
+        if k == 5:
+            y[10, 1] = -9.0  # a new maximum: the y range grows, everything is redrawn
+        chart.add_batch(_batch(t_new, y))
+        last = clock.now = float(t_new[-1])
+        frames = chart.frames
+        chart.redraw(snap=True)
+        qtbot.waitUntil(lambda f=frames: chart.frames > f, timeout=1000)
+    width = chart.plot.viewport().width()
+    narrow = [w for w in regions.widths if w < width / 20]
+    assert len(narrow) >= 4, f"live frames repainted {regions.widths} px of {width}"
+    painted = _on_screen(chart)
+    chart.plot.viewport().repaint()  # everything from scratch
+    assert _on_screen(chart) == painted, "the partly repainted picture differs from a full one"
+    _x, y1 = chart.visible_curve_data(1)
+    assert np.isnan(y1).any()
