@@ -123,7 +123,11 @@ def apply_theme(app: QApplication, name: str) -> Theme:
     font = app.font()
     font.setPointSizeF(10.5)
     app.setFont(font)
-    app.setStyleSheet(style_sheet(theme.name))
+    sheet = style_sheet(theme.name)
+    if app.styleSheet() != sheet:
+        # Setting a style sheet repolishes every widget of the process: do it only on a change
+        # (each new window applies the current theme), never as a no-op.
+        app.setStyleSheet(sheet)
     pg.setConfigOptions(background=theme.background, foreground=theme.foreground)
     return theme
 
