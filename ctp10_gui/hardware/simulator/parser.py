@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -130,6 +131,19 @@ def split_outside_quotes(text: str, sep: str) -> list[str]:
 
 def split_command(part: str) -> tuple[str, bool, list[str]]:
     """Split one message unit into (header without '?', is_query, parameter strings)."""
+    header, is_query, params = _split_command_cached(part)
+    return header, is_query, list(params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_command_cached(part: str) -> tuple[str, bool, tuple[str, ...]]:
+    # Live polling repeats the same few message units thousands of times a second; a real
+    # instrument answers extra units of a compound query for next to nothing, so should we.
+    header, is_query, params = _split_command(part)
+    return header, is_query, tuple(params)
+
+
+def _split_command(part: str) -> tuple[str, bool, list[str]]:
     part = part.strip()
     m = re.match(r"(\S+)\s*(.*)", part, re.DOTALL)
     if m is None:

@@ -37,6 +37,9 @@ T200S = LaserModel("T200S", 1262.5, 1355.0, (10, 20, 50, 100, 200), -10.0, 13.0,
 DEFAULT_LASERS: tuple[LaserModel, ...] = (T100S_HP, T200S)  # laser positions 1, 2
 
 
+_MIN_STEP_S = 1e-3  # s; shortest drift update (the channels of one query share it)
+
+
 class FiberCoupling:
     """Gaussian fiber-to-waveguide coupling versus a 2-D offset (µm) that drifts slowly.
 
@@ -74,7 +77,9 @@ class FiberCoupling:
     def advance(self, now: float) -> None:
         """Advance the drift to time now (s); exact OU update, any step size."""
         dt = now - self._t
-        if dt <= 0:
+        if dt < _MIN_STEP_S:
+            # A drift with a time constant of seconds does not move within a millisecond; the
+            # update below stays exact for any step, so the skipped time is simply carried on.
             return
         self._t = now
         if not self.drift or self.drift_rms_um == 0:
