@@ -42,6 +42,10 @@ DEFAULT_MAX_FPS = 60.0
 SCROLL_FRAME_S = 1.0 / 30.0  # without new data, scroll at most 30 times a second
 MAX_CAPACITY = 4_000_000  # 1 h at 1 kHz plus margin; beyond that the ring would be > 1 GB
 _OUTAGE_STATES = {LinkState.STALE, LinkState.RECONNECTING, LinkState.OFFLINE}
+# No data by the user's choice (disconnect, live off) or during a sweep: a cut, not an outage.
+_CHOSEN_PAUSE_STATES = {
+    LinkState.DISCONNECTED, LinkState.CONNECTING, LinkState.CONNECTED, LinkState.BUSY,
+}
 
 
 def capacity_for(poll_interval_s: float, history_s: float = HISTORY_S) -> int:
@@ -555,7 +559,7 @@ class StripChart(QWidget):
         self._request_frame()
 
     def set_link_state(self, state: LinkState) -> None:
-        """Cut the curves when data stops; shade the interval unless the user disconnected."""
+        """Cut the curves when data stops; shade the interval only when the link failed."""
         last = self.history.latest_t
         if last is None:
             return  # nothing drawn yet: nothing to cut or shade
@@ -563,7 +567,7 @@ class StripChart(QWidget):
             if not self._outage_open():
                 self.history.begin_outage(last)
                 self._invalidate()
-        elif state in (LinkState.DISCONNECTED, LinkState.CONNECTING):
+        elif state in _CHOSEN_PAUSE_STATES:
             if self._outage_open():
                 # Disconnected during an outage: the band ends where the watching ended.
                 self.history.end_outage(self._clock())

@@ -119,6 +119,22 @@ def test_user_disconnect_cuts_the_line_without_an_outage_band(
     assert np.isnan(y).any()
 
 
+@pytest.mark.parametrize("state", [LinkState.CONNECTED, LinkState.BUSY])
+def test_live_off_or_a_sweep_cuts_the_line_without_an_outage_band(
+        state: LinkState, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    """Live switched off, or paused for a sweep, is not a failure of the link: no red band."""
+    chart, clock = chart_with_clock(window_s=60.0)
+    chart.add_batch(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.set_link_state(state)
+    chart.set_link_state(LinkState.LIVE)
+    chart.add_batch(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    clock.now = 997.0
+    chart.redraw()
+    assert chart.visible_bands() == []
+    _x, y = chart.visible_curve_data(1)
+    assert np.isnan(y).any()
+
+
 def test_pause_freezes_the_picture_while_data_keeps_coming(
         qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=10.0)
