@@ -102,7 +102,7 @@ class Presentation:
 
 def present(
     r: ChannelReading, state: LinkState | None, now: float, unit: str, stale_s: float,
-    *, relative: bool,
+    *, relative: bool, other_instrument: bool = False,
 ) -> Presentation:
     """Return what a card shows for reading r in link state at monotonic now (s)."""
     peak = ""
@@ -113,7 +113,10 @@ def present(
     delta = f"Δ to peak {format_db(delta_db)}" if delta_db is not None else ""
     age_s = r.age_s(now)
     why: str | None = None
-    if state in _NO_LINK:
+    if other_instrument:
+        # The values are the previous instrument's: greyed numbers would still invite trust.
+        why = "a different instrument answers"
+    elif state in _NO_LINK:
         why = _NO_LINK[state]
     elif state is None or r.status is None:
         why = "no data yet"
@@ -164,6 +167,7 @@ class ReadoutHub(QObject):
         self.clock = clock
         self.unit = unit
         self.state: LinkState | None = None
+        self.other_instrument = False  # until the user turns live on for the new instrument
         self.stale_s = stale_after_s(0.05)
         self._stored = references  # AppSettings.references, edited in place
         self._persist = persist
@@ -187,6 +191,7 @@ class ReadoutHub(QObject):
     def set_link_status(self, status: Any) -> None:
         """Follow the link state from the controller's LinkStatus."""
         self.state = status.state
+        self.other_instrument = bool(getattr(status, "warning", ""))
         self.changed.emit()
 
     def set_stale_after(self, seconds: float) -> None:
@@ -246,7 +251,7 @@ class ReadoutHub(QObject):
     def presentation(self, channel: int) -> Presentation:
         """Return what channel's card shows now."""
         return present(self.model.reading(channel), self.state, self.clock(), self.unit,
-                       self.stale_s, relative=True)
+                       self.stale_s, relative=True, other_instrument=self.other_instrument)
 
     def key(self, channel: int) -> str | None:
         """Return the persistence key of channel's reference, None while serial/λ are unknown."""

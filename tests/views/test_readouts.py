@@ -49,6 +49,13 @@ def test_no_link_shows_dashes(state: LinkState | None, why: str) -> None:
     assert p.note == "last value 3.0 s old"
 
 
+def test_values_of_the_previous_instrument_are_not_shown_when_another_answers() -> None:
+    p = present(_reading(), LinkState.CONNECTED, 100.5, "dBm", STALE_S, relative=True,
+                other_instrument=True)
+    assert p.value == NO_DATA
+    assert p.age == "a different instrument answers"
+
+
 def test_range_and_error_are_marked() -> None:
     under = present(_reading(status=ChannelStatus.UNDER, value_dbm=math.nan), LinkState.LIVE,
                     100.1, "dBm", STALE_S, relative=True)
