@@ -140,6 +140,15 @@ class _Command:
     set: Handler | None
 
 
+# One resolved message unit: (handler, header suffixes, parameter strings).
+_Unit = tuple[Handler, tuple[int, ...], list[str]]
+
+
+def _common_handler(common: Callable[[list[str]], str | None]) -> Handler:
+    """Adapt a common command (*IDN? …, parameters only) to the handler signature."""
+    return lambda _suffixes, params: common(params)
+
+
 @dataclass
 class _State:
     """Everything *RST puts back to defaults."""
@@ -251,6 +260,8 @@ class SimulatedCTP10:
         self._power_seq = 0
         self._commands: dict[str, list[_Command]] = {}
         self._resolve_cache: dict[tuple[tuple[tuple[str, int | None], ...], str], tuple] = {}
+        self._message_cache: dict[str, tuple[_Unit, ...]] = {}
+        self._normals: list[float] = []
         self._common: dict[str, Callable[[list[str]], str | None]] = {
             "*IDN?": self._q_idn,
             "*OPC?": self._q_one,  # does not wait for a scan (the reference leaves it unsure)
@@ -268,17 +279,25 @@ class SimulatedCTP10:
         """Answer one message (one line, maybe 'A;B?;C?'): reply text, block bytes or None."""
         with self._lock:
             self._advance()
-            parts = [p for p in split_outside_quotes(line.strip(), ";") if p.strip()]
-            if not parts:
-                return None
-            if len(parts) > 1 and not self.options.compound:
-                self._push_error(ScpiError(-113, "compound message not supported"))
-                return None
+            units = self._message_cache.get(line)
+            if units is None:
+                parts = [p for p in split_outside_quotes(line.strip(), ";") if p.strip()]
+                if not parts:
+                    return None
+                if len(parts) > 1 and not self.options.compound:
+                    self._push_error(ScpiError(-113, "compound message not supported"))
+                    return None
+                units = self._compile(parts)
+                if units is None:  # a header error: the general path reports it in order
+                    return self._handle_parts(parts)
+                if len(self._message_cache) > 4096:
+                    self._message_cache.clear()
+                self._message_cache[line] = units
             replies: list[str | bytes] = []
-            path: list[tuple[str, int | None]] = []
-            for part in parts:
+            binary = False
+            for handler, suffixes, params in units:
                 try:
-                    reply, path = self._execute(part, path)
+                    reply = handler(list(suffixes), params)
                 except ScpiError as exc:
                     self._push_error(exc)
                     if exc.is_command_error:
@@ -286,7 +305,44 @@ class SimulatedCTP10:
                     continue
                 if reply is not None:
                     replies.append(reply)
+                    binary = binary or reply.__class__ is bytes
+            if replies and not binary:
+                return ";".join(replies)  # type: ignore[arg-type]  # all str here
             return self._join(replies)
+
+    def _compile(self, parts: list[str]) -> tuple[_Unit, ...] | None:
+        """Resolve every unit of a message once; None if a header does not resolve.
+
+        Live polling sends the same message thousands of times a second; a real instrument
+        answers the extra units of a compound query for next to nothing, so resolving each
+        message once keeps the simulator from charging a Python parse per unit.
+        """
+        units: list[_Unit] = []
+        path: list[tuple[str, int | None]] = []
+        for part in parts:
+            try:
+                handler, suffixes, params, path = self._resolve_unit(part, path)
+            except ScpiError:
+                return None
+            units.append((handler, suffixes, params))
+        return tuple(units)
+
+    def _handle_parts(self, parts: list[str]) -> str | bytes | None:
+        """Execute a message unit by unit, reporting header errors where they occur."""
+        replies: list[str | bytes] = []
+        path: list[tuple[str, int | None]] = []
+        for part in parts:
+            try:
+                handler, suffixes, params, path = self._resolve_unit(part, path)
+                reply = handler(list(suffixes), params)
+            except ScpiError as exc:
+                self._push_error(exc)
+                if exc.is_command_error:
+                    break  # IEEE 488.2: a command error discards the rest of the message
+                continue
+            if reply is not None:
+                replies.append(reply)
+        return self._join(replies)
 
     def condition(self) -> int:
         """Return the operation condition register (4 scanning, 16 aborting, 64 referencing)."""
@@ -370,15 +426,16 @@ class SimulatedCTP10:
                 chunks.append(reply.encode("latin-1") + (b"\r\n" if last else b""))
         return b";".join(chunks)
 
-    def _execute(
+    def _resolve_unit(
         self, part: str, path: list[tuple[str, int | None]]
-    ) -> tuple[str | bytes | None, list[tuple[str, int | None]]]:
+    ) -> tuple[Handler, tuple[int, ...], list[str], list[tuple[str, int | None]]]:
+        """Return (handler, header suffixes, parameters, path after the unit) of one unit."""
         header, is_query, params = split_command(part)
         if header.startswith("*"):
             common = self._common.get(header.upper() + ("?" if is_query else ""))
             if common is None:
                 raise ScpiError(-113, header)
-            return common(params), path
+            return _common_handler(common), (), params, path
         absolute = header.startswith(":")
         key = (tuple(path) if not absolute else (), header.upper())
         resolved = self._resolve_cache.get(key)
@@ -391,7 +448,7 @@ class SimulatedCTP10:
         handler = command.query if is_query else command.set
         if handler is None:
             raise ScpiError(-113, f"{header} has no {'query' if is_query else 'set'} form")
-        return handler(list(suffixes), params), list(new_path)
+        return handler, suffixes, params, list(new_path)
 
     def _resolve(
         self, header: str, absolute: bool, path: list[tuple[str, int | None]]
@@ -789,28 +846,42 @@ class SimulatedCTP10:
     # ------------------------------------------------------------------ detectors
 
     def _q_power(self, s: list[int], p: list[str]) -> str:
-        _no_params(p)
+        if p:
+            _no_params(p)
+        # The hot path of live polling: one detector lookup, no nested lock, no numpy call.
         det = self._detector(s[0], s[1])
         if det.failed:
             return GARBLED_VALUE
-        dbm = self.live_power_dbm(s[0], s[1])
+        dbm = det.level_dbm
+        if det.coupled:
+            dbm += self.coupling.loss_db(self.clock())
         if self.noise_db > 0:
-            dbm += self.noise_db * float(self._rng.standard_normal())
-        if self.options.unique_power:
+            dbm += self.noise_db * self._standard_normal()
+        options = self.options
+        if options.unique_power:
             self._power_seq = (self._power_seq + 1) % 1000
             dbm += self._power_seq * 1e-6
-        unit = "MW" if det.unit_mw else "DBM"
-        under = self.options.under_range
         if dbm < DETECTOR_FLOOR_DBM:
+            under = options.under_range
             if under == "keysight":
                 text = sci(-200.0) if not det.unit_mw else sci(1e-20)
             else:
                 text = "-INF" if under == "inf" else "-9.91E37"
         elif dbm > DETECTOR_MAX_DBM:
-            text = "INF" if under == "inf" else "+9.91E37"
+            text = "INF" if options.under_range == "inf" else "+9.91E37"
         else:
             text = sci(10.0 ** (dbm / 10.0)) if det.unit_mw else sci(dbm)
-        return f"{text},{unit}" if self.options.power_reply == "with_unit" else text
+        if options.power_reply == "with_unit":
+            return f"{text},{'MW' if det.unit_mw else 'DBM'}"
+        return text
+
+    def _standard_normal(self) -> float:
+        """Return the next standard normal draw of the noise generator (same sequence)."""
+        if not self._normals:
+            # One numpy call per 1024 draws instead of one per reply; reversed so that pop()
+            # hands them out in the generator's order.
+            self._normals = self._rng.standard_normal(1024).tolist()[::-1]
+        return self._normals.pop()
 
     def _q_unit_y(self, s: list[int], p: list[str]) -> str:
         _no_params(p)

@@ -247,8 +247,11 @@ def parse_string(text: str) -> str:
 
 def sci(value: float) -> str:
     """Format a number the way the CTP10 replies: '1.55000000E-006' (8 decimals, 3-digit exp)."""
-    mantissa, exponent = f"{value:.8E}".split("E")
-    return f"{mantissa}E{int(exponent):+04d}"
+    text = f"{value:.8E}"
+    # Python writes at least two exponent digits ('E+05'), the CTP10 three ('E+005').
+    if text[-4:-3] == "E":
+        return f"{text[:-2]}0{text[-2:]}"
+    return text
 
 
 def short_number(value: float) -> str:
