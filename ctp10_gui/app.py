@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -317,6 +318,7 @@ class AppContext:
     parts: MeasurementParts
     record_folder: Path | None = None
     screenshot: ScreenshotTaker | None = None
+    garbage_collector: GarbageCollector | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
     def shutdown(self) -> None:
@@ -325,6 +327,11 @@ class AppContext:
         self.controller.shutdown()
         self.simulator.stop()
         self.reporter.uninstall()
+        if self.garbage_collector is not None:
+            # No other thread of ours runs now: automatic collection is safe again.
+            self.garbage_collector.timer.stop()
+            self.garbage_collector = None
+            gc.enable()
 
 
 def acquisition_settings(s: AppSettings) -> AcquisitionSettings:
@@ -382,6 +389,12 @@ def start(ctx: AppContext) -> None:
     # A full garbage collection over the ~10^5 objects of Qt, pyqtgraph and numpy stalls every
     # thread for 50-150 ms (measured); frozen start-up objects are never scanned again.
     gc.freeze()
+    # Python collects cycles in whichever thread happens to allocate: the acquisition worker,
+    # the recording writer or the simulator. A QObject freed there takes Qt's connection lock,
+    # then waits for the GIL that the GUI thread holds while it waits for that lock: the app
+    # freezes (caught by py-spy in the test suite). So cycles are collected in the GUI thread
+    # only, by a timer (pyqtgraph's collector, made for exactly this).
+    ctx.garbage_collector = GarbageCollector(interval=1.0)
     ctx.window.show()
     problem = ctx.extras.get("load_problem")
     if isinstance(problem, str):

@@ -16,6 +16,7 @@ import os
 # before anything can import Qt: every test (and every helper's test dir) runs offscreen
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import gc
 import selectors
 import signal
 import socket
@@ -32,6 +33,26 @@ from ctp10_gui.hardware.simulator import SimulatorOptions, SimulatorServer
 
 SIM_SPEEDUP = 50.0  # a 40 nm sweep at 20 nm/s takes 40 ms instead of 2 s
 SIM_START_TIMEOUT_S = 15.0  # interpreter + numpy start-up on a loaded 2-core machine
+
+
+@pytest.fixture(autouse=True)
+def _collect_cycles_in_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keep the cyclic GC off during Qt tests and collect at teardown, in this (GUI) thread.
+
+    Python collects cycles in whichever thread allocates. A QObject freed in a simulator or
+    worker thread takes Qt's connection lock and then waits for the GIL, which the GUI thread
+    holds while waiting for that lock: the suite hung so once (py-spy showed both stacks).
+    The app does the same with a timer (ctp10_gui.app.start).
+    """
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if enabled:
+        gc.enable()
 
 
 @pytest.fixture

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import logging.handlers
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.app import (
@@ -202,3 +204,31 @@ def test_keyboard_starts_and_aborts_a_sweep_from_any_tab(qtbot: Any, user_dirs: 
         _wait_live(qtbot, ctx)  # live acquisition resumes by itself
     finally:
         ctx.shutdown()
+
+
+def test_cycles_are_collected_in_the_gui_thread_not_in_a_busy_worker(
+        qtbot: Any, user_dirs: Path) -> None:
+    ctx = build(["--settings", str(user_dirs / "settings.json")])
+    gc.enable()  # as in any Python process (the test fixtures turn it off for Qt tests)
+    start(ctx)
+    try:
+        freed_in: list[str] = []
+        orphan = QObject()
+        orphan.destroyed.connect(lambda *_: freed_in.append(threading.current_thread().name),
+                                 Qt.ConnectionType.DirectConnection)
+        orphan.cycle = orphan  # only the cyclic collector can free it now
+        del orphan
+
+        def allocate() -> None:  # far past the 700 allocations that trigger a collection
+            junk = [[] for _ in range(50_000)]
+            del junk
+
+        busy = threading.Thread(target=allocate, name="busy-worker")
+        busy.start()
+        busy.join()
+        assert freed_in == []  # a QObject freed here could deadlock Qt against the GIL
+        qtbot.waitUntil(lambda: bool(freed_in), timeout=3000)
+        assert freed_in == [threading.current_thread().name]
+    finally:
+        ctx.shutdown()
+    assert gc.isenabled()  # given back once no other thread of ours runs
