@@ -153,7 +153,7 @@ class PowerRow(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)
-class _PowerPlan:
+class PowerPlan:
     """Hold what a snapshot of one (module, channels) needs, built once and validated once."""
 
     module: int
@@ -246,8 +246,8 @@ class CTP10:
         # Snapshot plans depend on the arguments only (units are looked up in self.cache on
         # every snapshot), so they outlive reconnections. The last plan is kept together with
         # the caller's channel tuple: the acquisition loop passes the same tuple every time.
-        self._plans: dict[tuple[int, tuple[int, ...]], _PowerPlan] = {}
-        self._last_plan: _PowerPlan | None = None
+        self._plans: dict[tuple[int, tuple[int, ...]], PowerPlan] = {}
+        self._last_plan: PowerPlan | None = None
         self._last_channels: tuple[int, ...] | None = None
         self._clock = clock
         self._wall_clock = wall_clock
@@ -386,7 +386,7 @@ class CTP10:
     def snapshot(self, module: int, channels: Sequence[int]) -> PowerSnapshot:
         """Read the power (dBm) of channels of one module, in one round trip when possible."""
         plan = self._plan(module, channels)
-        row = self._read_row(plan)
+        row = self.read_power_row(plan)
         return PowerSnapshot(
             t_mono=row.t_mono,
             t_wall=row.t_wall,
@@ -400,10 +400,18 @@ class CTP10:
 
     def power_row(self, module: int, channels: Sequence[int]) -> PowerRow:
         """Read like snapshot() (module 1–20, channels 1–6) but return plain Python values."""
-        return self._read_row(self._plan(module, channels))
+        return self.read_power_row(self._plan(module, channels))
 
-    def _read_row(self, plan: _PowerPlan) -> PowerRow:
-        """Query and parse the powers of a validated plan, units read once per connection."""
+    def power_plan(self, module: int, channels: Sequence[int]) -> PowerPlan:
+        """Return the validated query plan of module (1–20) and channels (1–6) for read_power_row.
+
+        Raise OutOfRangeError for an invalid module or channel. A plan holds no session state:
+        it stays valid across reconnections.
+        """
+        return self._plan(module, channels)
+
+    def read_power_row(self, plan: PowerPlan) -> PowerRow:
+        """Query and parse the powers of a plan from power_plan(); units read once per session."""
         units = cast("list[PowerUnit | None]", list(map(self.cache.get, plan.unit_keys)))
         if None in units:
             # Units are static settings: read once per connection, never per snapshot.
@@ -437,7 +445,7 @@ class CTP10:
                 errors = (*errors[:i], error, *errors[i + 1 :])
         return PowerRow(t1, self._wall_clock(), t1 - t0, values, tuple(status), errors)
 
-    def _plan(self, module: int, channels: Sequence[int]) -> _PowerPlan:
+    def _plan(self, module: int, channels: Sequence[int]) -> PowerPlan:
         """Return the validated query plan for (module, channels); OutOfRangeError if invalid."""
         plan = self._last_plan
         if (
@@ -458,7 +466,7 @@ class CTP10:
         if plan is None:
             m, cs = key
             commands = tuple(POWER_QUERY.format(m=m, c=c) for c in cs)
-            plan = _PowerPlan(
+            plan = PowerPlan(
                 module=m,
                 channels=cs,
                 commands=commands,
@@ -473,7 +481,7 @@ class CTP10:
         self._last_channels = channels if isinstance(channels, tuple) else None
         return plan
 
-    def _read_powers(self, plan: _PowerPlan) -> list[str]:
+    def _read_powers(self, plan: PowerPlan) -> list[str]:
         commands = plan.commands
         if len(commands) == 1:
             return [self.query(commands[0])]
@@ -536,7 +544,7 @@ class CTP10:
                 f"(another instrument answered after reopening: {identity.raw!r})",
             )
 
-    def _read_units(self, plan: _PowerPlan) -> list[PowerUnit]:
+    def _read_units(self, plan: PowerPlan) -> list[PowerUnit]:
         """Read the units of a plan's channels (once per connection); name a silent module.
 
         A SCPI instrument does not answer a query to hardware it lacks: it queues an error

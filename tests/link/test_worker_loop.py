@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 
 from ctp10_gui.hardware.ctp10 import CTP10, ChannelStatus
@@ -112,3 +115,13 @@ def test_every_snapshot_reaches_the_gui_in_order_in_batches_of_one_layout(qapp) 
         ("", "", "", ""),
         ("", ""),
     ]
+
+
+def test_a_dropped_worker_is_freed_at_once_not_left_to_the_cyclic_collector(qapp) -> None:
+    # The collector may run in any thread, and a QObject freed outside the GUI thread can
+    # deadlock PySide: the worker and its loop must not form a cycle.
+    worker = AcquisitionWorker(lambda address: CTP10(ScriptedCtp10(FakeClock())))
+    freed = weakref.ref(worker)
+    assert not gc.isenabled()  # the Qt-test fixture: nothing but reference counting here
+    del worker
+    assert freed() is None
