@@ -325,7 +325,33 @@ class SimulatedCTP10:
             except ScpiError:
                 return None
             units.append((handler, suffixes, params))
-        return tuple(units)
+        return self._batch_powers(units) or tuple(units)
+
+    def _batch_powers(self, units: list[_Unit]) -> tuple[_Unit, ...] | None:
+        """Return one unit answering a compound of valid power queries in one pass, or None.
+
+        A detector module reads its channels together; so does the simulator: one clock and
+        coupling reading and one dispatch for the whole message. Anything else (another
+        command, a parameter, a missing detector, whose error must be queued in order) is
+        answered unit by unit.
+        """
+        if len(units) < 2:
+            return None
+        detectors: list[_Detector] = []
+        for handler, suffixes, params in units:
+            if handler != self._q_power or params:
+                return None
+            try:
+                detectors.append(self._detector(*suffixes))
+            except ScpiError:
+                return None
+        batch = tuple(detectors)
+        return ((lambda _suffixes, _params: self._power_replies(batch)), (), []),
+
+    def _power_replies(self, detectors: tuple[_Detector, ...]) -> str:
+        """Answer the power queries of these detectors, ';'-joined."""
+        loss_db = self.coupling.loss_db(self.clock())
+        return ";".join([self._power_reply(det, loss_db) for det in detectors])
 
     def _handle_parts(self, parts: list[str]) -> str | bytes | None:
         """Execute a message unit by unit, reporting header errors where they occur."""
@@ -848,13 +874,17 @@ class SimulatedCTP10:
     def _q_power(self, s: list[int], p: list[str]) -> str:
         if p:
             _no_params(p)
-        # The hot path of live polling: one detector lookup, no nested lock, no numpy call.
         det = self._detector(s[0], s[1])
+        return self._power_reply(det, self.coupling.loss_db(self.clock()) if det.coupled else 0.0)
+
+    def _power_reply(self, det: _Detector, coupling_loss_db: float) -> str:
+        """Format one detector's power reply; coupling_loss_db applies if it is coupled."""
+        # The hot path of live polling: no lock, no lookup, no numpy call.
         if det.failed:
             return GARBLED_VALUE
         dbm = det.level_dbm
         if det.coupled:
-            dbm += self.coupling.loss_db(self.clock())
+            dbm += coupling_loss_db
         if self.noise_db > 0:
             dbm += self.noise_db * self._standard_normal()
         options = self.options
