@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from ctp10_gui.hardware.errors import (
     OutOfRangeError,
 )
 from ctp10_gui.hardware.scpi import (
+    DBM_PLANS_KEY,
     DETECTOR_CHANNELS,
     DETECTOR_MODULES,
     POWER_QUERY,
@@ -412,14 +413,62 @@ class CTP10:
 
     def read_power_row(self, plan: PowerPlan) -> PowerRow:
         """Query and parse the powers of a plan from power_plan(); units read once per session."""
-        units = cast("list[PowerUnit | None]", list(map(self.cache.get, plan.unit_keys)))
-        if None in units:
+        units = self._known_units(plan)
+        if units is None:
             # Units are static settings: read once per connection, never per snapshot.
-            units = self._read_units(plan)  # type: ignore[assignment]
+            units = self._note_units(plan, self._read_units(plan))
         t0 = self._clock()
         replies = self._read_powers(plan)
+        return self._power_row(plan, units, replies, t0, self._clock())
+
+    def send_power_query(self, plan: PowerPlan) -> float | None:
+        """Send plan's power query without reading the reply; return the send time (s).
+
+        read_power_reply() must follow before anything else uses the session: the caller
+        works while the instrument answers. Return None, sending nothing, when a snapshot of
+        this plan takes more than one plain exchange on this session (units not read yet,
+        compound queries not yet detected, or not supported).
+        """
+        if len(plan.commands) > 1 and self.compound_supported is not True:
+            return None
+        if self._known_units(plan) is None:
+            return None
+        t0 = self._clock()
+        self.transport.write(plan.compound)
+        return t0
+
+    def read_power_reply(self, plan: PowerPlan, sent_at: float) -> PowerRow:
+        """Read and parse the reply to send_power_query(plan), which returned sent_at (s)."""
+        reply = self.transport.receive(plan.compound)
         t1 = self._clock()
-        if units.count(PowerUnit.DBM) == len(units):
+        replies = [reply] if len(plan.commands) == 1 else self._split_powers(plan, reply)
+        units = self._known_units(plan)
+        assert units is not None, "send_power_query() sends only with every unit known"
+        return self._power_row(plan, units, replies, sent_at, t1)
+
+    def _known_units(self, plan: PowerPlan) -> list[PowerUnit] | tuple[()] | None:
+        """Return plan's units from the cache, () if all are dBm, None if one is not known."""
+        known = self.cache.get(DBM_PLANS_KEY)
+        if known is not None and plan in known:  # type: ignore[operator]
+            return ()  # the usual case, answered without looking up every channel
+        units = list(map(self.cache.get, plan.unit_keys))
+        return None if None in units else self._note_units(plan, units)  # type: ignore[arg-type]
+
+    def _note_units(self, plan: PowerPlan, units: list[PowerUnit]) -> list[PowerUnit] | tuple[()]:
+        """Return units, or () after noting the plan as all dBm.
+
+        The note lets the next snapshots skip the per-channel lookups (1 µs, thousands of
+        times a second); noting a power unit drops it (Detector._remember).
+        """
+        if units.count(PowerUnit.DBM) != len(units):
+            return units
+        self.cache.setdefault(DBM_PLANS_KEY, set()).add(plan)  # type: ignore[attr-defined]
+        return ()
+
+    def _power_row(self, plan: PowerPlan, units: list[PowerUnit] | tuple[()],
+                   replies: list[str], t0: float, t1: float) -> PowerRow:
+        """Parse replies (one per channel; units () = all dBm) sent at t0, read at t1 (s)."""
+        if not units:
             # The usual case in a few C-level calls (this runs thousands of times a second):
             # bare numbers, all in range. Anything else (unit suffix, sentinel, NaN, garbage)
             # takes the per-channel parser below.
@@ -434,11 +483,12 @@ class CTP10:
                     return PowerRow(
                         t1, self._wall_clock(), t1 - t0, values, plan.all_ok, plan.no_errors
                     )
+            units = [PowerUnit.DBM] * len(plan.commands)
         values = []
         status: list[int] = []
         errors = plan.no_errors
         for i, (reply, unit) in enumerate(zip(replies, units, strict=True)):
-            value, state, error = parse_power(reply, cast(PowerUnit, unit))
+            value, state, error = parse_power(reply, unit)
             values.append(value)
             status.append(int(state))
             if error:  # a new tuple, so that the shared plan.no_errors stays all ""
@@ -490,13 +540,16 @@ class CTP10:
         compound = plan.compound
         if self.compound_supported is None:
             return self._detect_compound(compound, list(commands))
-        reply = self.query(compound)
+        return self._split_powers(plan, self.query(compound))
+
+    def _split_powers(self, plan: PowerPlan, reply: str) -> list[str]:
+        """Split a compound power reply into one value per channel; GARBLED if it does not fit."""
         parts = reply.split(";")
-        if len(parts) != len(commands):
+        if len(parts) != len(plan.commands):
             # Detection succeeded on this connection, so a wrong count means a reply of some
             # other query was read here: the stream is out of step.
-            why = f"{len(parts)} values for {len(commands)} channels: reply stream out of step"
-            raise self.garbled(compound, reply, why)
+            why = f"{len(parts)} values for {len(plan.commands)} channels: reply stream out of step"
+            raise self.garbled(plan.compound, reply, why)
         return parts
 
     def _detect_compound(self, compound: str, commands: list[str]) -> list[str]:

@@ -47,6 +47,7 @@ class ReplayTransport(Transport):
         self._pairs = list(exchange)
         self._next = 0
         self._open = False
+        self._unread: tuple[str, Reply] | None = None  # a written query whose reply is unread
         self.opens = 0
         self.closes = 0
 
@@ -74,7 +75,8 @@ class ReplayTransport(Transport):
         return self._pairs[self._next :]
 
     def assert_done(self) -> None:
-        """Fail if pairs are left: the driver sent less than the script expects."""
+        """Fail if pairs are left or a reply was not read: the driver did less than scripted."""
+        self._require_read()
         if self._next < len(self._pairs):
             left = "\n".join(f"  [{self._next + i}] {p!r}" for i, p in enumerate(self.remaining))
             raise AssertionError(f"replay: {len(self.remaining)} pair(s) never played:\n{left}")
@@ -82,16 +84,34 @@ class ReplayTransport(Transport):
     # -- the Transport interface ---------------------------------------------------------------
 
     def write(self, command: str) -> None:
-        """Check command against the script's next write."""
+        """Check command against the script's next pair; a query's reply waits for receive()."""
+        self._require_read()
         reply = self._expect(command, "write")
-        if reply is not None:
+        if reply is not None or self._reply_pair_follows():
+            self._unread = (command, reply)
+
+    def receive(self, command: str) -> str:
+        """Return the scripted text reply to command, written just before."""
+        unread, self._unread = self._unread, None
+        if unread is None or unread[0] != command:
             raise AssertionError(
-                f"replay step {self._next - 1}: driver wrote {command!r} without reading, "
-                f"but the script has a reply {reply!r} (a query was expected)"
+                f"replay step {self._next}: driver read a reply to {command!r}, but its last "
+                f"exchange was {unread[0] if unread else 'no query'!r}"
             )
+        reply = unread[1]
+        if reply is None:
+            _, reply = self._take("read", None)
+            self._raise_if_error(reply)
+        if not isinstance(reply, str):
+            raise AssertionError(
+                f"replay step {self._next - 1}: text query {command!r} got scripted {reply!r}"
+            )
+        scpi_log.debug("<- %s", reply)
+        return reply
 
     def query(self, command: str) -> str:
         """Check command against the script and return the scripted text reply."""
+        self._require_read()
         reply = self._reply_for(command, "query")
         if not isinstance(reply, str):
             raise AssertionError(
@@ -102,6 +122,7 @@ class ReplayTransport(Transport):
 
     def query_block(self, command: str, timeout_s: float) -> bytes:
         """Check command against the script and return the payload of the scripted block."""
+        self._require_read()
         reply = self._reply_for(command, "binary query")
         if not isinstance(reply, bytes):
             raise AssertionError(
@@ -112,6 +133,19 @@ class ReplayTransport(Transport):
         return payload
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _require_read(self) -> None:
+        """Fail if the driver moves on without reading the reply to its last query."""
+        if self._unread is not None:
+            command, reply = self._unread
+            raise AssertionError(
+                f"replay step {self._next}: driver wrote {command!r} without reading, but the "
+                f"script has a reply {reply!r} (a query was expected)"
+            )
+
+    def _reply_pair_follows(self) -> bool:
+        """Return True if the next pair is a reply of its own, (None, reply)."""
+        return self._next < len(self._pairs) and self._pairs[self._next][0] is None
 
     def _require_open(self, command: str) -> None:
         if not self._open:

@@ -511,6 +511,8 @@ class ReferenceLaser(Channel):
 
 
 POWER_QUERY = ":CTP:SENS{m}:CHAN{c}:POW?"
+# Cache key of the set of snapshot plans whose channels are all known to be in dBm.
+DBM_PLANS_KEY = "dbm_plans"
 
 
 class Detector(Channel):
@@ -536,6 +538,7 @@ class Detector(Channel):
     def _remember(self, name: str, value: Any) -> None:
         if name == "power_unit":
             self._owner.cache[("power_unit", self.module, self.channel)] = value
+            self._owner.cache.pop(DBM_PLANS_KEY, None)  # snapshots must look the units up again
 
     def cached_power_unit(self) -> PowerUnit:
         """Return the power unit, read from the instrument only once per connection."""

@@ -176,6 +176,14 @@ class Transport(Protocol):
         """Send one command and return its reply line without CR LF."""
         ...
 
+    def receive(self, command: str) -> str:
+        """Read the reply line to command, sent by write() just before; without CR LF.
+
+        write() then receive() is query() split in two, so that the caller can work while the
+        instrument answers; nothing else may use the session in between.
+        """
+        ...
+
     def query_block(self, command: str, timeout_s: float) -> bytes:
         """Send one command and return the payload of its IEEE 488.2 block reply, in timeout_s s."""
         ...
@@ -286,11 +294,13 @@ class VisaTransport(Transport):
 
     def query(self, command: str) -> str:
         """Send one command and return its reply line (CR LF stripped) within io_timeout_s s."""
+        self.write(command)
+        return self.receive(command)
+
+    def receive(self, command: str) -> str:
+        """Read the reply line (CR LF stripped) to command, sent by write(), in io_timeout_s s."""
         resource = self._require(command)
-        self._check_peer(command)
-        scpi_log.debug("-> %s", command)
         try:
-            resource.write(command)
             raw = bytes(resource.read_raw())
             if self._late_trailer_possible and raw in (b"\r\n", b"\n"):
                 # The CR LF of the previous binary block came after we stopped waiting for it.

@@ -292,6 +292,63 @@ def test_unit_changed_through_the_driver_updates_the_cache_without_a_query() -> 
     np.testing.assert_allclose(snap.values_dbm, [-3.0, -20.0])
 
 
+def test_a_snapshot_query_sent_ahead_is_one_exchange_split_in_two() -> None:
+    exchange = [
+        IDN,
+        *units(4, CH4),
+        (compound(4, CH4), "-1;-2;-3;-4"),  # detection, by the first snapshot
+        (compound(4, CH4), None),
+        (None, "-5;x#;-7;-8"),
+    ]
+    clock = FakeClock()
+    with expected_protocol(exchange, connect=True, clock=clock, wall_clock=lambda: 9.0) as ctp:
+        plan = ctp.power_plan(4, CH4)
+        ctp.read_power_row(plan)
+        clock.now = 3.0
+        sent_at = ctp.send_power_query(plan)
+        clock.now = 3.25  # the caller works while the instrument answers
+        row = ctp.read_power_reply(plan, sent_at)
+    assert sent_at == 3.0 and (row.t_mono, row.t_wall, row.latency_s) == (3.25, 9.0, 0.25)
+    assert row.values_dbm[::2] == [-5.0, -7.0] and math.isnan(row.values_dbm[1])
+    assert row.status == (0, int(ChannelStatus.ERROR), 0, 0)
+    assert row.errors == ("", "garbled reply 'x#'", "", "")
+
+
+def test_nothing_is_sent_ahead_until_one_plain_exchange_answers_a_snapshot() -> None:
+    fallback = [IDN, ("SYST:ERR?", '-113,"Undefined header"'), OK]
+    exchange = [
+        IDN,
+        *units(4, (1, 2)),
+        (compound(4, (1, 2)), "-1"),  # compound queries rejected: one query per channel
+        *fallback,
+        (single(4, 1), "-1"),
+        (single(4, 2), "-2"),
+    ]
+    with expected_protocol(exchange, connect=True) as ctp:
+        plan = ctp.power_plan(4, (1, 2))
+        assert ctp.send_power_query(plan) is None  # units and compound support unknown
+        ctp.read_power_row(plan)
+        assert ctp.compound_supported is False
+        assert ctp.send_power_query(plan) is None  # two queries: nothing to send ahead
+
+
+def test_a_reply_sent_ahead_with_a_wrong_value_count_is_a_desync() -> None:
+    exchange = [
+        IDN,
+        *units(4, CH4),
+        (compound(4, CH4), "-1;-2;-3;-4"),
+        (compound(4, CH4), "-1;-2;-3"),
+    ]
+    with expected_protocol(exchange, connect=True) as ctp:
+        plan = ctp.power_plan(4, CH4)
+        ctp.read_power_row(plan)
+        sent_at = ctp.send_power_query(plan)
+        assert sent_at is not None
+        with pytest.raises(LinkError, match="out of step") as caught:
+            ctp.read_power_reply(plan, sent_at)
+        assert caught.value.kind is LinkFailure.GARBLED and not ctp.transport.is_open
+
+
 def test_snapshot_times_come_from_the_injected_clocks() -> None:
     ticks = iter([10.0, 10.004])
     with expected_protocol(

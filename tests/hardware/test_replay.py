@@ -47,10 +47,33 @@ def test_query_where_a_write_was_scripted_fails() -> None:
         transport.query("*CLS")
 
 
-def test_write_where_a_query_was_scripted_fails() -> None:
-    transport = opened([("*OPC?", "1")])
+def test_write_where_a_query_was_scripted_fails_once_the_driver_moves_on() -> None:
+    transport = opened([("*OPC?", "1"), ("*CLS", None)])
+    transport.write("*OPC?")  # maybe a query split in two: its receive() may follow
     with pytest.raises(AssertionError, match="a query was expected"):
-        transport.write("*OPC?")
+        transport.write("*CLS")
+    transport = opened([("*OPC?", "1")])
+    transport.write("*OPC?")
+    with pytest.raises(AssertionError, match="a query was expected"):
+        transport.assert_done()
+
+
+def test_a_query_may_be_split_into_write_and_receive() -> None:
+    transport = opened([("*OPC?", "1"), ("*IDN?", None), (None, "EXFO,CTP10,1,2")])
+    transport.write("*OPC?")
+    assert transport.receive("*OPC?") == "1"
+    transport.write("*IDN?")
+    assert transport.receive("*IDN?") == "EXFO,CTP10,1,2"
+    transport.assert_done()
+
+
+def test_receive_without_its_write_fails() -> None:
+    transport = opened([("*OPC?", "1"), ("*CLS", None)])
+    with pytest.raises(AssertionError, match="no query"):
+        transport.receive("*OPC?")
+    transport.write("*OPC?")
+    with pytest.raises(AssertionError, match=r"last exchange was '\*OPC\?'"):
+        transport.receive("*IDN?")
 
 
 def test_leftover_pair_fails_assert_done() -> None:
