@@ -60,7 +60,7 @@ class WorkerBatch:
 
     session: int
     batch: SnapshotBatch
-    latency_s: np.ndarray  # (N,) s, round trip of each snapshot
+    latency_s: np.ndarray  # (N,) s, from sending each snapshot query to reading its reply
     t_good: float  # monotonic s of the newest good reply in the batch
 
 
@@ -194,6 +194,7 @@ class AcquisitionLoop:
         self._live = live
         self._ctp: CTP10 | None = None
         self._plan: PowerPlan | None = None  # of (module, channels), made at the first snapshot
+        self._sent_at: float | None = None  # monotonic s: a snapshot query sent ahead, unread
         self._session = 0
         self._address = ""
         self._next_snapshot_at = 0.0
@@ -225,13 +226,15 @@ class AcquisitionLoop:
         """Serve commands, snapshots and probes until stop(); close the session at the end."""
         self.thread_id = threading.get_ident()
         self.native_thread_id = threading.get_native_id()
+        stopping = self._stopping.is_set
         try:
-            while not self._stopping.is_set():
+            while not stopping():
                 try:
                     command = self._next_command()
                     if command is not None:
+                        self._settle()
                         self._execute(command)
-                    if not self._stopping.is_set():
+                    if not stopping():
                         self._periodic()
                 except Exception:  # a bug must not kill the loop nor leave the GUI waiting
                     log.exception("unexpected error in the acquisition worker")
@@ -239,18 +242,21 @@ class AcquisitionLoop:
                         self._lose(LinkError(self._address, LinkFailure.CLOSED,
                                              "(internal error in the acquisition worker)"))
         finally:
+            self._settle()  # the snapshot in flight was asked for: keep it
             self._drop_session()
 
     def _next_command(self) -> _Command | None:
         """Return the next command, waiting at most until the next scheduled job is due."""
+        if self._live and self._ctp is not None and self._next_snapshot_at <= self._clock():
+            # The maximum rate: a snapshot is due before every turn. empty() is much cheaper
+            # than raising and catching queue.Empty each time.
+            return None if self._queue.empty() else self._queue.get_nowait()
         due = self._next_due()
         try:
             if due is None:
                 return self._queue.get()
             timeout = due - self._clock()
             if timeout <= 0:
-                # At the maximum rate this runs before every snapshot: empty() is much cheaper
-                # than raising and catching queue.Empty each time.
                 return None if self._queue.empty() else self._queue.get_nowait()
             return self._queue.get(timeout=timeout)
         except queue.Empty:
@@ -335,6 +341,7 @@ class AcquisitionLoop:
     def _drop_session(self) -> None:
         """Send what is pending and close the session (never clear(): it hangs on a dead peer)."""
         self._flush()
+        self._sent_at = None  # its reply, if any, goes with the socket
         ctp, self._ctp = self._ctp, None
         if ctp is not None:
             ctp.close()
@@ -347,17 +354,29 @@ class AcquisitionLoop:
 
     # ---- jobs ---------------------------------------------------------------------------------
 
-    def _snapshot(self) -> float:
-        """Take one snapshot into the pending batch; return the monotonic time (s) after it."""
-        assert self._ctp is not None
+    def _snapshot(self, ahead: bool = True) -> float:
+        """Take one snapshot into the pending batch; return the monotonic time (s) after it.
+
+        With ahead, when the next snapshot is already due (the maximum rate), its query is
+        sent before this reply is batched: the instrument answers it meanwhile, so batching
+        costs no round-trip time. Its reply is read first thing next time, before any command
+        can use the session. This reply was read in full before, so no instrument ever holds
+        two queries.
+        """
+        ctp = self._ctp
+        assert ctp is not None
         # The hot path at the maximum rate: plain values go straight into the batcher's lists
         # (no PowerSnapshot, no per-sample numpy arrays), a plan validated once, no logging.
         module = self._module
+        sent_at, self._sent_at = self._sent_at, None
         try:
             plan = self._plan
             if plan is None:
-                plan = self._plan = self._ctp.power_plan(module, self._channels)
-            row = self._ctp.read_power_row(plan)
+                plan = self._plan = ctp.power_plan(module, self._channels)
+            if sent_at is None:
+                row = ctp.read_power_row(plan)
+            else:
+                row = ctp.read_power_reply(plan, sent_at)
         except LinkError as exc:
             self._lose(exc)
             return self._clock()
@@ -377,6 +396,12 @@ class AcquisitionLoop:
         now = self._clock()
         next_at = self._next_snapshot_at + self._interval_s
         self._next_snapshot_at = next_at if next_at >= now else now
+        lost = None
+        if ahead and next_at <= now and self._queue.empty():
+            try:
+                self._sent_at = ctp.send_power_query(plan)
+            except LinkError as exc:
+                lost = exc  # after this snapshot, which is good, is kept
         flushed = self._batcher.add_row(module, plan.channels, row.t_mono, row.t_wall,
                                         row.values_dbm, row.status)
         if flushed is not None:  # module or channels changed: the old layout goes on its own
@@ -386,7 +411,14 @@ class AcquisitionLoop:
         if row.errors != self._last_errors:
             self._last_errors = row.errors
             self._events.channel_errors.emit(self._session, row.errors)
+        if lost is not None:
+            self._lose(lost)
         return now
+
+    def _settle(self) -> None:
+        """Read the reply of a snapshot query sent ahead, if any, so the session is free."""
+        if self._sent_at is not None and self._ctp is not None:
+            self._snapshot(ahead=False)
 
     def _flush(self) -> None:
         batch = self._batcher.take()

@@ -37,6 +37,9 @@ class ScriptedCtp10:
         self.clock = clock
         self.is_open = False
         self.snapshots = 0
+        self.unread: tuple[str, str] | None = None  # a query sent, its reply not yet read
+        self.sent_ahead = 0  # queries written on their own, their reply read later
+        self.requests_seen = 0
         self.worker: AcquisitionWorker | None = None
 
     def open(self) -> None:
@@ -45,11 +48,26 @@ class ScriptedCtp10:
     def close(self) -> None:
         self.is_open = False
 
-    def write(self, command: str) -> None:
-        raise AssertionError(f"unexpected write {command!r}")
-
     def query(self, command: str) -> str:
+        self.write(command)
+        self.sent_ahead -= 1  # a plain query, not a snapshot query sent ahead
+        return self.receive(command)
+
+    def write(self, command: str) -> None:
+        self.sent_ahead += 1
+        # The instrument gets a query only after its previous reply was read in full.
+        assert self.unread is None, f"{command!r} sent before the reply to {self.unread[0]!r}"
+        assert command.endswith("?"), f"unexpected write {command!r}"
+        self.unread = (command, self._answer(command))
+
+    def receive(self, command: str) -> str:
+        assert self.unread is not None and self.unread[0] == command, (command, self.unread)
+        reply, self.unread = self.unread[1], None
+        return reply
+
+    def _answer(self, command: str) -> str:
         if command == "*IDN?":
+            self.requests_seen += self.snapshots > 0
             return "EXFO,CTP10,SN1,1.0"
         if command.endswith("UNIT:Y?"):
             return "DBM"
@@ -60,6 +78,7 @@ class ScriptedCtp10:
         assert self.worker is not None
         if k == SWITCH_AT:
             self.worker.configure(4, (1, 2), 0.0)
+            self.worker.submit(7, lambda ctp: ctp.query("*IDN?"))  # between two snapshots
         if k == STOP_AT:
             self.worker.stop()
         channels = [int(part.split("CHAN")[1].split(":")[0]) for part in command.split(";")]
@@ -81,12 +100,19 @@ def test_every_snapshot_reaches_the_gui_in_order_in_batches_of_one_layout(qapp) 
     # The worker lives in this thread here, so its signals are delivered at once.
     worker.batch_ready.connect(batches.append)
     worker.channel_errors.connect(lambda session, e: errors.append(e))
+    done: list[tuple[int, object]] = []
+    worker.request_done.connect(lambda session, rid, result, t: done.append((rid, result)))
     worker.open(1, instrument.address)
     worker.set_live(True)
     worker.configure(4, CH4, 0.0)
     worker.run()  # returns after the stop asked for during snapshot STOP_AT
 
     assert instrument.snapshots == STOP_AT + 1 and not instrument.is_open
+    # At the maximum rate each snapshot query goes out before the previous reply is batched
+    # (the fake fails any query sent before the previous reply was read), also across the
+    # request and the layout switch.
+    assert instrument.sent_ahead >= STOP_AT - 3
+    assert done == [(7, "EXFO,CTP10,SN1,1.0")] and instrument.requests_seen == 1
     layouts = [b.batch.channels for b in batches]
     n_wide = layouts.count(CH4)
     assert layouts == [CH4] * n_wide + [(1, 2)] * (len(layouts) - n_wide)
