@@ -52,6 +52,7 @@ __all__ = [
     "STATUS_SCANNING",
     "ChannelStatus",
     "Identity",
+    "PowerReply",
     "PowerRow",
     "PowerSnapshot",
     "PowerUnit",
@@ -140,6 +141,14 @@ class PowerSnapshot:
     status: np.ndarray  # int8 (C,) ChannelStatus
     errors: tuple[str, ...]  # per channel, "" when fine
     latency_s: float
+
+
+class PowerReply(NamedTuple):
+    """Hold a power reply as read, before parsing, with the times it arrived."""
+
+    text: str  # the values as the instrument sent them, ";"-separated
+    t_mono: float  # s, monotonic time of the reply
+    t_wall: float  # s since the epoch
 
 
 class PowerRow(NamedTuple):
@@ -419,12 +428,12 @@ class CTP10:
             units = self._note_units(plan, self._read_units(plan))
         t0 = self._clock()
         replies = self._read_powers(plan)
-        return self._power_row(plan, units, replies, t0, self._clock())
+        return self._power_row(plan, units, replies, t0, self._clock(), self._wall_clock())
 
     def send_power_query(self, plan: PowerPlan) -> float | None:
         """Send plan's power query without reading the reply; return the send time (s).
 
-        read_power_reply() must follow before anything else uses the session: the caller
+        receive_power_reply() must follow before anything else uses the session: the caller
         works while the instrument answers. Return None, sending nothing, when a snapshot of
         this plan takes more than one plain exchange on this session (units not read yet,
         compound queries not yet detected, or not supported).
@@ -437,14 +446,21 @@ class CTP10:
         self.transport.write(plan.compound)
         return t0
 
-    def read_power_reply(self, plan: PowerPlan, sent_at: float) -> PowerRow:
-        """Read and parse the reply to send_power_query(plan), which returned sent_at (s)."""
-        reply = self.transport.receive(plan.compound)
-        t1 = self._clock()
-        replies = [reply] if len(plan.commands) == 1 else self._split_powers(plan, reply)
+    def receive_power_reply(self, plan: PowerPlan) -> PowerReply:
+        """Read the reply to send_power_query(plan); return it unparsed, with when it came."""
+        text = self.transport.receive(plan.compound)
+        return PowerReply(text, self._clock(), self._wall_clock())
+
+    def parse_power_reply(self, plan: PowerPlan, reply: PowerReply, sent_at: float) -> PowerRow:
+        """Parse a reply from receive_power_reply() to a query sent at sent_at (monotonic s).
+
+        Raise a GARBLED LinkError (and close the session) if the value count is wrong.
+        """
+        text = reply.text
+        replies = [text] if len(plan.commands) == 1 else self._split_powers(plan, text)
         units = self._known_units(plan)
         assert units is not None, "send_power_query() sends only with every unit known"
-        return self._power_row(plan, units, replies, sent_at, t1)
+        return self._power_row(plan, units, replies, sent_at, reply.t_mono, reply.t_wall)
 
     def _known_units(self, plan: PowerPlan) -> list[PowerUnit] | tuple[()] | None:
         """Return plan's units from the cache, () if all are dBm, None if one is not known."""
@@ -466,7 +482,7 @@ class CTP10:
         return ()
 
     def _power_row(self, plan: PowerPlan, units: list[PowerUnit] | tuple[()],
-                   replies: list[str], t0: float, t1: float) -> PowerRow:
+                   replies: list[str], t0: float, t1: float, t_wall: float) -> PowerRow:
         """Parse replies (one per channel; units () = all dBm) sent at t0, read at t1 (s)."""
         if not units:
             # The usual case in a few C-level calls (this runs thousands of times a second):
@@ -480,9 +496,7 @@ class CTP10:
                 # sum() is NaN if any value is NaN, which min() and max() may skip.
                 in_range = min(values) > UNDER_RANGE_DBM and max(values) < OVER_RANGE_SENTINEL
                 if in_range and not math.isnan(sum(values)):
-                    return PowerRow(
-                        t1, self._wall_clock(), t1 - t0, values, plan.all_ok, plan.no_errors
-                    )
+                    return PowerRow(t1, t_wall, t1 - t0, values, plan.all_ok, plan.no_errors)
             units = [PowerUnit.DBM] * len(plan.commands)
         values = []
         status: list[int] = []
@@ -493,7 +507,7 @@ class CTP10:
             status.append(int(state))
             if error:  # a new tuple, so that the shared plan.no_errors stays all ""
                 errors = (*errors[:i], error, *errors[i + 1 :])
-        return PowerRow(t1, self._wall_clock(), t1 - t0, values, tuple(status), errors)
+        return PowerRow(t1, t_wall, t1 - t0, values, tuple(status), errors)
 
     def _plan(self, module: int, channels: Sequence[int]) -> PowerPlan:
         """Return the validated query plan for (module, channels); OutOfRangeError if invalid."""

@@ -358,10 +358,10 @@ class AcquisitionLoop:
         """Take one snapshot into the pending batch; return the monotonic time (s) after it.
 
         With ahead, when the next snapshot is already due (the maximum rate), its query is
-        sent before this reply is batched: the instrument answers it meanwhile, so batching
-        costs no round-trip time. Its reply is read first thing next time, before any command
-        can use the session. This reply was read in full before, so no instrument ever holds
-        two queries.
+        sent as soon as this reply is in, before this reply is parsed and batched: the
+        instrument answers it meanwhile, so that work costs no round-trip time. Its reply is
+        read first thing next time, before any command can use the session. This reply was
+        read in full before, so no instrument ever holds two queries.
         """
         ctp = self._ctp
         assert ctp is not None
@@ -369,6 +369,7 @@ class AcquisitionLoop:
         # (no PowerSnapshot, no per-sample numpy arrays), a plan validated once, no logging.
         module = self._module
         sent_at, self._sent_at = self._sent_at, None
+        lost = None
         try:
             plan = self._plan
             if plan is None:
@@ -376,7 +377,19 @@ class AcquisitionLoop:
             if sent_at is None:
                 row = ctp.read_power_row(plan)
             else:
-                row = ctp.read_power_reply(plan, sent_at)
+                reply = ctp.receive_power_reply(plan)
+            # Deadline pacing: the next snapshot is one interval after the previous deadline,
+            # so the rate does not drift; after a slow reply skip to now instead of catching up.
+            now = self._clock()
+            next_at = self._next_snapshot_at + self._interval_s
+            self._next_snapshot_at = next_at if next_at >= now else now
+            if ahead and next_at <= now and self._queue.empty():
+                try:
+                    self._sent_at = ctp.send_power_query(plan)
+                except LinkError as exc:
+                    lost = exc  # after this snapshot, which is good, is kept
+            if sent_at is not None:
+                row = ctp.parse_power_reply(plan, reply, sent_at)
         except LinkError as exc:
             self._lose(exc)
             return self._clock()
@@ -391,17 +404,6 @@ class AcquisitionLoop:
             log.exception("snapshot of module %d failed", module)
             self._lose(LinkError(self._address, LinkFailure.GARBLED, f"({exc})"))
             return self._clock()
-        # Deadline pacing: the next snapshot is one interval after the previous deadline, so
-        # the rate does not drift; after a slow reply skip to now instead of catching up.
-        now = self._clock()
-        next_at = self._next_snapshot_at + self._interval_s
-        self._next_snapshot_at = next_at if next_at >= now else now
-        lost = None
-        if ahead and next_at <= now and self._queue.empty():
-            try:
-                self._sent_at = ctp.send_power_query(plan)
-            except LinkError as exc:
-                lost = exc  # after this snapshot, which is good, is kept
         flushed = self._batcher.add_row(module, plan.channels, row.t_mono, row.t_wall,
                                         row.values_dbm, row.status)
         if flushed is not None:  # module or channels changed: the old layout goes on its own

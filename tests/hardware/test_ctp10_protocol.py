@@ -307,7 +307,10 @@ def test_a_snapshot_query_sent_ahead_is_one_exchange_split_in_two() -> None:
         clock.now = 3.0
         sent_at = ctp.send_power_query(plan)
         clock.now = 3.25  # the caller works while the instrument answers
-        row = ctp.read_power_reply(plan, sent_at)
+        reply = ctp.receive_power_reply(plan)
+        clock.now = 4.0  # parsed later: the times are those of the exchange
+        assert sent_at is not None
+        row = ctp.parse_power_reply(plan, reply, sent_at)
     assert sent_at == 3.0 and (row.t_mono, row.t_wall, row.latency_s) == (3.25, 9.0, 0.25)
     assert row.values_dbm[::2] == [-5.0, -7.0] and math.isnan(row.values_dbm[1])
     assert row.status == (0, int(ChannelStatus.ERROR), 0, 0)
@@ -344,8 +347,9 @@ def test_a_reply_sent_ahead_with_a_wrong_value_count_is_a_desync() -> None:
         ctp.read_power_row(plan)
         sent_at = ctp.send_power_query(plan)
         assert sent_at is not None
+        reply = ctp.receive_power_reply(plan)
         with pytest.raises(LinkError, match="out of step") as caught:
-            ctp.read_power_reply(plan, sent_at)
+            ctp.parse_power_reply(plan, reply, sent_at)
         assert caught.value.kind is LinkFailure.GARBLED and not ctp.transport.is_open
 
 
