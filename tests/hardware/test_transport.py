@@ -251,11 +251,17 @@ def test_peer_closing_mid_query_is_closed(
     serve: Callable, transports: list, handler: Handler
 ) -> None:
     server = serve(handler)
-    transport = connect(server, transports)
+    transport = connect(server, transports, io_s=2.0)
     start = time.monotonic()
     with pytest.raises(LinkError) as caught:
         transport.query("*IDN?")
-    assert time.monotonic() - start < IO_S + MARGIN_S
+    elapsed = time.monotonic() - start
+    if handler is close_after_command:
+        # At once, not after pyvisa-py spun (GIL held) on the closed socket for the 2 s
+        # timeout. Mid-reply, pyvisa-py still spins until the timeout (known, left alone).
+        assert elapsed < 0.5
+    else:
+        assert elapsed < 2.0 + MARGIN_S
     assert caught.value.kind is LinkFailure.CLOSED
     assert str(caught.value) == (
         f"connection closed by 127.0.0.1:{server.port} while waiting for the reply to '*IDN?'"
