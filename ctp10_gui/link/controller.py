@@ -420,7 +420,11 @@ class LinkController(QObject):
     def _good_reply(self, t: float) -> None:
         if self._last_good is None or t > self._last_good:
             self._last_good = t
-        if self._status.state is LinkState.STALE:
+        # A batch may carry replies from before the watchdog fired (the worker was blocked in
+        # a read since, then flushed them): only a reply fresher than the watchdog period is
+        # news that the instrument answers again.
+        if (self._status.state is LinkState.STALE
+                and self._clock() - t < self._settings.watchdog_s()):
             self._handle(LinkEvent.GOOD_REPLY, "replies again")
 
     # ---- worker reports ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ within 0.5 s of the simulator answering again plus what remained of the backoff 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,46 @@ def test_one_failing_channel_keeps_the_others_flowing(qtbot, sim, make_controlle
     assert np.isfinite(data.values_dbm[during][:, [0, 2, 3]]).all()
     assert (data.status[data.t_mono > t_fixed + 0.1] == ChannelStatus.OK).all()
     assert len(errors) == 1 and errors[0].startswith("module 4 channel 2: ")
+
+
+# ---- the same faults at the maximum rate: a snapshot query is nearly always in flight -----
+
+
+ONE_GO = [[S.RECONNECTING, S.LIVE]]
+MAX_RATE_FAULTS: dict[str, tuple[Callable[[Any], object], Any]] = {
+    "RST": (lambda sim: sim.faults.reset_connections(), ONE_GO),
+    "FIN": (lambda sim: sim.faults.drop_connections(), CLOSED_SEQUENCES),
+    "garbage": (lambda sim: sim.faults.garbage_next(1), ONE_GO),
+    "truncated": (lambda sim: sim.faults.truncate_next(1), [[S.STALE, S.RECONNECTING, S.LIVE]]),
+}
+
+
+@pytest.mark.parametrize("fault", MAX_RATE_FAULTS)
+def test_faults_at_the_maximum_rate_lose_no_step_of_the_reply_stream(
+        qtbot, sim_factory, make_controller, gui_gaps, fault: str) -> None:
+    # At the maximum rate the worker sends each query before parsing the previous reply: a
+    # fault may hit a query sent ahead. Values must still match their own channel throughout.
+    sim = sim_factory(drift=False, noise_db=0.0)
+    expected = _distinct_levels(sim)
+    ctl = make_controller(interval_s=0.0)
+    rec = StateRecorder(ctl)
+    batches = _collect(ctl)
+    connect_live(qtbot, ctl, sim.address)
+    inject, sequences = MAX_RATE_FAULTS[fault]
+    t_fault = time.monotonic()
+    off_gui_thread(qtbot, lambda: inject(sim))
+    assert_live_in_time(qtbot, ctl, rec, t_fault, t_fault)
+    n = len(batches)
+    qtbot.waitUntil(lambda: len(batches) > n + 5, timeout=2000)
+    assert rec.states(t_fault) in sequences
+    if S.STALE in rec.states(t_fault):
+        assert_stale_in_time(rec, t_fault)
+    data = SnapshotBatch.concat(batches)
+    before = data.t_mono < t_fault
+    assert np.diff(data.t_mono[before]).mean() < 0.005  # really the maximum rate, not 20 Hz
+    assert (data.status == ChannelStatus.OK).all()
+    for i, channel in enumerate(data.channels):
+        assert np.abs(data.values_dbm[:, i] - expected[channel]).max() < 0.01
 
 
 # ---- the simulator as a process: killed, frozen, restarted --------------------------------
