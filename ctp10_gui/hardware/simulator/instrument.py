@@ -144,6 +144,15 @@ class _Command:
 _Unit = tuple[Handler, tuple[int, ...], list[str]]
 
 
+def _raising(error: ScpiError) -> Handler:
+    """Return a handler that raises error (a header that did not resolve)."""
+
+    def handler(_suffixes: list[int], _params: list[str]) -> str | None:
+        raise error
+
+    return handler
+
+
 def _common_handler(common: Callable[[list[str]], str | None]) -> Handler:
     """Adapt a common command (*IDN? …, parameters only) to the handler signature."""
     return lambda _suffixes, params: common(params)
@@ -287,12 +296,11 @@ class SimulatedCTP10:
                 if len(parts) > 1 and not self.options.compound:
                     self._push_error(ScpiError(-113, "compound message not supported"))
                     return None
-                units = self._compile(parts)
-                if units is None:  # a header error: the general path reports it in order
-                    return self._handle_parts(parts)
-                if len(self._message_cache) > 4096:
-                    self._message_cache.clear()
-                self._message_cache[line] = units
+                units, resolved = self._compile(parts)
+                if resolved:  # a message with a header error is not worth keeping
+                    if len(self._message_cache) > 4096:
+                        self._message_cache.clear()
+                    self._message_cache[line] = units
             replies: list[str | bytes] = []
             binary = False
             for handler, suffixes, params in units:
@@ -310,22 +318,28 @@ class SimulatedCTP10:
                 return ";".join(replies)  # type: ignore[arg-type]  # all str here
             return self._join(replies)
 
-    def _compile(self, parts: list[str]) -> tuple[_Unit, ...] | None:
-        """Resolve every unit of a message once; None if a header does not resolve.
+    def _compile(self, parts: list[str]) -> tuple[tuple[_Unit, ...], bool]:
+        """Resolve every unit of a message once; return the units and whether all resolved.
 
         Live polling sends the same message thousands of times a second; a real instrument
         answers the extra units of a compound query for next to nothing, so resolving each
-        message once keeps the simulator from charging a Python parse per unit.
+        message once keeps the simulator from charging a Python parse per unit. A header
+        that does not resolve becomes a unit raising its error in turn when run.
         """
         units: list[_Unit] = []
         path: list[tuple[str, int | None]] = []
+        resolved = True
         for part in parts:
             try:
                 handler, suffixes, params, path = self._resolve_unit(part, path)
-            except ScpiError:
-                return None
+            except ScpiError as exc:
+                units.append((_raising(exc), (), []))
+                resolved = False
+                if exc.is_command_error:
+                    break  # the rest of the message is discarded anyway
+                continue
             units.append((handler, suffixes, params))
-        return self._batch_powers(units) or tuple(units)
+        return (self._batch_powers(units) if resolved else None) or tuple(units), resolved
 
     def _batch_powers(self, units: list[_Unit]) -> tuple[_Unit, ...] | None:
         """Return one unit answering a compound of valid power queries in one pass, or None.
@@ -352,23 +366,6 @@ class SimulatedCTP10:
         """Answer the power queries of these detectors, ';'-joined."""
         loss_db = self.coupling.loss_db(self.clock())
         return ";".join([self._power_reply(det, loss_db) for det in detectors])
-
-    def _handle_parts(self, parts: list[str]) -> str | bytes | None:
-        """Execute a message unit by unit, reporting header errors where they occur."""
-        replies: list[str | bytes] = []
-        path: list[tuple[str, int | None]] = []
-        for part in parts:
-            try:
-                handler, suffixes, params, path = self._resolve_unit(part, path)
-                reply = handler(list(suffixes), params)
-            except ScpiError as exc:
-                self._push_error(exc)
-                if exc.is_command_error:
-                    break  # IEEE 488.2: a command error discards the rest of the message
-                continue
-            if reply is not None:
-                replies.append(reply)
-        return self._join(replies)
 
     def condition(self) -> int:
         """Return the operation condition register (4 scanning, 16 aborting, 64 referencing)."""
