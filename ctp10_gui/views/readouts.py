@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -98,6 +98,7 @@ class Presentation:
     delta: str
     note: str  # relative-mode reference, or why nothing is shown
     error: bool
+    peak_short: str = ""  # the peak without its time, where the whole text does not fit
 
 
 def present(
@@ -105,10 +106,11 @@ def present(
     *, relative: bool, other_instrument: bool = False,
 ) -> Presentation:
     """Return what a card shows for reading r in link state at monotonic now (s)."""
-    peak = ""
+    peak = peak_short = ""
     if math.isfinite(r.peak_dbm) and r.peak_t_wall is not None:
         when = time.strftime("%H:%M:%S", time.localtime(r.peak_t_wall))
-        peak = f"peak {format_power(r.peak_dbm, unit, ChannelStatus.OK)} at {when}"
+        peak_short = f"peak {format_power(r.peak_dbm, unit, ChannelStatus.OK)}"
+        peak = f"{peak_short} at {when}"
     delta_db = r.delta_to_peak_db()
     delta = f"Δ to peak {format_db(delta_db)}" if delta_db is not None else ""
     age_s = r.age_s(now)
@@ -122,7 +124,7 @@ def present(
         why = "no data yet"
     if why is not None:
         note = f"last value {format_age(age_s)}" if age_s is not None else ""
-        return Presentation(NO_DATA, "none", why, peak, "", note, False)
+        return Presentation(NO_DATA, "none", why, peak, "", note, False, peak_short)
     fresh = state in _FRESH_STATES and age_s is not None and age_s <= stale_s
     error = r.status == ChannelStatus.ERROR
     ref = r.reference_dbm
@@ -147,7 +149,8 @@ def present(
         style, age = "range", ""
     else:
         style, age = "live", ""
-    return Presentation(value, style, age, peak, delta if not error else "", note, error)
+    return Presentation(value, style, age, peak, delta if not error else "", note, error,
+                        peak_short)
 
 
 class ReadoutHub(QObject):
@@ -288,6 +291,39 @@ class ReadoutHub(QObject):
         self.changed.emit()
 
 
+class FittingLabel(QLabel):
+    """Show a text, or its short form when the whole text does not fit; the whole as tooltip."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = self._short = ""
+
+    def set_texts(self, full: str, short: str) -> None:
+        """Show full (or short, if full is wider than the label) and keep full as the tooltip."""
+        if (full, short) != (self._full, self._short):
+            self._full, self._short = full, short
+            self.setToolTip(full)
+            self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Pick the form that fits the new width."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Pick the form that fits again after a font change."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit()
+
+    def _fit(self) -> None:
+        # A cut "peak −3.10 dBm at" reads as if a time were missing; drop the time instead.
+        fits = self.fontMetrics().horizontalAdvance(self._full) <= self.contentsRect().width()
+        text = self._full if fits or not self._short else self._short
+        if text != self.text():
+            self.setText(text)
+
+
 class ChannelCard(QFrame):
     """One channel's big readout with peak, Δ, age and its buttons."""
 
@@ -330,9 +366,9 @@ class ChannelCard(QFrame):
         self.delta_label.setProperty("role", "detail")
         self.delta_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.delta_label.setToolTip("How far below its session peak this channel is (dB)")
-        self.peak_label = QLabel("", self)
+        self.peak_label = FittingLabel(self)
         self.peak_label.setProperty("role", "detail")
-        # Left-aligned: in a narrow card the clock time is cut, never the word "peak" and value.
+        # Left-aligned: in a narrow card the clock time goes first, never "peak" and the value.
         self.peak_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for label in (self.peak_label, self.delta_label, self.note_label):
             # Long detail text must not widen the card: it is clipped by the layout instead.
@@ -379,8 +415,7 @@ class ChannelCard(QFrame):
             self.value_label.setProperty("reading", p.style)
             repolish(self.value_label)
         self.age_label.setText(p.age)
-        self.peak_label.setText(p.peak)
-        self.peak_label.setToolTip(p.peak)
+        self.peak_label.set_texts(p.peak, p.peak_short)
         self.delta_label.setText(p.delta)
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)

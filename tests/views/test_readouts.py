@@ -130,3 +130,21 @@ def test_a_small_card_drops_its_details_but_keeps_the_number_readable(qtbot: Any
     qtbot.waitUntil(lambda: card.foot_row.isVisible() and card.detail_row.isVisible(),
                     timeout=1000)
     assert card.value_label.font().pixelSize() >= 50  # as wide as 12 digits allow
+
+
+def test_a_narrow_card_drops_the_peak_time_rather_than_cut_the_text(qtbot: Any) -> None:
+    hub = ReadoutHub(ReadoutModel([1], module=4), {})
+    grid = ReadoutGrid(hub, DARK, columns=1)
+    qtbot.addWidget(grid)
+    t = np.array([100.0])
+    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1]]),
+                            np.zeros((1, 1), np.int8)))
+    label = grid.cards[1].peak_label
+    grid.resize(900, 400)
+    grid.show()
+    qtbot.waitUntil(lambda: label.text().startswith("peak −3.10 dBm at "), timeout=1000)
+    full = label.text()
+    grid.resize(330, 400)  # one card in the narrowest column of a 1024 px window
+    qtbot.waitUntil(lambda: label.text() == "peak −3.10 dBm", timeout=1000)
+    assert label.toolTip() == full  # the time is still one hover away
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
