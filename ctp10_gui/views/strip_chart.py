@@ -838,15 +838,30 @@ class StripChart(QWidget):
             self._toggle_box.addWidget(button)
             self._toggles[ch] = button
             repolish(button)
+        self._update_y_label()
 
     def _update_y_label(self) -> None:
         item = self.plot.getPlotItem()
-        if not self._references:
+        relative = sorted(set(self._references) & set(self._channels))
+        mixed = bool(relative) and len(relative) < len(self._channels)
+        if not relative:
             item.setLabel("left", "power (dBm)")
-        elif set(self._references) >= set(self._channels):
+        elif not mixed:
             item.setLabel("left", "relative power (dB)")
         else:
-            item.setLabel("left", "power (dBm · dB rel.)")
+            # Both units on one axis: the label names the fewer curves, in the fewest letters
+            # (the toggles cannot say it: longer texts would widen the window past 1024 px).
+            absolute = [ch for ch in self._channels if ch not in relative]
+            if len(relative) <= len(absolute):
+                names, unit, other = relative, "dB rel.", "dBm"
+            else:
+                names, unit, other = absolute, "dBm", "dB rel."
+            listed = "CH" + ", ".join(str(ch) for ch in names)
+            item.setLabel("left", f"power: {other} · {listed} in {unit}")
+        for ch, button in self._toggles.items():
+            unit = ("dB relative to its reference" if ch in relative else "dBm") if mixed else ""
+            drawn_in = f" (drawn in {unit})" if unit else ""
+            button.setToolTip(f"Show or hide channel {ch}{drawn_in}")
 
     def _manual_range(self, *_: object) -> None:
         if not self._setting_range:

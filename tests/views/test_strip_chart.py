@@ -151,11 +151,26 @@ def test_relative_reference_and_channel_toggle(
     chart.redraw()
     assert np.nanmax(chart.visible_curve_data(1)[1]) == pytest.approx(0.5)
     assert np.nanmax(chart.visible_curve_data(2)[1]) == pytest.approx(-20.0)
-    assert "dB" in chart.plot.getPlotItem().getAxis("left").labelText
+    # One axis, two units: the axis says which curves are relative.
+    assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dBm · CH1 in dB rel."
+    assert "dBm" in chart._toggles[2].toolTip() and "relative" in chart._toggles[1].toolTip()
+    chart.set_references({1: -10.5, 2: -20.0})
+    assert chart.plot.getPlotItem().getAxis("left").labelText == "relative power (dB)"
+    chart.set_references({1: -10.5})
     chart._toggles[2].click()
     chart.redraw()
     assert chart.visible_curve_data(2)[0].size == 0
     assert chart.y_range()[0] > -5  # the hidden channel no longer drives the y range
+
+
+def test_a_mixed_axis_names_the_fewer_curves(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, _clock = chart_with_clock(window_s=10.0)
+    chart.set_channels(4, (1, 2, 3, 4))
+    chart.set_references({1: -1.0, 2: -2.0, 4: -4.0})
+    assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dB rel. · CH3 in dBm"
+    chart.set_references({2: -2.0, 3: -3.0})
+    assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dBm · CH2, 3 in dB rel."
 
 
 def test_manual_y_range_holds_until_fit(
