@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -28,11 +29,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import RingHistory, SnapshotBatch
 from ctp10_gui.views.theme import Theme, repolish
 
 log = logging.getLogger(__name__)
+
+_RANGE_WORDS = {
+    int(ChannelStatus.UNDER): "\u25bc under range",
+    int(ChannelStatus.OVER): "\u25b2 over range",
+}
+
+
+def _plain(rich: str) -> str:
+    """Return rich text without its tags and with spaces for &nbsp;."""
+    return re.sub(r"<[^>]+>", "", rich).replace("&nbsp;", " ")
+
 
 WINDOWS_S: dict[str, float] = {"10 s": 10.0, "1 min": 60.0, "10 min": 600.0, "1 h": 3600.0}
 HISTORY_S = 3600.0  # longest window: the ring holds one hour at the current poll rate
@@ -454,6 +467,13 @@ class StripChart(QWidget):
         self._vline.setZValue(20)
         self._vline.hide()
         item.addItem(self._vline, ignoreBounds=True)
+        # Under or over range draws no curve: without a word the plot would look empty for
+        # no reason while the fiber is still far off. Says what the newest sample is.
+        self.range_label = QLabel("", self.plot)
+        self.range_label.setTextFormat(Qt.TextFormat.RichText)
+        self.range_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.range_label.hide()
+        self._range_text = ""
         self.crosshair_label = QLabel("", self)
         self.crosshair_label.setProperty("role", "detail")
         self.crosshair_label.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -498,6 +518,12 @@ class StripChart(QWidget):
             curve.setPen(self._pen(ch))
         for band in self._bands:
             band.setBrush(pg.mkBrush(theme.outage_brush))
+        # A veil of the background under the range note, so grid and curves do not cross it.
+        veil = QColor(theme.background)
+        self.range_label.setStyleSheet(
+            f"QLabel {{ background-color: rgba({veil.red()}, {veil.green()}, {veil.blue()}, 210);"
+            " border-radius: 3px; padding: 1px 5px; }")
+        self._range_text = "\0"  # matches no text: the next frame rebuilds it in new colours
         self._rebuild_toggles()
         self._invalidate()
 
@@ -768,6 +794,31 @@ class StripChart(QWidget):
                     self._setting_range = False
         if changed_from is None:  # bands only move when the picture scrolls
             self._draw_bands(now)
+        if not self._paused:
+            self._update_range_label(now)
+
+    def _update_range_label(self, now: float) -> None:
+        """Name the visible channels whose newest sample, if recent, is under or over range."""
+        parts = []
+        latest = self.history.latest_t
+        if latest is not None and now - latest <= self._gap_s():
+            row = self.history.view(1)[2][-1]
+            for j, ch in enumerate(self._channels):
+                state = int(row[j])
+                if self._visible.get(ch, True) and state in _RANGE_WORDS:
+                    colour = self._theme.channel_colour(ch).name()
+                    parts.append(f'<span style="color:{colour}; font-weight:bold">CH{ch} '
+                                 f'{_RANGE_WORDS[state]}</span>')
+        text = " &nbsp; ".join(parts)
+        if text != self._range_text:
+            self._range_text = text
+            self.range_label.setText(text)
+            self.range_label.adjustSize()
+            self.range_label.setVisible(bool(text))
+        if text:
+            # Bottom left inside the plot area, where an under-range curve would run.
+            corner = self.plot.mapFromScene(self._vb.sceneBoundingRect().bottomLeft())
+            self.range_label.move(corner.x() + 8, corner.y() - self.range_label.height() - 6)
 
     def _draw_bands(self, now: float) -> None:
         item = self.plot.getPlotItem()
@@ -800,6 +851,10 @@ class StripChart(QWidget):
         self.frame_log.append((self._clock(), self._drawn_newest_t))
 
     # ---- helpers ------------------------------------------------------------------------
+    def range_text(self) -> str:
+        """Return the under/over-range note shown on the plot, as plain text ("" if none)."""
+        return _plain(self._range_text) if self.range_label.isVisible() else ""
+
     def _gap_s(self) -> float:
         """Return the silence (s) after which the curve is cut: the stale rule, max(3 T, 1 s)."""
         return max(3.0 * self._poll_interval_s, 1.0)

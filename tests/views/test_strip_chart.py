@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
 
+from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.strip_chart import StripChart, YAutoRange, capacity_for
@@ -171,6 +172,38 @@ def test_a_mixed_axis_names_the_fewer_curves(
     assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dB rel. · CH3 in dBm"
     chart.set_references({2: -2.0, 3: -3.0})
     assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dBm · CH2, 3 in dB rel."
+
+
+def test_a_channel_under_or_over_range_now_is_named_on_the_plot(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    chart.show()
+    t = 995.0 + np.arange(20) * 0.05
+    status = np.zeros((20, 2), np.int8)
+    status[-5:, 1] = ChannelStatus.UNDER  # the fiber moved off channel 2
+    values = np.where(status == 0, -10.0, np.nan)
+    chart.add_batch(SnapshotBatch(4, (1, 2), t, t + 1.7e9, values, status))
+    clock.now = float(t[-1]) + 0.01
+    chart.redraw()
+    assert chart.range_text() == "CH2 \u25bc under range"
+    chart._toggles[2].click()  # a hidden channel is not mentioned
+    chart.redraw()
+    assert chart.range_text() == ""
+    chart._toggles[2].click()
+    status[:, 1] = ChannelStatus.OVER
+    chart.add_batch(SnapshotBatch(4, (1, 2), t + 1.0, t + 1.7e9, values, status))
+    clock.now = float(t[-1]) + 1.01
+    chart.redraw()
+    assert chart.range_text() == "CH2 \u25b2 over range"
+    clock.now += 5.0  # nothing new for 5 s: the link's badges speak, not an old range state
+    chart.redraw()
+    assert chart.range_text() == ""
+    status[:] = 0
+    chart.add_batch(SnapshotBatch(4, (1, 2), t + 10.0, t + 1.7e9, np.full((20, 2), -10.0),
+                                  status))
+    clock.now = float(t[-1]) + 10.01
+    chart.redraw()
+    assert chart.range_text() == ""
 
 
 def test_manual_y_range_holds_until_fit(
