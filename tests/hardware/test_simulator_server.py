@@ -142,6 +142,7 @@ def test_several_clients_variant(sim_factory: Factory, raw_client: Callable) -> 
     sessions = [raw_client(sim.address) for _ in range(3)]
     assert [s.query("*OPC?") for s in sessions] == ["1", "1", "1"]
     assert sim.client_count == 3
+    assert not sim.wait_for_client_count(0, 0.05)  # all three stay: the wait gives up
 
 
 def test_stop_is_fast_and_closes_every_client(sim_factory: Factory, raw_client: Callable) -> None:
@@ -198,7 +199,7 @@ def test_drop_closes_with_fin(sim: SimulatorServer, raw_client: Callable, remote
     else:
         assert sim.faults.drop_connections() == 1
     assert client.read_until_eof(1.0) == b""  # orderly EOF, no reset
-    wait_until(lambda: sim.client_count == 0)
+    assert sim.wait_for_client_count(0, 2.0)
     assert raw_client(sim.address).query("*OPC?") == "1"
 
 

@@ -152,6 +152,11 @@ class SimulatorServer:
         with self._cond:
             return len(self._clients)
 
+    def wait_for_client_count(self, count: int, timeout_s: float) -> bool:
+        """Wait until count clients are served (a closed one is gone); False after timeout_s."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._clients) == count, timeout_s)
+
     def start(self) -> None:
         """Bind, listen and serve in background threads; raise OSError if the port is taken."""
         if self._accept_thread is not None:
