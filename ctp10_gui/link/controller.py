@@ -230,7 +230,7 @@ class LinkController(QObject):
         canonical = parse_address(address)
         self._handle(LinkEvent.CONNECT, f"connecting to {canonical}", address=canonical)
 
-    def disconnect(self) -> None:  # type: ignore[override]  # the contract's name; shadows Qt's
+    def disconnect_link(self) -> None:
         """Close the session and stop reconnecting."""
         self._handle(LinkEvent.DISCONNECT)
 

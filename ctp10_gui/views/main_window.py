@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self.disconnect_action = QAction("&Disconnect", self)
         self.disconnect_action.setShortcut(QKeySequence("Ctrl+D"))
         self.disconnect_action.setToolTip("Close the link and stop reconnecting (Ctrl+D)")
-        self.disconnect_action.triggered.connect(self.controller.disconnect)
+        self.disconnect_action.triggered.connect(self.controller.disconnect_link)
         self.retry_action = QAction("&Retry now", self)
         self.retry_action.setShortcut(QKeySequence("Ctrl+R"))
         self.retry_action.setToolTip("Reconnect at once, without waiting (Ctrl+R)")

@@ -225,7 +225,7 @@ def test_only_the_worker_thread_touches_the_driver(qtbot, sim, make_controller) 
     sim.faults.reset_connections()
     qtbot.waitUntil(lambda: ctl.status.state is S.CONNECTED and ctl.health().reconnects == 1,
                     timeout=3000)
-    ctl.disconnect()
+    ctl.disconnect_link()
     ctl.shutdown()
     assert seen == {ctl.worker_thread_id}
     assert threading.get_ident() not in seen
@@ -315,7 +315,7 @@ def test_offline_after_n_attempts_then_retry_now(qtbot, sim, make_controller) ->
     assert rec.states() == [S.CONNECTING, S.RECONNECTING, S.OFFLINE, S.RECONNECTING, S.LIVE]
     identities: list[Any] = []
     ctl.identity_changed.connect(identities.append)
-    ctl.disconnect()
+    ctl.disconnect_link()
     assert ctl.status.state is S.DISCONNECTED and identities == [None]
 
 

@@ -297,7 +297,7 @@ def test_detector_settings_are_sent_again_after_a_reconnect(
 
 
 def test_disconnected_panel_says_not_connected(qtbot: Any, panel: InstrumentPanel) -> None:
-    panel.controller.disconnect()
+    panel.controller.disconnect_link()
     qtbot.waitUntil(lambda: panel.banner.isVisible())
     assert panel.banner.text() == "Read-only: not connected: disconnected by the user."
     assert not panel.reload_button.isEnabled()
