@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ctp10_gui.hardware.simulator import SimulatorServer
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.simulator import SimulatorServer
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.sweep_panel import SweepPanel
 

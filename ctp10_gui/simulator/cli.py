@@ -10,13 +10,13 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ctp10_gui.hardware.simulator.options import (
+from ctp10_gui.simulator.options import (
     UNDER_RANGE_FORMS,
     SimulatorOptions,
 )
-from ctp10_gui.hardware.simulator.server import SimulatorServer
+from ctp10_gui.simulator.server import SimulatorServer
 
-log = logging.getLogger("ctp10_gui.hardware.simulator.cli")
+log = logging.getLogger("ctp10_gui.simulator.cli")
 
 
 def _offset(text: str) -> tuple[float, float]:

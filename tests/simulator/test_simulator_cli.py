@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ctp10_gui.hardware.simulator.cli import build_parser, main, options_from_args
+from ctp10_gui.simulator.cli import build_parser, main, options_from_args
 
 
 def test_arguments_map_to_options() -> None:
@@ -48,7 +48,7 @@ def test_cli_prints_one_address_line_and_exits_cleanly_on_a_signal(
     raw_client, stop_signal: signal.Signals
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ctp10_gui.hardware.simulator", "--port", "0"],
+        [sys.executable, "-m", "ctp10_gui.simulator", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:

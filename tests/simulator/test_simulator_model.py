@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.simulator import SimulatedCTP10, SimulatorOptions
+from ctp10_gui.simulator import SimulatedCTP10, SimulatorOptions
 
 SCI = re.compile(r"^[+-]?\d\.\d{8}E[+-]\d{3}$")  # '1.55000000E-006'
 WALL_T0 = datetime(2024, 3, 5, 14, 7, 9).timestamp()

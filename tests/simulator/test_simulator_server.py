@@ -11,7 +11,7 @@ import pytest
 import pyvisa
 from pyvisa.errors import VisaIOError
 
-from ctp10_gui.hardware.simulator import SimulatorServer
+from ctp10_gui.simulator import SimulatorServer
 
 Factory = Callable[..., SimulatorServer]
 

@@ -14,8 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ctp10_gui.hardware.simulator.options import SimulatorOptions
-from ctp10_gui.hardware.simulator.parser import (
+from ctp10_gui.simulator.options import SimulatorOptions
+from ctp10_gui.simulator.parser import (
     Node,
     ScpiError,
     compile_pattern,
@@ -36,7 +36,7 @@ from ctp10_gui.hardware.simulator.parser import (
     split_outside_quotes,
     tokenize_header,
 )
-from ctp10_gui.hardware.simulator.physics import (
+from ctp10_gui.simulator.physics import (
     DEFAULT_LASERS,
     DETECTOR_FLOOR_DBM,
     DETECTOR_MAX_DBM,

@@ -3,7 +3,7 @@
 Parts: ``SimulatedCTP10`` (state, physics and SCPI handler, no sockets), ``SimulatorServer``
 (TCP, CR LF framing, one thread per client), ``FaultControl`` (``server.faults``),
 ``SimulatorOptions`` (every "unsure" reply variant) and the ``ctp10-sim`` CLI
-(``python -m ctp10_gui.hardware.simulator``), which prints one line, the VISA address.
+(``python -m ctp10_gui.simulator``), which prints one line, the VISA address.
 
 What the model does (times are divided by ``speedup``):
 
@@ -51,8 +51,8 @@ unless marked ``?``; they are not part of the CTP10):
 
 from __future__ import annotations
 
-from ctp10_gui.hardware.simulator.faults import GARBAGE_REPLY, FaultControl
-from ctp10_gui.hardware.simulator.instrument import (
+from ctp10_gui.simulator.faults import GARBAGE_REPLY, FaultControl
+from ctp10_gui.simulator.instrument import (
     GARBLED_VALUE,
     STATUS_ABORTING,
     STATUS_REFERENCING,
@@ -60,8 +60,8 @@ from ctp10_gui.hardware.simulator.instrument import (
     SimulatedCTP10,
     SweepRecord,
 )
-from ctp10_gui.hardware.simulator.options import SimulatorOptions
-from ctp10_gui.hardware.simulator.server import SimulatorServer
+from ctp10_gui.simulator.options import SimulatorOptions
+from ctp10_gui.simulator.server import SimulatorServer
 
 __all__ = [
     "GARBAGE_REPLY",
