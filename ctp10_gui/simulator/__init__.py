@@ -51,17 +51,13 @@ unless marked ``?``; they are not part of the CTP10):
 
 from __future__ import annotations
 
+from ctp10_gui.simulator.detector_commands import GARBLED_VALUE
+from ctp10_gui.simulator.facts import STATUS_ABORTING, STATUS_REFERENCING, STATUS_SCANNING
 from ctp10_gui.simulator.faults import GARBAGE_REPLY, FaultControl
-from ctp10_gui.simulator.instrument import (
-    GARBLED_VALUE,
-    STATUS_ABORTING,
-    STATUS_REFERENCING,
-    STATUS_SCANNING,
-    SimulatedCTP10,
-    SweepRecord,
-)
+from ctp10_gui.simulator.instrument import SimulatedCTP10
 from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
+from ctp10_gui.simulator.state import SweepRecord
 
 __all__ = [
     "GARBAGE_REPLY",
