@@ -88,6 +88,10 @@ class SimulatedCTP10:
         """Return the factor dividing every instrument duration (≥ 1e-3)."""
         return self._state.speedup
 
+    @speedup.setter
+    def speedup(self, speedup: float) -> None:
+        self._state.speedup = speedup
+
     @property
     def noise_db(self) -> float:
         """Return the live power noise, dB rms (0–1)."""
