@@ -55,12 +55,15 @@ class SimulatedCTP10:
             self._sim,
         ):
             group.register(self._dispatcher)
+        # bound once: handle() is the hot path of live polling
+        self._advance = self._state.advance
+        self._dispatch = self._dispatcher.handle
 
     def handle(self, line: str) -> Reply:
         """Answer one message (one line, maybe 'A;B?;C?'): reply text, block bytes or None."""
         with self._lock:
-            self._state.advance()
-            return self._dispatcher.handle(line)
+            self._advance()
+            return self._dispatch(line)
 
     # ------------------------------------------------------------------ model API for tests
 
