@@ -31,6 +31,7 @@ class DetectorCommands:
 
     def __init__(self, state: InstrumentState) -> None:
         self._state = state
+        self._options = state.options  # frozen: read once, not per reply
         self._rng = np.random.default_rng([state.options.seed, 1])
         self._normals: list[float] = []
         self._power_seq = 0
@@ -87,10 +88,10 @@ class DetectorCommands:
         dbm = det.level_dbm
         if det.coupled:
             dbm += coupling_loss_db
-        state = self._state
-        if state.noise_db > 0:
-            dbm += state.noise_db * self._standard_normal()
-        options = state.options
+        noise_db = self._state.noise_db
+        if noise_db > 0:
+            dbm += noise_db * self._standard_normal()
+        options = self._options
         if options.unique_power:
             self._power_seq = (self._power_seq + 1) % 1000
             dbm += self._power_seq * 1e-6
