@@ -45,7 +45,7 @@ def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
     """Start the simulator CLI as a child process; return it and its VISA address."""
     proc = subprocess.Popen(
         # Two clients: the raw windows use their own session while the link stays connected.
-        [sys.executable, "-m", "ctp10_gui.hardware.simulator", "--port", "0", "--speedup", "50",
+        [sys.executable, "-m", "ctp10_gui.simulator", "--port", "0", "--speedup", "50",
          "--max-clients", "2", "--log-level", "WARNING"],
         stdout=subprocess.PIPE)
     assert proc.stdout is not None

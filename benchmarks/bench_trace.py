@@ -21,9 +21,9 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from ctp10_gui.hardware.ctp10 import CTP10, TraceType
-from ctp10_gui.hardware.simulator import SimulatorOptions, SimulatorServer
 from ctp10_gui.hardware.transport import VisaTransport, close_resource_manager
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.simulator import SimulatorOptions, SimulatorServer
 from ctp10_gui.views.trace_view import TraceView
 
 TRACE_POINTS = 940_001  # 1520–1614 nm at 0.1 pm

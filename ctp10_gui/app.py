@@ -21,14 +21,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
-from ctp10_gui.hardware.simulator.options import SimulatorOptions
-from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
 from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.simulator.options import SimulatorOptions
+from ctp10_gui.simulator.server import SimulatorServer
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.main_window import MainWindow

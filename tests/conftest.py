@@ -4,7 +4,7 @@
 - ``sim_factory``: ``sim_factory(compound=False, max_clients=2, ...)`` builds and starts more.
 - ``raw_client``: ``raw_client(address)`` opens a bare TCP client (RawClient) to see exactly
   what a server sends (EOF, RST, partial lines); closed at teardown.
-- ``sim_process``: ``python -m ctp10_gui.hardware.simulator --port 0 --speedup 50`` as a child
+- ``sim_process``: ``python -m ctp10_gui.simulator --port 0 --speedup 50`` as a child
   process (SIGSTOP/SIGCONT, kill, restart on the same port); ``sim_process_factory(*args)``
   starts one with extra CLI arguments. Everything is stopped at teardown.
 """
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ctp10_gui.hardware.simulator import SimulatorOptions, SimulatorServer
+from ctp10_gui.simulator import SimulatorOptions, SimulatorServer
 
 SIM_SPEEDUP = 50.0  # a 40 nm sweep at 20 nm/s takes 40 ms instead of 2 s
 SIM_START_TIMEOUT_S = 15.0  # interpreter + numpy start-up on a loaded 2-core machine
@@ -176,7 +176,7 @@ class SimProcess:
         return self.proc.pid
 
     def _start(self, args: list[str]) -> None:
-        command = [sys.executable, "-m", "ctp10_gui.hardware.simulator", *args]
+        command = [sys.executable, "-m", "ctp10_gui.simulator", *args]
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file)
         self.paused = False

@@ -10,7 +10,7 @@ from pathlib import Path
 import ctp10_gui
 
 PACKAGE_ROOT = Path(ctp10_gui.__file__).parent
-QT_FREE_LAYERS = ("hardware", "models")
+QT_FREE_LAYERS = ("hardware", "models", "simulator")
 FORBIDDEN_ROOTS = {"PySide6", "pyqtgraph", "shiboken6", "qasync"}
 FORBIDDEN_INTERNAL = {"ctp10_gui.views", "ctp10_gui.link", "ctp10_gui.app"}
 
@@ -60,3 +60,17 @@ def test_scpi_traffic_is_logged_only_by_the_transports() -> None:
         if '"ctp10_gui.scpi"' in path.read_text(encoding="utf-8")
     }
     assert users <= allowed, f"SCPI logged outside the transports: {sorted(users - allowed)}"
+
+
+def test_simulator_and_driver_share_no_code() -> None:
+    """The simulator is an independent oracle: it imports only itself; the driver never it."""
+    offenders: list[str] = []
+    for path in sorted((PACKAGE_ROOT / "simulator").rglob("*.py")):
+        for name in _imported_names(path):
+            if name.startswith("ctp10_gui") and not name.startswith("ctp10_gui.simulator"):
+                offenders.append(f"{path.relative_to(PACKAGE_ROOT)} imports {name}")
+    for path in sorted((PACKAGE_ROOT / "hardware").rglob("*.py")):
+        for name in _imported_names(path):
+            if name.startswith("ctp10_gui.simulator"):
+                offenders.append(f"{path.relative_to(PACKAGE_ROOT)} imports {name}")
+    assert offenders == []

@@ -1,1 +1,1 @@
-"""The CTP10 driver and its built-in simulator: plain Python, no Qt."""
+"""The CTP10 driver: transport, declared controls, the instrument; plain Python, no Qt."""

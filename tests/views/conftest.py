@@ -13,10 +13,10 @@ import pytest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ctp10_gui.app import BuiltinSimulator
-from ctp10_gui.hardware.simulator import SimulatorServer
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
 from ctp10_gui.models.settings import AppSettings, SettingsStore
+from ctp10_gui.simulator import SimulatorServer
 from ctp10_gui.views.main_window import MainWindow
 from ctp10_gui.views.theme import apply_theme
 

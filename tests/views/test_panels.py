@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ctp10_gui.hardware.simulator import SimulatorServer
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.simulator import SimulatorServer
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.sweep_panel import SweepPanel
 
@@ -134,6 +134,8 @@ def test_every_field_round_trips(
             assert reply == expected
     if form_name == "tls":
         # Another laser position brings that laser's range and speeds: the form re-reads them.
+        # Laser 2 serves TLS 2 first: one laser cannot serve two slots (-221).
+        sim.instrument.handle(":INIT:TLS2:ID 0")
         set_and_wait(qtbot, form, "identifier", "2", "2")
         qtbot.waitUntil(lambda: form.fields["start_nm"].readback.text() == "1262.500 nm")
         qtbot.waitUntil(lambda: form.fields["speed_nm_s"].readback.text() == "20 nm/s")
@@ -409,7 +411,8 @@ def test_references_are_listed_with_state_type_date_and_time(qtbot: Any, sweep) 
         widget.create_references()
     assert [(m, c) for m, c, _ in updated.args[0]] == [(4, 1), (4, 3)]
     rows = widget.reference_rows()
-    assert [r[:4] for r in rows] == [("4", "1", "taken (1)", "1"), ("4", "3", "taken (1)", "1")]
+    # type 0: a TF reference (one sweep)
+    assert [r[:4] for r in rows] == [("4", "1", "taken (1)", "0"), ("4", "3", "taken (1)", "0")]
     for row, (_, _, result) in zip(rows, updated.args[0], strict=True):
         assert row[4] == result.taken.strftime("%Y-%m-%d")
         assert row[5] == result.taken.strftime("%H:%M:%S")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from ctp10_gui.hardware.ctp10 import Trace, TraceType
-from ctp10_gui.hardware.simulator import SimulatorServer
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, LinkState
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.simulator import SimulatorServer
 from ctp10_gui.views.sweep_panel import SweepPanel
 from ctp10_gui.views.trace_view import TraceView
 

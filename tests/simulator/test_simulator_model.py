@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.simulator import SimulatedCTP10, SimulatorOptions
+from ctp10_gui.simulator import SimulatedCTP10, SimulatorOptions
 
 SCI = re.compile(r"^[+-]?\d\.\d{8}E[+-]\d{3}$")  # '1.55000000E-006'
 WALL_T0 = datetime(2024, 3, 5, 14, 7, 9).timestamp()
@@ -194,6 +194,7 @@ def test_cls_clears_the_queue_and_rst_restores_defaults(ctp: SimulatedCTP10) -> 
 
 
 def test_changing_the_identifier_moves_the_laser_range(ctp: SimulatedCTP10) -> None:
+    ctp.handle(":INIT:TLS2:ID 0")  # laser 2 leaves TLS 2 so that TLS 3 may take it
     ctp.handle(":INIT:TLS3:ID 2")
     assert ctp.handle(":INIT:TLS3:WAV:STAR?") == "1.26250000E-006"
     ctp.handle(":INIT:TLS3:SPE 200")
@@ -215,7 +216,7 @@ def test_compound_query_answers_on_one_line(ctp: SimulatedCTP10) -> None:
 
 
 def test_compound_relative_path_follows_scpi(ctp: SimulatedCTP10) -> None:
-    assert ctp.handle(":INIT:TLS1:SPE 30;POW 5DBM;:INIT:TLS1:SPE?") == "30"
+    assert ctp.handle(":INIT:TLS1:SPE 29;POW 5DBM;:INIT:TLS1:SPE?") == "29"
     assert ctp.handle(":INIT:TLS1:POW?") == "5.00000000E+000"
 
 
@@ -338,10 +339,10 @@ def test_scan_takes_span_over_speed_divided_by_speedup(clock: FakeClock) -> None
 
 def test_scan_time_uses_each_lasers_speed_over_its_overlap(clock: FakeClock) -> None:
     ctp = make(clock)
-    # 1300–1600 nm: T200S 1300–1355 at 50 nm/s (1.1 s) + T100S-HP 1502–1600 at 49 nm/s (2 s)
-    ctp.handle(":INIT:WAV:STOP 1600NM;:INIT:WAV:STAR 1300NM;:INIT:TLS2:SPE 50;:INIT:TLS1:SPE 49")
+    # 1300–1600 nm: T200S 1300–1355 at 50 nm/s (1.1 s) + T100S-HP 1502–1600 at 40 nm/s (2.45 s)
+    ctp.handle(":INIT:WAV:STOP 1600NM;:INIT:WAV:STAR 1300NM;:INIT:TLS2:SPE 50;:INIT:TLS1:SPE 40")
     ctp.handle(":INIT")
-    clock.t += 3.09
+    clock.t += 3.54
     assert ctp.condition() == 4
     clock.t += 0.02
     assert ctp.condition() == 0
@@ -376,7 +377,7 @@ def test_reference_sets_bit_64_and_stores_date_and_time(clock: FakeClock) -> Non
     assert ctp.handle(":REF:SENS4:CHAN1:RES?") == "0"
     clock.t += 2.0  # 40 nm at 20 nm/s
     assert ctp.condition() == 0
-    assert ctp.handle(":REF:SENS4:CHAN1:RES?") == "1,1,20240305,140711"
+    assert ctp.handle(":REF:SENS4:CHAN1:RES?") == "1,0,20240305,140711"  # TF: type 0
     assert ctp.handle(":REF:SENS4:CHAN2:RES?") == "0"
 
 
@@ -392,7 +393,7 @@ def test_reference_laser_takes_two_seconds_to_switch_on(clock: FakeClock) -> Non
     assert ctp.handle(":CTP:RLAS1:POW:STAT?") == "0"
 
 
-def _block_payload(block: bytes, trailer: bool) -> bytes:
+def _block_payload(block: bytes, trailer: bool = False) -> bytes:
     assert block[:1] == b"#"
     digits = int(block[1:2])
     count = int(block[2 : 2 + digits])
@@ -418,13 +419,13 @@ def test_trace_content_has_microring_dips_and_reference_level(
     assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA:STAR?") == "1.52000000E-006"
     assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA:SAMP?") == "2.00000000E-012"
     tf = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB"), True), ">f4")
+        ":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB")), ">f4")
     raw = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRACe:SENSe4:CHANnel1:TYPE11:DATA? BIN,DBM"), True), ">f4")
+        ":TRACe:SENSe4:CHANnel1:TYPE11:DATA? BIN,DBM")), ">f4")
     ref = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN1:TYPE12:DATA?"), True), ">f4")
+        ":TRAC:SENS4:CHAN1:TYPE12:DATA?")), ">f4")
     x = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN1:TYPE1:DATA:X? BIN,M"), True), ">f8")
+        ":TRAC:SENS4:CHAN1:TYPE1:DATA:X? BIN,M")), ">f8")
     assert tf.size == raw.size == ref.size == x.size == 25001
     assert x[0] == pytest.approx(1520e-9) and x[-1] == pytest.approx(1570e-9)
     baseline = np.median(tf)
@@ -446,9 +447,9 @@ def test_trace_content_has_microring_dips_and_reference_level(
 def test_drop_port_shows_peaks_and_monitors_are_flat(ctp: SimulatedCTP10, clock: FakeClock) -> None:
     _sweep(ctp, clock, ":INIT:WAV:SAMP 5PM")
     drop = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN2:TYPE1:DATA?"), True), ">f4")
+        ":TRAC:SENS4:CHAN2:TYPE1:DATA?")), ">f4")
     monitor = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN3:TYPE1:DATA?"), True), ">f4")
+        ":TRAC:SENS4:CHAN3:TYPE1:DATA?")), ">f4")
     assert drop.max() - np.median(drop) > 15
     assert np.ptp(monitor) < 0.2
 
@@ -458,24 +459,34 @@ def test_940001_point_trace_block_is_3760004_bytes(ctp: SimulatedCTP10, clock: F
     assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA:LENG?") == "940001"
     block = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB")
     assert isinstance(block, bytes) and block[:9] == b"#73760004"
-    y = np.frombuffer(_block_payload(block, True), ">f4")
+    y = np.frombuffer(_block_payload(block), ">f4")
     assert y.size == 940001 and np.isfinite(y).all()
     assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB") == block  # cached per sweep
 
 
-def test_block_without_trailer(clock: FakeClock) -> None:
-    ctp = make(clock, block_trailer=False)
+def test_block_without_trailer_by_default(ctp: SimulatedCTP10, clock: FakeClock) -> None:
     _sweep(ctp, clock, "")
     block = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?")
     assert isinstance(block, bytes) and not block.endswith(b"\r\n")
-    assert len(_block_payload(block, False)) == 4 * 40001
+    assert len(_block_payload(block)) == 4 * 40001
+
+
+def test_block_trailer_variant(clock: FakeClock) -> None:
+    ctp = make(clock, block_trailer=True)
+    _sweep(ctp, clock, "")
+    block = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?")
+    assert isinstance(block, bytes)
+    assert len(_block_payload(block, trailer=True)) == 4 * 40001
+    # a trailer ends the whole message, not each block of a compound query
+    two = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?;:TRAC:SENS4:CHAN1:TYPE1:DATA:LENG?")
+    assert two == block[:-2] + b";40001\r\n"
 
 
 def test_ascii_trace_matches_the_binary_one(ctp: SimulatedCTP10, clock: FakeClock) -> None:
     _sweep(ctp, clock, ":INIT:WAV:SAMP 20PM")
     text = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA? ASCII,DB")
     binary = np.frombuffer(_block_payload(ctp.handle(  # type: ignore[arg-type]
-        ":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB"), True), ">f4")
+        ":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB")), ">f4")
     assert isinstance(text, str)
     assert np.allclose(np.array(text.split(","), dtype=float), binary, atol=1e-5)
 
@@ -486,14 +497,14 @@ def test_new_sweep_gives_new_noise_same_rings(ctp: SimulatedCTP10, clock: FakeCl
     _sweep(ctp, clock, "")
     second = ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?")
     assert first != second
-    a = np.frombuffer(_block_payload(first, True), ">f4")  # type: ignore[arg-type]
-    b = np.frombuffer(_block_payload(second, True), ">f4")  # type: ignore[arg-type]
+    a = np.frombuffer(_block_payload(first), ">f4")  # type: ignore[arg-type]
+    b = np.frombuffer(_block_payload(second), ">f4")  # type: ignore[arg-type]
     assert np.abs(a - b).max() < 0.2
 
 
 def test_no_trace_before_the_first_scan(ctp: SimulatedCTP10) -> None:
     assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA:LENG?") == "0"
-    assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?") == b"#10\r\n"
+    assert ctp.handle(":TRAC:SENS4:CHAN1:TYPE1:DATA?") == b"#10"
 
 
 def test_failed_channel_garbles_only_itself(ctp: SimulatedCTP10) -> None:

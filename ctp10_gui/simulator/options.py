@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 UNIT_REPLIES = ("number", "text")
 POWER_REPLIES = ("bare", "with_unit")
 UNDER_RANGE_FORMS = ("sentinel", "keysight", "inf")
+EMPTY_LASER_REPLIES = ("values", "silent", "error")
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,14 @@ class SimulatorOptions:
     unit_reply: UNIT:Y?/UNIT:X? answered "number" ('0'/'1') or "text" ('DBM'/'MW', 'WAV'/'FREQ').
     power_reply: POW? answered "bare" ('-3.1E+000') or "with_unit" ('-3.1E+000,DBM').
     compound: accept 'A?;B?' (answered 'a;b'); False queues -113 and sends no reply.
-    block_trailer: send CR LF after a binary block.
+    block_trailer: send CR LF after a binary block (the evidence leans to no trailer: default).
     max_clients: TCP clients served at once; a further client is accepted then closed (FIN).
     speedup: divides every instrument duration (sweep, referencing, laser switch-on), ≥ 1e-3.
     under_range: reply below the −80 dBm floor: "sentinel" (-9.91E37), "keysight" (-200 dBm),
         "inf" (-INF); saturation above +10 dBm replies +9.91E37 (INF for "inf").
+    empty_laser: how queries of an empty laser position (3–10 by default) other than IDN?
+        (always "NONE") are answered: "values" (stored setpoints), "silent" (no reply),
+        "error" (-241, no reply). Settings of an empty position are refused with -241.
     late_reply_s: initial delay of every reply in s (fault; 0 = off).
     scan_bit_delay_s: the scanning bit appears only this many real seconds after :INIT (0–5 s).
     noise_db: Gaussian noise of live power, dB rms (0–1).
@@ -41,10 +45,11 @@ class SimulatorOptions:
     unit_reply: str = "number"
     power_reply: str = "bare"
     compound: bool = True
-    block_trailer: bool = True
+    block_trailer: bool = False
     max_clients: int = 1
     speedup: float = 1.0
     under_range: str = "sentinel"
+    empty_laser: str = "values"
     serial: str = "CTP10-SIM-0001"
     firmware: str = "1.6.2.0"
     seed: int = 0
@@ -70,6 +75,10 @@ class SimulatorOptions:
             (
                 self.under_range in UNDER_RANGE_FORMS,
                 f"under_range must be one of {UNDER_RANGE_FORMS}",
+            ),
+            (
+                self.empty_laser in EMPTY_LASER_REPLIES,
+                f"empty_laser must be one of {EMPTY_LASER_REPLIES}",
             ),
             (
                 len(self.modules) > 0 and all(1 <= m <= 20 for m in self.modules),

@@ -8,6 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ctp10_gui.simulator.facts import SPEED_OF_LIGHT_M_S
+
 ERROR_TEXTS: dict[int, str] = {
     -100: "Command error",
     -102: "Syntax error",
@@ -164,6 +166,7 @@ _NUMBER = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z/]*
 
 # unit suffix -> factor to the internal unit, per quantity; "" is the bare (SCPI default) form
 _WAVELENGTH_NM = {"": 1e9, "M": 1e9, "UM": 1e3, "NM": 1.0, "PM": 1e-3}
+_FREQUENCY_HZ = {"HZ": 1.0, "GHZ": 1e9, "THZ": 1e12}
 _SAMPLING_PM = {"": 1e12, "M": 1e12, "UM": 1e6, "NM": 1e3, "PM": 1.0}
 _TIME_S = {"": 1.0, "S": 1.0, "MS": 1e-3}
 
@@ -184,8 +187,23 @@ def parse_scaled(text: str, units: dict[str, float]) -> float:
 
 
 def parse_wavelength_nm(text: str) -> float:
-    """Parse a wavelength ('1550NM', '1.55E-6', '1550000PM') into nm; bare numbers are metres."""
-    return parse_scaled(text, _WAVELENGTH_NM)
+    """Parse a wavelength or frequency ('1550NM', '1.55E-6', '193.4THZ') into nm (λ = c/f).
+
+    Units PM, NM, UM, M, HZ, GHZ, THZ (the manual's list, PyMeasure PR #1366). A bare number
+    is metres, or hertz when it is ≥ 1: no settable wavelength is a metre long, and the manual
+    gives the default unit as "meter or hertz".
+    """
+    value, unit = _split_number(text)
+    if unit == "" and value >= 1.0:
+        unit = "HZ"
+    if unit in _FREQUENCY_HZ:
+        hertz = value * _FREQUENCY_HZ[unit]
+        if hertz <= 0:
+            raise ScpiError(-222, f"frequency {hertz} Hz")
+        return SPEED_OF_LIGHT_M_S / hertz * 1e9
+    if unit not in _WAVELENGTH_NM:
+        raise ScpiError(-131, f"unit {unit!r}")
+    return value * _WAVELENGTH_NM[unit]
 
 
 def parse_sampling_pm(text: str) -> float:
@@ -266,3 +284,34 @@ def definite_block(payload: bytes, trailer: bool) -> bytes:
         raise ValueError("block too large for a definite-length header")
     header = b"#" + str(len(count)).encode() + count.encode()
     return header + payload + (b"\r\n" if trailer else b"")
+
+
+def no_params(params: list[str]) -> None:
+    """Refuse any parameter (-108)."""
+    if params:
+        raise ScpiError(-108, f"unexpected {params!r}")
+
+
+def one_param(params: list[str]) -> str:
+    """Return the only parameter; none -> -109, more -> -108."""
+    if not params:
+        raise ScpiError(-109)
+    if len(params) > 1:
+        raise ScpiError(-108, f"unexpected {params[1:]!r}")
+    return params[0]
+
+
+def n_params(params: list[str], n: int) -> list[str]:
+    """Return exactly n parameters; fewer -> -109, more -> -108."""
+    if len(params) < n:
+        raise ScpiError(-109)
+    if len(params) > n:
+        raise ScpiError(-108, f"unexpected {params[n:]!r}")
+    return params
+
+
+def check_range(value: float, low: float, high: float, what: str) -> float:
+    """Return value if low ≤ value ≤ high (1e-9 slack), else -222 naming what."""
+    if not (low - 1e-9 <= value <= high + 1e-9) or math.isnan(value):
+        raise ScpiError(-222, f"{what} {value} outside {low}–{high}")
+    return value

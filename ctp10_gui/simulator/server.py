@@ -14,9 +14,9 @@ import threading
 import time
 from types import TracebackType
 
-from ctp10_gui.hardware.simulator.faults import GARBAGE_REPLY, FaultControl
-from ctp10_gui.hardware.simulator.instrument import SimulatedCTP10
-from ctp10_gui.hardware.simulator.options import SimulatorOptions
+from ctp10_gui.simulator.faults import GARBAGE_REPLY, FaultControl
+from ctp10_gui.simulator.instrument import SimulatedCTP10
+from ctp10_gui.simulator.options import SimulatorOptions
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
-from ctp10_gui.hardware.simulator.cli import build_parser, main, options_from_args
+from ctp10_gui.simulator.cli import build_parser, main, options_from_args
 
 
 def test_arguments_map_to_options() -> None:
     args = build_parser().parse_args([
         "--port", "0", "--speedup", "20", "--serial", "LAB-7", "--seed", "3", "--no-compound",
         "--unit-reply", "text", "--power-reply", "with-unit", "--under-range", "keysight",
-        "--no-block-trailer", "--max-clients", "2", "--late-reply-s", "0.5", "--no-drift",
+        "--block-trailer", "--empty-laser", "silent", "--max-clients", "2", "--late-reply-s", "0.5",
+        "--no-drift",
         "--offset-um", "1.5,-2", "--scan-bit-delay-s", "0.3", "--modules", "2,4,9",
     ])
     options = options_from_args(args)
@@ -25,7 +26,7 @@ def test_arguments_map_to_options() -> None:
                                                                                 False)
     assert (options.unit_reply, options.power_reply, options.under_range) == (
         "text", "with_unit", "keysight")
-    assert not options.block_trailer and not options.drift
+    assert options.block_trailer and options.empty_laser == "silent" and not options.drift
     assert options.max_clients == 2 and options.late_reply_s == 0.5
     assert options.offset_um == (1.5, -2.0) and options.scan_bit_delay_s == 0.3
     assert options.modules == (2, 4, 9)
@@ -34,6 +35,8 @@ def test_arguments_map_to_options() -> None:
 def test_defaults_port_5025_and_loopback() -> None:
     args = build_parser().parse_args([])
     assert (args.host, args.port, args.speedup) == ("127.0.0.1", 5025, 1.0)
+    options = options_from_args(args)
+    assert not options.block_trailer and options.empty_laser == "values"
 
 
 def test_bad_option_exits_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +51,7 @@ def test_cli_prints_one_address_line_and_exits_cleanly_on_a_signal(
     raw_client, stop_signal: signal.Signals
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ctp10_gui.hardware.simulator", "--port", "0"],
+        [sys.executable, "-m", "ctp10_gui.simulator", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ctp10_gui.hardware.simulator.server import SimulatorServer
+    from ctp10_gui.simulator.server import SimulatorServer
 
 log = logging.getLogger(__name__)
 

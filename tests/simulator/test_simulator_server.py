@@ -11,7 +11,7 @@ import pytest
 import pyvisa
 from pyvisa.errors import VisaIOError
 
-from ctp10_gui.hardware.simulator import SimulatorServer
+from ctp10_gui.simulator import SimulatorServer
 
 Factory = Callable[..., SimulatorServer]
 
@@ -320,3 +320,63 @@ def test_clear_removes_every_fault(sim: SimulatorServer, raw_client: Callable) -
     client.send("SIM:FAUL:CLE")
     assert client.query(":CTP:SENS4:CHAN1:POW?", 0.5) != "x#@!"
     assert client.query("SIM:FAUL:LATE?") == "0"
+
+
+# ---------------------------------------------------------------- documented headers on the wire
+
+
+def test_default_blocks_have_no_trailer_so_back_to_back_readers_stay_in_step(
+    sim: SimulatorServer, visa: Callable
+) -> None:
+    # PyMeasure PR #1366 and exfo-ctp10-api read a block, then the next one, with no trailer
+    # handling: on the default simulator that must leave the stream in step.
+    session = visa(sim.address)
+    session.write(":INIT:WAV:SAMP 10PM;:INIT")
+    wait_until(lambda: session.query(":STAT:OPER:COND?") == "0")
+    y = read_block(session, ":TRAC:SENS4:CHAN1:TYPE1:DATA? BIN,DB", trailer=False)
+    x_hz = np.frombuffer(
+        read_block(session, ":TRAC:SENS4:CHAN1:TYPE1:DATA:X? BIN,HZ", trailer=False), ">f8"
+    )
+    assert len(y) == 4 * 4001 and x_hz.size == 4001
+    assert x_hz[0] == pytest.approx(299_792_458.0 / 1530e-9)
+    assert session.query("*OPC?") == "1"
+
+
+def test_documented_queries_are_answered_over_tcp(sim: SimulatorServer, visa: Callable) -> None:
+    session = visa(sim.address)
+    assert session.query("*STB?") == "0"
+    assert session.query("*OPT?").split(",")[3] == "IL RL OPM2"
+    session.write(":CTP:SENS4:CHAN1:FUNC:TRIG 2")
+    assert session.query(":CTP:SENS4:CHAN1:FUNC:TRIG?") == "2"
+    session.write(":INIT:TLS1:WAV:STAR 195THZ")
+    assert float(session.query(":INIT:TLS1:WAV:STAR?")) == pytest.approx(299_792_458.0 / 195e12)
+    assert session.query(":CTP:RLAS7:IDN?") == "NONE"
+    assert session.query("SYST:ERR?") == "0,No error"
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [(":INIT:TLS1:SPE 16", '-222,"Data out of range"'),
+     (":INIT:TLS2:ID 1", '-221,"Settings conflict"'),
+     (":CTP:RLAS4:POW 1DBM", '-241,"Hardware missing"')],
+)
+def test_refused_settings_queue_their_error_over_tcp(
+    sim: SimulatorServer, visa: Callable, command: str, error: str
+) -> None:
+    session = visa(sim.address)
+    session.write(command)
+    assert session.query("SYST:ERR?") == error
+
+
+@pytest.mark.parametrize("variant", ["silent", "error"])
+def test_silent_or_erroring_empty_laser_times_out_and_keeps_the_stream(
+    sim_factory: Factory, visa: Callable, variant: str
+) -> None:
+    session = visa(sim_factory(empty_laser=variant).address)
+    session.timeout = 200  # ms: the query is never answered, only the wait is measured
+    with pytest.raises(VisaIOError):
+        session.query(":CTP:RLAS6:WAV?")
+    session.timeout = 2000
+    assert session.query("*IDN?").startswith("EXFO,CTP10,")  # nothing late in the stream
+    expected = '-241,"Hardware missing"' if variant == "error" else "0,No error"
+    assert session.query("SYST:ERR?") == expected

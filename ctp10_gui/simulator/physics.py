@@ -1,4 +1,4 @@
-"""Physics of the simulated lab: laser models, fiber-to-chip coupling, microring transmission."""
+"""Physics of the simulated lab: fiber-to-chip coupling, microring transmission, reference level."""
 
 from __future__ import annotations
 
@@ -7,35 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DETECTOR_FLOOR_DBM = -80.0
-DETECTOR_MAX_DBM = 10.0
 _DB_PER_NEPER_SQ = 10.0 / math.log(10.0)  # 4.343: dB of loss per unit of r²/w²
-
-
-@dataclass(frozen=True)
-class LaserModel:
-    """A tunable laser model: range in nm, allowed sweep speeds in nm/s, power range in dBm."""
-
-    name: str
-    start_nm: float
-    stop_nm: float
-    speeds_nm_s: tuple[int, ...]
-    min_power_dbm: float
-    max_power_dbm: float
-    firmware: str
-    default_power_dbm: float
-    default_speed_nm_s: int = 20
-
-    @property
-    def center_nm(self) -> float:
-        """Return the middle of the tuning range, nm."""
-        return 0.5 * (self.start_nm + self.stop_nm)
-
-
-T100S_HP = LaserModel("T100S-HP", 1502.0, 1627.0, tuple(range(5, 101)), -10.0, 13.0, "6.06", 8.0)
-T200S = LaserModel("T200S", 1262.5, 1355.0, (10, 20, 50, 100, 200), -10.0, 13.0, "6.06", 10.0)
-DEFAULT_LASERS: tuple[LaserModel, ...] = (T100S_HP, T200S)  # laser positions 1, 2
-
 
 _MIN_STEP_S = 1e-3  # s; shortest drift update (the channels of one query share it)
 
@@ -195,7 +167,7 @@ def transfer_function_db(
         np.subtract(np.float32(1.0), linear, out=linear)
     linear *= envelope
     linear += np.float32(10.0 ** (-65.0 / 10.0))
-    tf = np.log10(linear)
+    tf: np.ndarray = np.log10(linear)
     tf *= np.float32(10.0)
     noise *= np.float32(0.01)
     tf += noise

@@ -10,13 +10,14 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from ctp10_gui.hardware.simulator.options import (
+from ctp10_gui.simulator.options import (
+    EMPTY_LASER_REPLIES,
     UNDER_RANGE_FORMS,
     SimulatorOptions,
 )
-from ctp10_gui.hardware.simulator.server import SimulatorServer
+from ctp10_gui.simulator.server import SimulatorServer
 
-log = logging.getLogger("ctp10_gui.hardware.simulator.cli")
+log = logging.getLogger("ctp10_gui.simulator.cli")
 
 
 def _offset(text: str) -> tuple[float, float]:
@@ -62,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="POW? reply '-3.1E+000' or '-3.1E+000,DBM'")
     p.add_argument("--under-range", choices=UNDER_RANGE_FORMS, default="sentinel",
                    help="reply below -80 dBm: -9.91E37, -200 or -INF")
-    p.add_argument("--no-block-trailer", action="store_true",
-                   help="no CR LF after binary blocks")
+    p.add_argument("--block-trailer", action=argparse.BooleanOptionalAction,
+                   default=defaults.block_trailer,
+                   help="send CR LF after a binary block (default: no trailer, like the "
+                   "clients that ran on real CTP10s expect)")
+    p.add_argument("--empty-laser", choices=EMPTY_LASER_REPLIES, default=defaults.empty_laser,
+                   help="queries of an empty laser position: stored values, silence, or -241")
     p.add_argument("--max-clients", type=int, default=1, help="clients served at once")
     p.add_argument("--late-reply-s", type=float, default=0.0, help="delay every reply (fault)")
     p.add_argument("--scan-bit-delay-s", type=float, default=0.0,
@@ -88,7 +93,8 @@ def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
         unit_reply=args.unit_reply,
         power_reply="with_unit" if args.power_reply == "with-unit" else "bare",
         compound=args.compound,
-        block_trailer=not args.no_block_trailer,
+        block_trailer=args.block_trailer,
+        empty_laser=args.empty_laser,
         max_clients=args.max_clients,
         speedup=args.speedup,
         under_range=args.under_range,

@@ -1,9 +1,0 @@
-"""Run the simulated CTP10: python -m ctp10_gui.hardware.simulator [options] (see ctp10-sim)."""
-
-from __future__ import annotations
-
-import sys
-
-from ctp10_gui.hardware.simulator.cli import main
-
-sys.exit(main())
