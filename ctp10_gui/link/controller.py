@@ -69,6 +69,22 @@ LATENCY_WINDOW = 1000  # latency percentiles over the last 1000 snapshots
 SHUTDOWN_MARGIN_S = 1.0
 # Link failures that no retry can mend: a typo in the address or another kind of instrument.
 _HOPELESS = frozenset({LinkFailure.BAD_ADDRESS, LinkFailure.WRONG_INSTRUMENT})
+# On a first connect these mostly mean a wrong address or an instrument that is off: saying so
+# at once beats minutes of "Reconnecting". A link that worked before retries them quickly.
+_FIRST_CONNECT_REFUSED = frozenset({LinkFailure.REFUSED, LinkFailure.UNREACHABLE})
+
+
+def first_connect_sentence(error: LinkError) -> str:
+    """Return the plain sentence shown when a first connection is refused or unreachable."""
+    where = error.where
+    match error.kind:
+        case LinkFailure.REFUSED:
+            port = where.rsplit(":", 1)[-1] if ":" in where else "5025"
+            return (f"Connection refused at {where} — is the CTP10 on, and SCPI enabled on "
+                    f"port {port}?")
+        case LinkFailure.UNREACHABLE:
+            return f"Cannot reach {where} {error.detail} — check the address and the network."
+    return str(error)
 # Threads whose loop outlived shutdown(): kept referenced so Qt never destroys them running.
 _ORPHANS: list[WorkerThread] = []
 
@@ -426,6 +442,10 @@ class LinkController(QObject):
         if (self._status.state is LinkState.STALE
                 and self._clock() - t < self._settings.watchdog_s()):
             self._handle(LinkEvent.GOOD_REPLY, "replies again")
+        elif self._status.awaiting_reply:
+            # The first answer on a new session: it proves the session (attempts start over)
+            # and only now does "Live Data" show.
+            self._handle(LinkEvent.GOOD_REPLY, "first reply")
 
     # ---- worker reports ------------------------------------------------------------------------
 
@@ -456,7 +476,8 @@ class LinkController(QObject):
         self._opened_at = t
         self._watch_since = t
         self._channel_errors = ()  # a channel still failing is reported again on this session
-        reconnecting = self._status.state is LinkState.RECONNECTING
+        # OFFLINE here means a slow retry succeeded: it is a reconnect too.
+        reconnecting = self._status.state in (LinkState.RECONNECTING, LinkState.OFFLINE)
         expected = self._expected_serial
         self._expected_serial = identity.serial
         changed = identity != self._identity
@@ -481,6 +502,10 @@ class LinkController(QObject):
         if session != self._session:
             return
         self._errors += 1
+        first = self._status.state is LinkState.CONNECTING
+        if first and isinstance(error, LinkError) and error.kind in _FIRST_CONNECT_REFUSED:
+            self._handle(LinkEvent.FIRST_OPEN_REFUSED, first_connect_sentence(error))
+            return
         hopeless = not isinstance(error, LinkError) or error.kind in _HOPELESS
         self._handle(LinkEvent.OPEN_REJECTED if hopeless else LinkEvent.OPEN_FAILED, str(error))
 

@@ -14,6 +14,7 @@ instrument flows into a running view or recording until the user turns live on a
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import random
@@ -36,7 +37,7 @@ class LinkState(enum.Enum):
     LIVE = "Live"  # fresh data flowing
     STALE = "Stale"  # no good reply within the watchdog period
     RECONNECTING = "Reconnecting"  # attempt n of N: waiting for the backoff timer or opening
-    OFFLINE = "Offline"  # gave up; "Retry now" starts again
+    OFFLINE = "Offline"  # out of fast attempts: a slow retry runs; "Retry now" starts again
     BUSY = "Busy"  # a sweep or long transfer: live paused, long watchdog deadline
 
     @property
@@ -54,6 +55,7 @@ class LinkEvent(enum.Enum):
     OPENED = "opened"  # worker: session open, *IDN? answered, expected instrument
     OPEN_FAILED = "open failed"  # worker: refused, silent, timeout... worth retrying
     OPEN_REJECTED = "open rejected"  # worker: bad address or not a CTP10: retrying is pointless
+    FIRST_OPEN_REFUSED = "first open refused"  # refused or unreachable before ever answering
     WRONG_INSTRUMENT = "wrong instrument"  # controller: *IDN? serial differs after a reconnect
     GOOD_REPLY = "good reply"  # worker: data or probe answer arrived
     WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog
@@ -134,6 +136,7 @@ class Do(enum.Enum):
     OPEN = "open"
     CLOSE = "close"
     BACKOFF = "backoff"  # next attempt number, jittered delay
+    SLOW_RETRY = "slow retry"  # the fixed long wait once the fast attempts are used up
     CANCEL_BACKOFF = "cancel backoff"
     START_LIVE = "start live"
     STOP_LIVE = "stop live"
@@ -160,6 +163,9 @@ class Guard(enum.Enum):
     ATTEMPTS_LEFT = "attempts left"
     ATTEMPTS_EXHAUSTED = "attempts exhausted"
     WAITING = "waiting for the backoff timer"
+    PROVEN = "the session answered since it opened"  # attempt 0: a lost link starts over
+    UNPROVEN_ATTEMPTS_LEFT = "opened but never answered, attempts left"
+    UNPROVEN_EXHAUSTED = "opened but never answered, attempts used up"
 
 
 class Attempts(enum.Enum):
@@ -199,8 +205,13 @@ _end_busy = (
     Rule(S.CONNECTED, (), Guard.LIVE_NOT_WANTED, why="operation finished"),
 )
 _lost = (
-    Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF, Do.NOTE_DISCONNECT), attempts=Attempts.FIRST,
-         why="link lost"),
+    Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF, Do.NOTE_DISCONNECT), Guard.PROVEN,
+         attempts=Attempts.FIRST, why="link lost"),
+    # A session that opened but never answered is a failed attempt: the backoff keeps growing.
+    Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF), Guard.UNPROVEN_ATTEMPTS_LEFT,
+         attempts=Attempts.NEXT, why="opened but never answered"),
+    Rule(S.OFFLINE, (Do.CLOSE, Do.SLOW_RETRY, Do.NOTE_OFFLINE), Guard.UNPROVEN_EXHAUSTED,
+         why="gave up"),
 )
 
 
@@ -228,11 +239,13 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
         Rule(S.CONNECTED, (Do.STOP_LIVE, Do.NOTE_CONNECT), Guard.LIVE_NOT_WANTED,
              why="connected"),
     )
+    # The attempt count is kept until the first good reply: an instrument that opens and
+    # then stays silent counts as a failed attempt, not as a fresh outage.
     reopen = (
         Rule(S.LIVE, (Do.REAPPLY, Do.START_LIVE, Do.NOTE_RECONNECT), Guard.LIVE_WANTED,
-             attempts=Attempts.RESET, why="reconnected"),
+             why="reconnected"),
         Rule(S.CONNECTED, (Do.REAPPLY, Do.STOP_LIVE, Do.NOTE_RECONNECT), Guard.LIVE_NOT_WANTED,
-             attempts=Attempts.RESET, why="reconnected"),
+             why="reconnected"),
     )
     rejected = (Rule(S.OFFLINE, (Do.CANCEL_BACKOFF, Do.CLOSE, Do.NOTE_OFFLINE),
                      why="address rejected"),)
@@ -242,18 +255,33 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
              attempts=Attempts.FIRST, why="could not open"),
     )
     t[(S.CONNECTING, E.OPEN_REJECTED)] = rejected
+    # Said at once instead of minutes of "Reconnecting"; a slow retry still catches an
+    # instrument that is booting.
+    t[(S.CONNECTING, E.FIRST_OPEN_REFUSED)] = (
+        Rule(S.OFFLINE, (Do.CLOSE, Do.SLOW_RETRY, Do.NOTE_OFFLINE), why="could not open"),
+    )
 
     t[(S.RECONNECTING, E.OPENED)] = reopen
-    t[(S.RECONNECTING, E.WRONG_INSTRUMENT)] = (
-        Rule(S.CONNECTED, (Do.STOP_LIVE, Do.NOTE_DIFFERENT), attempts=Attempts.RESET,
-             live=False, why="a different instrument answers"),
+    different = (
+        Rule(S.CONNECTED, (Do.STOP_LIVE, Do.NOTE_DIFFERENT),
+             attempts=Attempts.RESET, live=False, why="a different instrument answers"),
     )
+    t[(S.RECONNECTING, E.WRONG_INSTRUMENT)] = different
     t[(S.RECONNECTING, E.OPEN_FAILED)] = (
         Rule(S.RECONNECTING, (Do.CLOSE, Do.BACKOFF), Guard.ATTEMPTS_LEFT,
              attempts=Attempts.NEXT, why="could not open"),
-        Rule(S.OFFLINE, (Do.CLOSE, Do.NOTE_OFFLINE), Guard.ATTEMPTS_EXHAUSTED,
+        Rule(S.OFFLINE, (Do.CLOSE, Do.SLOW_RETRY, Do.NOTE_OFFLINE), Guard.ATTEMPTS_EXHAUSTED,
              why="gave up"),
     )
+    # Never offline for good after a lost link: a slow retry runs until the user disconnects.
+    t[(S.OFFLINE, E.BACKOFF_ELAPSED)] = (Rule(None, (Do.OPEN, Do.NOTE_ATTEMPT), Guard.WAITING),)
+    t[(S.OFFLINE, E.OPEN_FAILED)] = (
+        Rule(None, (Do.CLOSE, Do.SLOW_RETRY), attempts=Attempts.NEXT, why="could not open"),
+    )
+    t[(S.OFFLINE, E.OPENED)] = reopen
+    t[(S.OFFLINE, E.WRONG_INSTRUMENT)] = different
+    t[(S.OFFLINE, E.OPEN_REJECTED)] = (Rule(None, (Do.CANCEL_BACKOFF, Do.CLOSE),
+                                            why="address rejected"),)
     t[(S.RECONNECTING, E.OPEN_REJECTED)] = rejected
     t[(S.RECONNECTING, E.BACKOFF_ELAPSED)] = (
         Rule(None, (Do.OPEN, Do.NOTE_ATTEMPT), Guard.WAITING),
@@ -262,16 +290,17 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
         Rule(None, (Do.CANCEL_BACKOFF, Do.OPEN, Do.NOTE_ATTEMPT), Guard.WAITING),
     )
     t[(S.OFFLINE, E.RETRY_NOW)] = (
-        Rule(S.RECONNECTING, (Do.OPEN, Do.NOTE_ATTEMPT), attempts=Attempts.FIRST,
-             why="retry now"),
+        Rule(S.RECONNECTING, (Do.CANCEL_BACKOFF, Do.OPEN, Do.NOTE_ATTEMPT),
+             attempts=Attempts.FIRST, why="retry now"),
     )
 
     for s in (S.LIVE, S.CONNECTED, S.BUSY):
         t[(s, E.WATCHDOG_EXPIRED)] = (Rule(S.STALE, (Do.NOTE_STALE,), why="no reply"),)
-        t[(s, E.GOOD_REPLY)] = (Rule(None),)
+        t[(s, E.GOOD_REPLY)] = (Rule(None, attempts=Attempts.RESET),)
     for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
         t[(s, E.LINK_LOST)] = _lost
-    t[(S.STALE, E.GOOD_REPLY)] = _resume
+    t[(S.STALE, E.GOOD_REPLY)] = tuple(dataclasses.replace(r, attempts=Attempts.RESET)
+                                       for r in _resume)
     t[(S.STALE, E.BUSY_ENDED)] = _resume
     for s in (S.LIVE, S.CONNECTED, S.STALE):
         t[(s, E.BUSY_STARTED)] = (Rule(S.BUSY, (), why="long operation"),)
@@ -294,6 +323,7 @@ class BackoffPolicy:
     cap_s: float = 30.0
     jitter: float = 0.2  # fraction, 0..1: each delay is nominal × (1 ± jitter)
     max_attempts: int = 10
+    slow_retry_s: float = 60.0  # wait between attempts once the fast ones are used up
 
     def __post_init__(self) -> None:
         if not (self.initial_s >= 0 and self.factor >= 1 and self.cap_s >= self.initial_s):
@@ -304,6 +334,9 @@ class BackoffPolicy:
             raise ValueError(f"backoff jitter must be within 0–1, got {self.jitter}")
         if self.max_attempts < 1:
             raise ValueError(f"backoff needs at least 1 attempt, got {self.max_attempts}")
+        if self.slow_retry_s < self.cap_s:
+            raise ValueError(f"the slow retry ({self.slow_retry_s} s) must not be shorter than "
+                             f"the backoff cap ({self.cap_s} s)")
 
     def nominal(self, attempt: int) -> float:
         """Return the delay in s before attempt n (1-based) without jitter."""
@@ -339,6 +372,7 @@ class LinkStatus:
     address: str | None = None
     live: bool = True  # the user's live on/off wish
     warning: str = ""  # e.g. a different instrument answers; cleared by the user's next choice
+    awaiting_reply: bool = False  # opened, but no data or probe answer yet on this session
 
 
 @dataclass(frozen=True)
@@ -409,6 +443,7 @@ class ConnectionMachine:
         self.since = clock()
         self.address: str | None = None
         self.live_wanted = live
+        self.awaiting_reply = False
         self.reconnects = 0
         self._history: deque[tuple[float, str]] = deque(maxlen=history_size)
         self._outage: tuple[float, str] | None = None  # (monotonic s, cause) of the last loss
@@ -427,7 +462,7 @@ class ConnectionMachine:
         """Return the current status as an immutable value."""
         return LinkStatus(self.state, self.attempt, self.max_attempts, self.reason,
                           self.next_attempt_at, self.since, self.address, self.live_wanted,
-                          self.warning)
+                          self.warning, self.awaiting_reply)
 
     def rule_for(self, event: LinkEvent) -> Rule | None:
         """Return the rule the event would apply in the current state, or None (ignored)."""
@@ -448,6 +483,12 @@ class ConnectionMachine:
                 return self.attempt >= self.max_attempts
             case Guard.WAITING:
                 return self.next_attempt_at is not None
+            case Guard.PROVEN:
+                return self.attempt == 0
+            case Guard.UNPROVEN_ATTEMPTS_LEFT:
+                return 0 < self.attempt < self.max_attempts
+            case Guard.UNPROVEN_EXHAUSTED:
+                return self.attempt >= self.max_attempts
 
     def handle(self, event: LinkEvent, reason: str = "", *,
                address: str | None = None) -> list[Action]:
@@ -478,6 +519,10 @@ class ConnectionMachine:
             self.reason = text
             if rule.target is not old:
                 self.since = self._clock()
+        if event is LinkEvent.OPENED:
+            self.awaiting_reply = True
+        elif event is LinkEvent.GOOD_REPLY or self.state not in OPEN_STATES:
+            self.awaiting_reply = False
         if event is LinkEvent.WRONG_INSTRUMENT:
             self.warning = text
         elif event in _CLEARS_WARNING:
@@ -507,6 +552,10 @@ class ConnectionMachine:
                 delay = self.policy.delay(self.attempt, self._rng)
                 self.next_attempt_at = self._clock() + delay
                 return StartBackoffTimer(delay, self.attempt)
+            case Do.SLOW_RETRY:
+                delay = self.policy.slow_retry_s
+                self.next_attempt_at = self._clock() + delay
+                return StartBackoffTimer(delay, self.attempt + 1)
             case Do.CANCEL_BACKOFF:
                 self.next_attempt_at = None
                 return CancelBackoffTimer()
@@ -525,9 +574,13 @@ class ConnectionMachine:
                 since, cause = self._outage
                 text = f"{text} after {self._clock() - since:.1f} s without link ({cause})"
         elif kind == "reconnect_attempt":
-            text = f"attempt {self.attempt} of {self.max_attempts}: {self.reason}"
+            if self.state is LinkState.OFFLINE:
+                text = f"slow retry, attempt {self.attempt + 1}: {self.reason}"
+            else:
+                text = f"attempt {self.attempt} of {self.max_attempts}: {self.reason}"
         elif kind == "offline" and self.attempt >= self.max_attempts:
-            text = f"gave up after {self.attempt} attempts: {self.reason}"
+            text = (f"{self.attempt} attempts failed ({self.reason}); "
+                    f"trying again every {self.policy.slow_retry_s:g} s")
             self.reason = text
         if kind in HISTORY_KINDS:
             self._history.append((self._wall(), f"{kind}: {text}"))

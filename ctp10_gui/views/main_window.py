@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
         c.state_changed.connect(self._status_changed)
         c.identity_changed.connect(self._identity_changed)
         self.badges.retry_requested.connect(c.retry_now)
+        self.badges.edit_address_requested.connect(self.open_connect_dialog)
         self.hub.references_changed.connect(self.chart.set_references)
         self.hub.unit_requested.connect(self.live_controls.request_unit)
         self.live_controls.unit_read.connect(self.hub.set_unit)

@@ -64,6 +64,10 @@ def badge_specs(
                                    f"{warning}. Nothing was re-applied; turn Live on to use it."))
         specs.append(BadgeSpec("paused", "Live off",
                                "Live acquisition is off; the link is still checked every 2 s."))
+    elif state is LinkState.LIVE and status.awaiting_reply:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        specs.append(BadgeSpec("connecting", "Waiting for data…",
+                               f"{where} opened; no measurement has answered yet"))
     elif state is LinkState.LIVE:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
         age = ("" if last_data_t is None
@@ -93,8 +97,14 @@ def badge_specs(
             f"Link to {where} lost: {reason or 'no reply'}. Attempt {status.attempt} of "
             f"{status.max_attempts}; Ctrl+R retries at once."))
     elif state is LinkState.OFFLINE:
-        specs.append(BadgeSpec("offline", "Offline",
-                               f"Gave up reconnecting to {where}: {reason or 'no reply'}. "
+        if status.next_attempt_at is not None and status.next_attempt_at > now:
+            text = f"Offline · next try in {_age_text(status.next_attempt_at - now)}"
+        elif status.next_attempt_at is not None:
+            text = "Offline · trying now…"
+        else:
+            text = "Offline"
+        specs.append(BadgeSpec("offline", text,
+                               f"{where}: {reason or 'no reply'}. "
                                "Press Retry now (Ctrl+R) to try again."))
     else:  # a state added later still gets an honest, visible badge
         specs.append(BadgeSpec("connecting", state.name.title(), reason))
@@ -108,6 +118,7 @@ class StatusBadges(QWidget):
     """Row of badges following a LinkController; Retry button appears when Offline."""
 
     retry_requested = Signal()
+    edit_address_requested = Signal()
 
     def __init__(
         self, controller: QObject, *, clock: Callable[[], float] = time.monotonic,
@@ -136,6 +147,19 @@ class StatusBadges(QWidget):
         self.retry_button.clicked.connect(self.retry_requested)
         self.retry_button.hide()
         layout.addWidget(self.retry_button)
+        self.edit_address_button = QPushButton("Edit address…", self)
+        self.edit_address_button.setToolTip("Connect to another address (Ctrl+K)")
+        self.edit_address_button.clicked.connect(self.edit_address_requested)
+        self.edit_address_button.hide()
+        layout.addWidget(self.edit_address_button)
+        # Why the link is offline, as a sentence where the user looks, not only in a tooltip.
+        self.offline_message = QLabel(self)
+        self.offline_message.setObjectName("offlineMessage")
+        self.offline_message.setWordWrap(True)
+        self.offline_message.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                           QSizePolicy.Policy.Preferred)
+        self.offline_message.hide()
+        layout.addWidget(self.offline_message, 1)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         # 10 Hz, like the readouts: the badge age and the card ages move together.
@@ -186,3 +210,8 @@ class StatusBadges(QWidget):
             label.hide()
         offline = self._status is not None and self._status.state is LinkState.OFFLINE
         self.retry_button.setVisible(offline)
+        self.edit_address_button.setVisible(offline)
+        message = self._status.reason if offline else ""
+        if self.offline_message.text() != message:
+            self.offline_message.setText(message)
+        self.offline_message.setVisible(offline and bool(message))

@@ -301,18 +301,40 @@ def test_a_different_instrument_is_reported_and_gets_nothing(qtbot, sim, make_co
     qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=1000)
 
 
-def test_offline_after_n_attempts_then_retry_now(qtbot, sim, make_controller) -> None:
+def test_a_first_connection_refused_says_so_at_once_and_retry_works(qtbot, sim,
+                                                                     make_controller) -> None:
     ctl = make_controller(backoff=BackoffPolicy(initial_s=0.05, cap_s=0.1, max_attempts=3))
     rec = StateRecorder(ctl)
     sim.faults.stop_listening()
     ctl.connect_to(sim.address)
     qtbot.waitUntil(lambda: ctl.status.state is S.OFFLINE, timeout=3000)
-    assert [s.attempt for s in rec.statuses(S.RECONNECTING)][-1] == 3
-    assert ctl.status.reason.startswith("gave up after 3 attempts: connection refused by")
+    host, port = sim.address.split("::")[1:3]
+    assert ctl.status.reason == (f"Connection refused at {host}:{port} — is the CTP10 on, and "
+                                 f"SCPI enabled on port {port}?")
+    assert ctl.status.next_attempt_at is not None  # the slow retry still runs
     sim.faults.start_listening()
     ctl.retry_now()
     qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=3000)
-    assert rec.states() == [S.CONNECTING, S.RECONNECTING, S.OFFLINE, S.RECONNECTING, S.LIVE]
+    assert rec.states() == [S.CONNECTING, S.OFFLINE, S.RECONNECTING, S.LIVE]
+
+
+def test_after_n_attempts_a_slow_retry_brings_the_link_back_by_itself(qtbot, sim,
+                                                                      make_controller) -> None:
+    ctl = make_controller(backoff=BackoffPolicy(initial_s=0.05, cap_s=0.1, max_attempts=3,
+                                                slow_retry_s=0.3))
+    ctl.connect_to(sim.address)
+    qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=3000)
+    rec = StateRecorder(ctl)
+    sim.faults.stop_listening()
+    sim.faults.drop_connections()
+    qtbot.waitUntil(lambda: ctl.status.state is S.OFFLINE, timeout=3000)
+    assert [s.attempt for s in rec.statuses(S.RECONNECTING)][-1] == 3
+    assert ctl.status.reason.startswith("3 attempts failed (connection refused by")
+    assert ctl.status.reason.endswith("trying again every 0.3 s")
+    assert ctl.status.next_attempt_at is not None  # the badge counts down to the slow retry
+    sim.faults.start_listening()
+    qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=3000)
+    assert rec.states() == [S.RECONNECTING, S.OFFLINE, S.LIVE]
     identities: list[Any] = []
     ctl.identity_changed.connect(identities.append)
     ctl.disconnect_link()

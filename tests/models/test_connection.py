@@ -90,6 +90,8 @@ SPEC += [
      ["CloseSession", "StartBackoffTimer", NOTE_DISC], None),
     (S.CONNECTING, E.OPEN_REJECTED, {}, S.OFFLINE,
      ["CancelBackoffTimer", "CloseSession", "Notify:offline"], None),
+    (S.CONNECTING, E.FIRST_OPEN_REFUSED, {}, S.OFFLINE,
+     ["CloseSession", "StartBackoffTimer", "Notify:offline"], None),
     (S.RECONNECTING, E.OPENED, {"live": True}, S.LIVE,
      ["ReapplySettings", "StartLive", "Notify:reconnect"], True),
     (S.RECONNECTING, E.OPENED, {"live": False}, S.CONNECTED,
@@ -99,7 +101,7 @@ SPEC += [
     (S.RECONNECTING, E.OPEN_FAILED, {"attempt": 3}, S.RECONNECTING,
      ["CloseSession", "StartBackoffTimer"], None),
     (S.RECONNECTING, E.OPEN_FAILED, {"attempt": 10}, S.OFFLINE,
-     ["CloseSession", "Notify:offline"], None),
+     ["CloseSession", "StartBackoffTimer", "Notify:offline"], None),
     (S.RECONNECTING, E.OPEN_REJECTED, {}, S.OFFLINE,
      ["CancelBackoffTimer", "CloseSession", "Notify:offline"], None),
     (S.RECONNECTING, E.BACKOFF_ELAPSED, {"waiting": True}, None,
@@ -109,7 +111,19 @@ SPEC += [
      ["CancelBackoffTimer", "OpenSession", "Notify:reconnect_attempt"], None),
     (S.RECONNECTING, E.RETRY_NOW, {"waiting": False}, None, [], None),
     (S.OFFLINE, E.RETRY_NOW, {"attempt": 10}, S.RECONNECTING,
+     ["CancelBackoffTimer", "OpenSession", "Notify:reconnect_attempt"], None),
+    (S.OFFLINE, E.BACKOFF_ELAPSED, {"waiting": True}, None,
      ["OpenSession", "Notify:reconnect_attempt"], None),
+    (S.OFFLINE, E.BACKOFF_ELAPSED, {"waiting": False}, None, [], None),
+    (S.OFFLINE, E.OPEN_FAILED, {"attempt": 11}, None, ["CloseSession", "StartBackoffTimer"],
+     None),
+    (S.OFFLINE, E.OPEN_REJECTED, {}, None, ["CancelBackoffTimer", "CloseSession"], None),
+    (S.OFFLINE, E.OPENED, {"live": True}, S.LIVE,
+     ["ReapplySettings", "StartLive", "Notify:reconnect"], True),
+    (S.OFFLINE, E.OPENED, {"live": False}, S.CONNECTED,
+     ["ReapplySettings", "StopLive", "Notify:reconnect"], False),
+    (S.OFFLINE, E.WRONG_INSTRUMENT, {"live": True}, S.CONNECTED,
+     ["StopLive", "Notify:different_instrument"], False),
     (S.STALE, E.GOOD_REPLY, {"live": True}, S.LIVE, ["Notify:recovered"], None),
     (S.STALE, E.GOOD_REPLY, {"live": False}, S.CONNECTED, ["Notify:recovered"], None),
     (S.STALE, E.BUSY_ENDED, {"live": True}, S.LIVE, ["Notify:recovered"], None),
@@ -123,6 +137,11 @@ for s in (S.LIVE, S.CONNECTED, S.BUSY):
 for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
     SPEC.append((s, E.LINK_LOST, {}, S.RECONNECTING,
                  ["CloseSession", "StartBackoffTimer", NOTE_DISC], None))
+    # Opened by a reconnect attempt but never answered: that attempt failed, no new outage.
+    SPEC.append((s, E.LINK_LOST, {"attempt": 4}, S.RECONNECTING,
+                 ["CloseSession", "StartBackoffTimer"], None))
+    SPEC.append((s, E.LINK_LOST, {"attempt": 10}, S.OFFLINE,
+                 ["CloseSession", "StartBackoffTimer", "Notify:offline"], None))
 for s in (S.LIVE, S.CONNECTED, S.STALE):
     SPEC.append((s, E.BUSY_STARTED, {}, S.BUSY, [], None))
 
@@ -239,9 +258,66 @@ def test_attempts_count_up_with_growing_waits_and_give_up_after_n() -> None:
     nominal = [1, 2, 4, 8, 16, 30, 30, 30, 30, 30]
     assert all(0.8 * w0 <= w <= 1.2 * w0 for w, w0 in zip(waits, nominal, strict=True))
     assert m.state is S.OFFLINE
-    assert kinds(actions) == ["CloseSession", "Notify:offline"]
-    assert m.reason == "gave up after 10 attempts: connection refused by 10.0.0.5:5025"
+    assert kinds(actions) == ["CloseSession", "StartBackoffTimer", "Notify:offline"]
+    assert m.reason == ("10 attempts failed (connection refused by 10.0.0.5:5025); "
+                        "trying again every 60 s")
     assert m.history[-1] == (1.7e9, "offline: " + m.reason)
+
+
+def test_offline_is_never_for_good_a_slow_retry_runs_until_the_user_disconnects() -> None:
+    clock = FakeClock()
+    m = make(S.RECONNECTING, attempt=10, waiting=False, clock=clock)
+    actions = m.handle(E.OPEN_FAILED, "connection refused by 10.0.0.5:5025")
+    timer = next(a for a in actions if isinstance(a, StartBackoffTimer))
+    assert (m.state, timer.delay_s, timer.attempt) == (S.OFFLINE, 60.0, 11)
+    assert m.status().next_attempt_at == clock() + 60.0  # the badge's countdown
+    for n in (11, 12, 13):
+        clock.advance(60.0)
+        opened = m.handle(E.BACKOFF_ELAPSED)
+        assert kinds(opened) == ["OpenSession", "Notify:reconnect_attempt"]
+        assert opened[1].text.startswith(f"slow retry, attempt {n}: ")
+        assert m.state is S.OFFLINE and m.next_attempt_at is None
+        actions = m.handle(E.OPEN_FAILED, "no reply from 10.0.0.5:5025")
+        assert kinds(actions) == ["CloseSession", "StartBackoffTimer"]
+        assert m.next_attempt_at == clock() + 60.0
+    clock.advance(60.0)
+    m.handle(E.BACKOFF_ELAPSED)
+    actions = m.handle(E.OPENED, "EXFO CTP10 serial A")
+    assert m.state is S.LIVE  # the instrument is back: live and recordings resume by themselves
+    assert kinds(actions) == ["ReapplySettings", "StartLive", "Notify:reconnect"]
+    m.handle(E.GOOD_REPLY)
+    assert m.attempt == 0
+    assert kinds(m.handle(E.DISCONNECT)) == ["CancelBackoffTimer", "CloseSession", NOTE_DISC]
+
+
+def test_an_instrument_that_opens_then_stays_silent_is_a_failed_attempt() -> None:
+    clock = FakeClock()
+    m = make(clock=clock, seed=3, policy=BackoffPolicy(jitter=0.0))
+    _lose_link(m)
+    waits = []
+    for n in range(1, 5):
+        assert m.attempt == n
+        waits.append(m.next_attempt_at - clock())
+        clock.advance(waits[-1])
+        m.handle(E.BACKOFF_ELAPSED)
+        m.handle(E.OPENED, "EXFO CTP10 serial A")
+        assert m.state is S.LIVE and m.status().awaiting_reply  # "Live Data" waits for data
+        actions = m.handle(E.LINK_LOST, "no reply from 10.0.0.5:5025 within 1 s to :CTP:SENS4?")
+        assert m.state is S.RECONNECTING
+        assert "Notify:disconnect" not in kinds(actions)  # the same outage goes on
+    assert waits == [1.0, 2.0, 4.0, 8.0]  # the backoff keeps growing
+    assert m.attempt == 5
+    assert "to :CTP:SENS4?" in m.reason  # names the query that went unanswered
+
+
+def test_awaiting_reply_ends_with_the_first_good_reply() -> None:
+    m = make(S.CONNECTING)
+    m.handle(E.OPENED, "EXFO CTP10 serial A")
+    assert m.status().awaiting_reply
+    m.handle(E.GOOD_REPLY)
+    assert not m.status().awaiting_reply
+    m.handle(E.LINK_LOST, "reset")
+    assert not m.status().awaiting_reply
 
 
 def test_max_attempts_is_configurable() -> None:
@@ -294,7 +370,9 @@ def test_retry_from_offline_starts_over_and_reapplies_on_success() -> None:
     assert (m.state, m.attempt) == (S.RECONNECTING, 1)
     actions = m.handle(E.OPENED, "EXFO CTP10 serial A")
     assert actions[:2] == [ReapplySettings(), StartLive()]
-    assert (m.state, m.attempt, m.reconnects) == (S.LIVE, 0, 1)
+    assert (m.state, m.attempt, m.reconnects) == (S.LIVE, 1, 1)
+    m.handle(E.GOOD_REPLY)
+    assert m.attempt == 0  # proven by data: the next loss is a new outage
 
 
 def test_a_different_instrument_is_reported_and_nothing_is_reapplied() -> None:
@@ -358,6 +436,7 @@ def test_history_is_bounded_and_counts_reconnects() -> None:
     m.handle(E.CONNECT, address=ADDR)
     m.handle(E.OPENED)
     for i in range(4):
+        m.handle(E.GOOD_REPLY)
         m.handle(E.LINK_LOST, f"reset {i}")
         m.handle(E.BACKOFF_ELAPSED)
         clock.advance(2.5)

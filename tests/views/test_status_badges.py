@@ -108,3 +108,34 @@ def test_widget_ticks_the_countdown_and_shows_retry_when_offline(qtbot: Any) -> 
     assert badges.retry_button.isVisible()
     with qtbot.waitSignal(badges.retry_requested, timeout=500):
         badges.retry_button.click()
+
+
+def test_live_data_appears_only_with_data() -> None:
+    status = _status(LinkState.LIVE, awaiting_reply=True)
+    assert _specs(status) == [("connected", "Connected"), ("connecting", "Waiting for data…")]
+
+
+def test_offline_counts_down_to_the_slow_retry() -> None:
+    status = _status(LinkState.OFFLINE, next_attempt_at=101.0 + 42.3,
+                     reason="10 attempts failed (no reply); trying again every 60 s")
+    (spec,) = badge_specs(status, 101.0, 99.8, address=None, simulator=False)
+    assert spec.text == "Offline · next try in 42 s"
+    assert "trying again every 60 s" in spec.tooltip
+
+
+def test_offline_says_why_in_a_sentence_with_retry_and_edit_address(qtbot) -> None:
+    controller = _Controller()
+    badges = StatusBadges(controller, clock=lambda: 101.0)
+    qtbot.addWidget(badges)
+    badges.resize(1000, 40)
+    badges.show()
+    sentence = ("Connection refused at 127.0.0.1:1 — is the CTP10 on, and SCPI enabled on "
+                "port 1?")
+    controller.state_changed.emit(_status(LinkState.OFFLINE, reason=sentence))
+    assert badges.offline_message.isVisible() and badges.offline_message.text() == sentence
+    assert badges.retry_button.isVisible() and badges.edit_address_button.isVisible()
+    with qtbot.waitSignal(badges.edit_address_requested, timeout=1000):
+        badges.edit_address_button.click()
+    controller.state_changed.emit(_status(LinkState.LIVE))
+    assert not badges.offline_message.isVisible()
+    assert not badges.edit_address_button.isVisible()
