@@ -1,0 +1,70 @@
+"""Play a ToneSynth on the default sound device through sounddevice (PortAudio), if there is one.
+
+Without the library, PortAudio or an output device, `ToneOutput.unavailable` says why in a
+sentence the UI shows, and nothing else changes: the app runs on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ctp10_gui.audio.tone import ToneSynth
+
+log = logging.getLogger("ctp10_gui.audio")
+
+BLOCK_FRAMES = 256  # 5.3 ms at 48 kHz: a power change is heard within a few ms plus latency
+
+
+class ToneOutput:
+    """An output stream that pulls buffers from a ToneSynth in PortAudio's thread."""
+
+    def __init__(self, synth: ToneSynth, *, device: Any = None) -> None:
+        self.synth = synth
+        self.device = device
+        self.underruns = 0
+        self.unavailable = ""
+        self._stream: Any = None
+
+    def start(self) -> bool:
+        """Open and start the stream; False (with `unavailable` set) when there is no sound."""
+        if self._stream is not None:
+            return True
+        try:
+            import sounddevice
+        except (ImportError, OSError) as exc:
+            # OSError: the wheel imports but PortAudio is missing (Debian: libportaudio2).
+            self.unavailable = (f"No sound: {exc}. Install the 'sounddevice' package "
+                                "(and libportaudio2 on Debian/Ubuntu).")
+            log.warning("%s", self.unavailable)
+            return False
+        try:
+            stream = sounddevice.OutputStream(
+                samplerate=self.synth.sample_rate, channels=1, dtype="float32",
+                blocksize=BLOCK_FRAMES, latency="low", device=self.device,
+                callback=self._callback)
+            stream.start()
+        except Exception as exc:  # PortAudioError and friends: no device, busy device...
+            self.unavailable = f"No sound device: {exc}"
+            log.warning("%s", self.unavailable)
+            return False
+        self._stream = stream
+        self.unavailable = ""
+        return True
+
+    def stop(self) -> None:
+        """Stop and close the stream (safe to call when it never started)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+            stream.close()
+
+    @property
+    def running(self) -> bool:
+        """Return True while the stream plays."""
+        return self._stream is not None
+
+    def _callback(self, outdata: Any, frames: int, _time: Any, status: Any) -> None:
+        if status and status.output_underflow:
+            self.underruns += 1
+        outdata[:, 0] = self.synth.render(frames)

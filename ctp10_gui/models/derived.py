@@ -1,0 +1,101 @@
+"""Derived channels a user defines from measured ones: "IL = CH4 − CH3 (dB)", ratio, sum (mW).
+
+Plain Python and numpy, no Qt. Each result carries a status like a measured channel, so under
+range, over range and errors stay honest: a difference with an under-range minuend is itself
+"under" (its true value lies below floor − B), never a made-up number.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ctp10_gui.hardware.ctp10 import ChannelStatus
+
+OK, UNDER, OVER, ERROR = (int(ChannelStatus.OK), int(ChannelStatus.UNDER),
+                          int(ChannelStatus.OVER), int(ChannelStatus.ERROR))
+
+
+class DerivedKind(enum.Enum):
+    """How a derived channel combines A and B; the value is the operator as typed."""
+
+    DIFFERENCE_DB = "-"  # A − B in dB (dBm − dBm): insertion loss, coupling ratio in dB
+    RATIO = "/"  # A / B, linear and unitless
+    SUM_MW = "+"  # A + B in mW: the total of two outputs
+
+    @property
+    def unit(self) -> str:
+        """Return the unit of the result: "dB", "" (ratio) or "mW"."""
+        return {"-": "dB", "/": "", "+": "mW"}[self.value]
+
+
+_EXPRESSION = re.compile(r"^\s*CH\s*([1-6])\s*([-+/−])\s*CH\s*([1-6])\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DerivedChannel:
+    """A named combination of two measured channels (1–6) of the acquired module."""
+
+    name: str
+    kind: DerivedKind
+    a: int
+    b: int
+
+    @classmethod
+    def parse(cls, name: str, expression: str) -> DerivedChannel:
+        """Build one from "CH4 - CH3", "CH1 / CH2" or "CH1 + CH2"; ValueError says what is wrong."""
+        match = _EXPRESSION.match(expression)
+        if not match:
+            raise ValueError(f"{expression!r} is not a derived channel: write e.g. "
+                             "'CH4 - CH3' (dB), 'CH1 / CH2' (ratio) or 'CH1 + CH2' (mW)")
+        a, op, b = int(match.group(1)), match.group(2).replace("−", "-"), int(match.group(3))
+        if a == b:
+            raise ValueError(f"{expression!r} combines CH{a} with itself")
+        if not name.strip():
+            raise ValueError("a derived channel needs a name")
+        return cls(name.strip(), DerivedKind(op), a, b)
+
+    @property
+    def expression(self) -> str:
+        """Return the expression as shown and saved: "CH4 − CH3"."""
+        op = "−" if self.kind is DerivedKind.DIFFERENCE_DB else self.kind.value
+        return f"CH{self.a} {op} CH{self.b}"
+
+    def compute(self, a_dbm: np.ndarray, a_status: np.ndarray, b_dbm: np.ndarray,
+                b_status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (values, statuses) for samples of A and B in dBm with their statuses."""
+        a_ok, b_ok = a_status == OK, b_status == OK
+        error = (a_status == ERROR) | (b_status == ERROR)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            a_mw = np.power(10.0, a_dbm / 10.0)
+            b_mw = np.power(10.0, b_dbm / 10.0)
+            if self.kind is DerivedKind.DIFFERENCE_DB:
+                values = a_dbm - b_dbm
+                # Bounded only on one side when an input is out of range.
+                lower = (a_status == UNDER) & (b_ok | (b_status == OVER))
+                upper = (b_status == UNDER) & (a_ok | (a_status == OVER))
+                upper |= (a_status == OVER) & b_ok
+                lower |= (b_status == OVER) & a_ok
+            elif self.kind is DerivedKind.RATIO:
+                values = a_mw / b_mw
+                lower = (a_status == UNDER) & (b_ok | (b_status == OVER))
+                upper = (b_status == UNDER) & (a_ok | (a_status == OVER))
+                upper |= (a_status == OVER) & b_ok
+                lower |= (b_status == OVER) & a_ok
+            else:
+                # An under-range input adds less than the detector floor: ignore it.
+                values = np.where(a_ok, a_mw, 0.0) + np.where(b_ok, b_mw, 0.0)
+                lower = (a_status == UNDER) & (b_status == UNDER)
+                upper = (a_status == OVER) | (b_status == OVER)
+        status = np.full(values.shape, ERROR, dtype=np.int8)
+        both_ok = a_ok & b_ok
+        if self.kind is DerivedKind.SUM_MW:
+            both_ok = (a_ok | b_ok) & ~upper & ~error
+        status[both_ok & np.isfinite(values)] = OK
+        status[lower & ~error] = UNDER
+        status[upper & ~error & ~lower] = OVER
+        values = np.where(status == OK, values, np.nan)
+        return values, status
