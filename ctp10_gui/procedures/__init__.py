@@ -8,16 +8,20 @@ SCPI exchange. No Qt here, nothing from link/ or views/.
     reference.py   take_references (one scan per channel), read_references
     traces.py      fetch_traces with the sweep settings, per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
-    controls.py    ControlGroup, read_controls / write_control / read_control, laser info
+    controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
 """
 
 from ctp10_gui.procedures.controls import (
+    SWEEP_GROUP,
     ControlGroup,
     TunableLaserInfo,
+    detector_group,
     read_control,
     read_controls,
     read_laser_identity,
     read_tunable_laser,
+    reference_laser_group,
+    tls_group,
     write_control,
 )
 from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
@@ -44,6 +48,7 @@ from ctp10_gui.procedures.traces import (
 
 __all__ = [
     "FETCH_TIMEOUT_S",
+    "SWEEP_GROUP",
     "ChannelReference",
     "ControlGroup",
     "DetectorReading",
@@ -53,6 +58,7 @@ __all__ = [
     "TraceRequest",
     "TunableLaserInfo",
     "deadline_s",
+    "detector_group",
     "fetch_traces",
     "read_control",
     "read_controls",
@@ -62,9 +68,11 @@ __all__ = [
     "read_sweep_plan",
     "read_tunable_laser",
     "read_wavelengths",
+    "reference_laser_group",
     "run_scan",
     "run_sweep",
     "take_references",
+    "tls_group",
     "trace_requests",
     "write_control",
 ]

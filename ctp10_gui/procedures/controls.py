@@ -15,12 +15,16 @@ from ctp10_gui.hardware.errors import InstrumentError
 from ctp10_gui.hardware.scpi import Channel
 
 __all__ = [
+    "SWEEP_GROUP",
     "ControlGroup",
     "TunableLaserInfo",
+    "detector_group",
     "read_control",
     "read_controls",
     "read_laser_identity",
     "read_tunable_laser",
+    "reference_laser_group",
+    "tls_group",
     "write_control",
 ]
 
@@ -34,26 +38,6 @@ class ControlGroup:
     kind: GroupKind
     index: tuple[int, ...] = ()
 
-    @classmethod
-    def sweep(cls) -> ControlGroup:
-        """Return the global scan settings."""
-        return cls("sweep")
-
-    @classmethod
-    def tls(cls, n: int) -> ControlGroup:
-        """Return tunable laser n (1–4)."""
-        return cls("tls", (n,))
-
-    @classmethod
-    def reference_laser(cls, r: int) -> ControlGroup:
-        """Return reference laser r (1–10)."""
-        return cls("reference_laser", (r,))
-
-    @classmethod
-    def detector(cls, module: int, channel: int) -> ControlGroup:
-        """Return detector channel 1–6 of module 1–20."""
-        return cls("detector", (module, channel))
-
     def channel(self, ctp: CTP10) -> Channel:
         """Return the driver's channel object of this group (indices are checked there)."""
         if self.kind == "sweep":
@@ -63,6 +47,24 @@ class ControlGroup:
         if self.kind == "reference_laser":
             return ctp.reference_laser(*self.index)
         return ctp.detector(*self.index)
+
+
+SWEEP_GROUP = ControlGroup("sweep")
+
+
+def tls_group(n: int) -> ControlGroup:
+    """Return the settings of tunable laser n (1–4)."""
+    return ControlGroup("tls", (n,))
+
+
+def reference_laser_group(r: int) -> ControlGroup:
+    """Return the settings of reference laser r (1–10)."""
+    return ControlGroup("reference_laser", (r,))
+
+
+def detector_group(module: int, channel: int) -> ControlGroup:
+    """Return the settings of detector channel 1–6 of module 1–20."""
+    return ControlGroup("detector", (module, channel))
 
 
 def read_controls(ctp: CTP10, group: ControlGroup,

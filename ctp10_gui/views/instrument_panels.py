@@ -36,7 +36,13 @@ from ctp10_gui.hardware.scpi import (
 )
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
-from ctp10_gui.procedures import ControlGroup, TunableLaserInfo
+from ctp10_gui.procedures import (
+    SWEEP_GROUP,
+    TunableLaserInfo,
+    detector_group,
+    reference_laser_group,
+    tls_group,
+)
 from ctp10_gui.views.control_form import ControlForm
 from ctp10_gui.views.theme import repolish
 
@@ -115,7 +121,7 @@ class InstrumentPanel(QWidget):
         top.addWidget(self.reload_button, 0, Qt.AlignmentFlag.AlignRight)
 
         # -- global sweep --
-        self.sweep_form = ControlForm(controller, ControlGroup.sweep(), Sweep.controls)
+        self.sweep_form = ControlForm(controller, SWEEP_GROUP, Sweep.controls)
         sweep_page = _ChannelPage(self.sweep_form, None, self)
         sweep_page.info.setText(
             "Scan range and sampling of every sweep; the TLS ranges below must cover it."
@@ -127,7 +133,7 @@ class InstrumentPanel(QWidget):
         for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
             self.tls_select.addItem(f"TLS {n}", n)
         self.tls_form = ControlForm(
-            controller, ControlGroup.tls(1), TunableLaser.controls, suggest=("speed_nm_s",)
+            controller, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",)
         )
         self.tls_page = _ChannelPage(self.tls_form, _row("Tunable laser", self.tls_select), self)
         self.tls_select.currentIndexChanged.connect(self._tls_changed)
@@ -140,7 +146,7 @@ class InstrumentPanel(QWidget):
             self.rlaser_select.addItem(f"Laser {r}", r)
         self.rlaser_form = ControlForm(
             controller,
-            ControlGroup.reference_laser(1),
+            reference_laser_group(1),
             ReferenceLaser.controls,
             confirm_s={"output": OUTPUT_CONFIRM_S},
         )
@@ -169,7 +175,7 @@ class InstrumentPanel(QWidget):
         dl.addWidget(self.channel_spin)
         dl.addStretch(1)
         self.detector_form = ControlForm(
-            controller, ControlGroup.detector(4, 1), Detector.controls,
+            controller, detector_group(4, 1), Detector.controls,
             reapply_key=self._detector_setting_key,
         )
         self.detector_page = _ChannelPage(self.detector_form, detector_row, self)
@@ -251,7 +257,7 @@ class InstrumentPanel(QWidget):
 
     def _tls_changed(self) -> None:
         n = self.tls
-        self.tls_form.set_group(ControlGroup.tls(n))
+        self.tls_form.set_group(tls_group(n))
 
     def _tls_value_read(self, name: str, value: object) -> None:
         if name == "identifier":
@@ -294,7 +300,7 @@ class InstrumentPanel(QWidget):
     def _rlaser_changed(self) -> None:
         r = self.reference_laser
         self.rlaser_page.info.setText("")
-        self.rlaser_form.set_group(ControlGroup.reference_laser(r))
+        self.rlaser_form.set_group(reference_laser_group(r))
 
     def _read_rlaser_identity(self) -> None:
         r = self.reference_laser
@@ -322,7 +328,7 @@ class InstrumentPanel(QWidget):
 
     def _detector_changed(self) -> None:
         m, ch = self.module_spin.value(), self.channel_spin.value()
-        self.detector_form.set_group(ControlGroup.detector(m, ch))
+        self.detector_form.set_group(detector_group(m, ch))
 
 
 def _row(label: str, widget: QWidget) -> QWidget:
