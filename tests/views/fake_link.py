@@ -76,6 +76,11 @@ class FakeLink(QObject):
         """Enter a status in state (address kept) and tell the views."""
         self.set_status(status_of(state, address=self._address, **changes))
 
+    def set_identity(self, identity: Identity | None) -> None:
+        """Answer as identity (None: no instrument) and tell the views."""
+        self._identity = identity
+        self.identity_changed.emit(identity)
+
     @property
     def pending(self) -> list[Request]:
         """Return the requests not run yet (no instrument given)."""
