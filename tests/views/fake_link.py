@@ -127,6 +127,10 @@ class FakeLink(QObject):
         """Record the call."""
         self.calls.append(("retry_now", ()))
 
+    def shutdown(self) -> None:
+        """Record the call."""
+        self.calls.append(("shutdown", ()))
+
     def set_live(self, on: bool) -> None:
         """Record the call."""
         self.calls.append(("set_live", (on,)))
