@@ -33,6 +33,7 @@ from ctp10_gui.procedures.reference import (
 )
 from ctp10_gui.procedures.sweep import (
     SweepPlan,
+    any_cancelled,
     deadline_s,
     read_sweep_plan,
     run_scan,
@@ -57,6 +58,7 @@ __all__ = [
     "SweepPlan",
     "TraceRequest",
     "TunableLaserInfo",
+    "any_cancelled",
     "deadline_s",
     "detector_group",
     "fetch_traces",

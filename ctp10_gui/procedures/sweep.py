@@ -20,6 +20,7 @@ __all__ = [
     "Outcome",
     "Progress",
     "SweepPlan",
+    "any_cancelled",
     "deadline_s",
     "read_sweep_plan",
     "run_scan",
@@ -35,6 +36,15 @@ TIMEOUT_FACTOR = 3.0
 TIMEOUT_MARGIN_S = 60.0
 # The instrument sweeps at the first assigned laser's speed when none covers the range.
 DEFAULT_SPEED_NM_S = 20.0
+
+
+def any_cancelled(*checks: Cancelled) -> Cancelled:
+    """Return a check that is True as soon as any of checks is (e.g. Abort or app shutdown)."""
+
+    def cancelled() -> bool:
+        return any(check() for check in checks)
+
+    return cancelled
 
 
 def deadline_s(expected_s: float) -> float:

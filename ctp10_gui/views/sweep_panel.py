@@ -41,7 +41,7 @@ from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.traces import TraceStore, trace_type_name
 from ctp10_gui.procedures import ChannelReference, FetchedTraces, ReferenceRun, SweepPlan
-from ctp10_gui.procedures.sweep import Outcome, Progress
+from ctp10_gui.procedures.sweep import Cancelled, Outcome, Progress
 from ctp10_gui.views.theme import repolish
 
 log = logging.getLogger(__name__)
@@ -296,12 +296,12 @@ class SweepPanel(QWidget):
         """Start a sweep: read the plan, then run it as a busy request; outcome reported."""
         if self._operation is not None or not self._usable():
             return
-        cancel = self._begin("sweep", "Starting sweep…")
+        cancelled = self._begin("sweep", "Starting sweep…")
 
         def sweep(plan: SweepPlan, progress: Progress
                   ) -> Callable[[CTP10], Outcome]:
             return partial(procedures.run_sweep, plan=plan, progress=progress,
-                           cancelled=cancel.is_set)
+                           cancelled=cancelled)
 
         self._planned(sweep, self._sweep_done, "Sweeping", 1)
         self.sweep_started.emit()
@@ -380,13 +380,14 @@ class SweepPanel(QWidget):
         if self._operation is not None or not self._usable():
             return
         module = self.module
-        cancel = self._begin("reference", f"Referencing module {module} channels {channels}…")
+        cancelled = self._begin("reference",
+                                f"Referencing module {module} channels {channels}…")
         targets = [(module, c) for c in channels]
 
         def references(plan: SweepPlan, progress: Progress
                        ) -> Callable[[CTP10], ReferenceRun]:
             return partial(procedures.take_references, plan=plan, targets=targets,
-                           progress=progress, cancelled=cancel.is_set)
+                           progress=progress, cancelled=cancelled)
 
         self._planned(references, self._reference_done, "Referencing", len(channels))
 
@@ -460,11 +461,11 @@ class SweepPanel(QWidget):
         if not channels or not types:
             self._show_result("Choose at least one channel and one trace type.", "error")
             return
-        cancel = self._begin("fetch", f"Fetching {len(channels) * len(types)} trace(s)…")
+        cancelled = self._begin("fetch", f"Fetching {len(channels) * len(types)} trace(s)…")
         requests = procedures.trace_requests(module, channels, types)
         run_id = self._run_id
         self._controller.request(
-            partial(procedures.fetch_traces, requests=requests, cancelled=cancel.is_set),
+            partial(procedures.fetch_traces, requests=requests, cancelled=cancelled),
             lambda result: self._fetch_done(run_id, result),
             lambda exc: self._failed(run_id, exc), busy=True, label="Fetching traces",
             timeout_s=procedures.FETCH_TIMEOUT_S * len(requests),
@@ -490,7 +491,7 @@ class SweepPanel(QWidget):
         self.traces_fetched.emit(stored, errors)
 
     # -- shared plumbing ----------------------------------------------------------------------
-    def _begin(self, operation: str, note: str) -> threading.Event:
+    def _begin(self, operation: str, note: str) -> Cancelled:
         self._run_id += 1
         self._operation = operation
         self._cancel = threading.Event()
@@ -507,7 +508,8 @@ class SweepPanel(QWidget):
             self._fetch_note = self.result_label.text() if self._after_sweep else ""
             self._show_result(f"{self._fetch_note} {note}".strip(), "hint")
         self._update_buttons()
-        return self._cancel
+        # The worker stops polling on Abort, on a link loss seen here, or when the app quits.
+        return procedures.any_cancelled(self._cancel.is_set, self._controller.cancelled)
 
     def _failed(self, run_id: int, exc: Exception) -> None:
         if run_id != self._run_id or self._operation is None:

@@ -15,6 +15,7 @@ from ctp10_gui.hardware.replay import expected_protocol
 from ctp10_gui.procedures.sweep import (
     TIMEOUT_MARGIN_S,
     SweepPlan,
+    any_cancelled,
     deadline_s,
     read_sweep_plan,
     run_sweep,
@@ -138,3 +139,13 @@ def test_link_lost_while_polling_ends_the_sweep_with_the_link_error(clock: FakeC
     ):
         run_sweep(ctp, PLAN, progress=lambda _: None, cancelled=lambda: False)
     assert caught.value is lost
+
+
+def test_any_cancelled_follows_each_of_its_checks() -> None:
+    abort, shutdown = [False], [False]
+    cancelled = any_cancelled(lambda: abort[0], lambda: shutdown[0])
+    assert not cancelled()
+    shutdown[0] = True
+    assert cancelled()
+    shutdown[0], abort[0] = False, True
+    assert cancelled()

@@ -103,6 +103,27 @@ def test_abort_before_the_worker_starts_the_sweep_sends_nothing(qtbot: Any) -> N
     assert sweep.outcome == ["aborted"]
 
 
+def test_a_sweep_stops_polling_when_the_app_shuts_the_link_down(qtbot: Any) -> None:
+    clock = FakeClock()
+    link = FakeLink()
+
+    def sleep_then_shut_down(seconds: float) -> None:
+        clock.sleep(seconds)
+        link.is_cancelled = True  # the window closes while the scan runs
+
+    exchange = [NO_REFERENCE, *PLAN, (":INIT", None), OK, (COND, "4"), (":ABOR", None),
+                (COND, "16"), (COND, "0")]
+    with expected_protocol(exchange, clock=clock, sleep=sleep_then_shut_down) as ctp:
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.start_sweep()
+        for request in link.pending:
+            link.run(request, ctp)
+        (sweep,) = link.pending
+        link.run(sweep, ctp)
+    assert sweep.outcome == ["aborted"]
+
+
 def test_link_loss_mid_sweep_reports_failure_and_ignores_the_late_result(qtbot: Any) -> None:
     clock = FakeClock()
     with expected_protocol([NO_REFERENCE, *PLAN], clock=clock, sleep=clock.sleep) as ctp:
