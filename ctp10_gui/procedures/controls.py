@@ -69,11 +69,8 @@ def detector_group(module: int, channel: int) -> ControlGroup:
 
 def read_controls(ctp: CTP10, group: ControlGroup,
                   names: Iterable[str]) -> dict[str, object]:
-    """Read each named control of group; a refused or garbled one maps to its exception.
-
-    A LinkError ends the read (the link is gone); an InstrumentError or ValueError on one
-    control must not hide the others.
-    """
+    """Return each named control of group, or the InstrumentError/ValueError reading it raised."""
+    # A LinkError ends the read (the link is gone); a refusal of one control hides no other.
     channel = group.channel(ctp)
     values: dict[str, object] = {}
     for name in names:

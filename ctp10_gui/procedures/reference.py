@@ -30,10 +30,8 @@ class ReferenceRun:
 
 def take_references(ctp: CTP10, plan: SweepPlan, targets: Sequence[tuple[int, int]], *,
                     progress: Progress, cancelled: Cancelled) -> ReferenceRun:
-    """Reference each (module, channel) in turn; stop at the first cancel (:ABOR sent).
-
-    progress gets the elapsed s of the whole run, counting plan.expected_s per finished target.
-    """
+    """Reference each (module 1–20, channel 1–6) in turn; the first cancel sends :ABOR, stops."""
+    # progress gets the elapsed s of the whole run: plan.expected_s per finished target + now.
     taken: list[ChannelReference] = []
     for i, (module, channel) in enumerate(targets):
         if cancelled():

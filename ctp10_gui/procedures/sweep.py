@@ -105,10 +105,8 @@ def read_sweep_plan(ctp: CTP10) -> SweepPlan:
 
 def run_scan(ctp: CTP10, expected_s: float, *, progress: Progress,
              cancelled: Cancelled) -> bool:
-    """Wait for a started scan (expected_s s); on cancel send :ABOR, wait, return False.
-
-    progress gets the elapsed s of this scan; OperationTimeoutError after deadline_s(expected_s).
-    """
+    """Wait for a started scan expected to take expected_s s; on cancel :ABOR it, return False."""
+    # progress gets the elapsed s of this scan; OperationTimeoutError after deadline_s().
     if ctp.wait_until_idle(timeout_s=deadline_s(expected_s), progress=progress,
                            cancelled=cancelled):
         return True

@@ -67,11 +67,9 @@ def fetch_traces(ctp: CTP10, requests: Sequence[TraceRequest], *,
                  progress: FetchProgress | None = None, cancelled: Cancelled | None = None,
                  timeout_s: float = FETCH_TIMEOUT_S,
                  now: Callable[[], datetime] = _utc_now) -> FetchedTraces:
-    """Read the sweep settings, then each requested trace (timeout_s s per block).
-
-    A refused trace is noted and the others are still read; a LinkError ends the fetch.
-    cancelled is checked before each trace; progress gets (done, total) after each.
-    """
+    """Read the sweep settings, then each requested trace (timeout_s s per block, > 0)."""
+    # A refused trace is noted and the others are still read; a LinkError ends the fetch.
+    # cancelled is checked before each trace; progress gets (done, total) after each.
     settings: dict[str, object] = {name: ctp.sweep.get(name) for name in SWEEP_SETTINGS}
     fetched: list[Trace] = []
     errors: list[str] = []
