@@ -10,7 +10,7 @@ from pathlib import Path
 import ctp10_gui
 
 PACKAGE_ROOT = Path(ctp10_gui.__file__).parent
-QT_FREE_LAYERS = ("hardware", "models", "simulator")
+QT_FREE_LAYERS = ("hardware", "models", "simulator", "procedures", "audio")
 FORBIDDEN_ROOTS = {"PySide6", "pyqtgraph", "shiboken6", "qasync"}
 FORBIDDEN_INTERNAL = {"ctp10_gui.views", "ctp10_gui.link", "ctp10_gui.app"}
 

@@ -71,6 +71,10 @@ class LinkPort(Protocol):
         """Open again at once."""
         ...
 
+    def shutdown(self) -> None:
+        """Stop the worker and close the session for good (the window is closing)."""
+        ...
+
     def set_live(self, on: bool) -> None:
         """Switch live acquisition on or off."""
         ...

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from functools import partial
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctp10_gui import procedures
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, OutOfRangeError
+from ctp10_gui.hardware.scpi import Control
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.procedures import ControlGroup
 from ctp10_gui.views.theme import repolish
 
 log = logging.getLogger(__name__)
-
-ChannelFactory = Callable[[Any], Any]  # CTP10 -> Channel (runs in the worker thread)
 
 # Decimals shown per unit: nm to 0.1 pm, powers to 0.01 dB.
 _DECIMALS = {"nm": 4, "dBm": 2, "dB": 2, "mW": 4, "pm": 3, "s": 2, "nm/s": 1, "THz": 5}
@@ -62,7 +64,7 @@ def format_value(value: object, unit: str = "", *, with_unit: bool = True) -> st
     return f"{text} {unit}".strip() if with_unit else text
 
 
-def parse_text(control: Any, text: str) -> object:
+def parse_text(control: Control, text: str) -> object:
     """Turn the editor text into the control's kind; ValueError with a sentence if impossible."""
     kind = control.kind
     stripped = text.strip().replace(",", ".")
@@ -84,7 +86,7 @@ def parse_text(control: Any, text: str) -> object:
     return stripped
 
 
-def _uses_choices(control: Any) -> bool:
+def _uses_choices(control: Control) -> bool:
     """Return True when the control is best offered as a drop-down (bool, enum, short set)."""
     kind = control.kind
     if kind is bool or (isinstance(kind, type) and issubclass(kind, enum.Enum)):
@@ -92,7 +94,7 @@ def _uses_choices(control: Any) -> bool:
     return bool(control.allowed) and control.minimum is None and control.maximum is None
 
 
-def _suggestions(control: Any) -> list[tuple[str, object]]:
+def _suggestions(control: Control) -> list[tuple[str, object]]:
     """Return preferred values of a number: its allowed set, else round values within range."""
     values: list[float] = sorted(control.allowed or ())
     low, high = control.minimum, control.maximum
@@ -102,7 +104,7 @@ def _suggestions(control: Any) -> list[tuple[str, object]]:
     return [(format_value(v, ""), v) for v in sorted(set(values))]
 
 
-def _choices(control: Any) -> list[tuple[str, object]]:
+def _choices(control: Control) -> list[tuple[str, object]]:
     kind = control.kind
     if kind is bool:
         return [("Off", False), ("On", True)]
@@ -118,7 +120,8 @@ class ControlField(QObject):
     set_requested = Signal(str, object)  # control name, validated value
 
     def __init__(
-        self, control: Any, grid: QGridLayout, row: int, parent: QWidget, *, suggest: bool = False
+        self, control: Control, grid: QGridLayout, row: int, parent: QWidget, *,
+        suggest: bool = False,
     ) -> None:
         super().__init__(parent)
         self.control = control
@@ -148,8 +151,9 @@ class ControlField(QObject):
             self.combo.setMinimumWidth(90)
             self._fill_choices(_suggestions(control))
             line = self.combo.lineEdit()
-            line.returnPressed.connect(self.submit)
-            line.textEdited.connect(self._clear_invalid)
+            if line is not None:  # an editable combo always has one; Qt's type says it may not
+                line.returnPressed.connect(self.submit)
+                line.textEdited.connect(self._clear_invalid)
             editor = self.combo
         else:
             self.edit = QLineEdit(parent)
@@ -199,7 +203,7 @@ class ControlField(QObject):
         return self._unavailable
 
     def _range_text(self) -> str:
-        derive = getattr(self.control, "derive", None)
+        derive = self.control.derive
         if not self.writable:
             return f"from {derive[0].removesuffix('_nm')}" if derive else "read only"
         try:
@@ -208,7 +212,7 @@ class ControlField(QObject):
             log.debug("no range text for %s: %s", self.name, exc)
             return ""
 
-    def set_control(self, control: Any) -> None:
+    def set_control(self, control: Control) -> None:
         """Validate against another declaration of this setting (e.g. a laser's speed steps)."""
         self.control = control
         self.range.setText(self._range_text())
@@ -352,9 +356,9 @@ class ControlForm(QWidget):
 
     def __init__(
         self,
-        controller: Any,
-        channel: ChannelFactory,
-        controls: Sequence[Any],
+        controller: LinkPort,
+        group: ControlGroup,
+        controls: Sequence[Control],
         parent: QWidget | None = None,
         *,
         confirm_s: Mapping[str, float] | None = None,
@@ -371,7 +375,7 @@ class ControlForm(QWidget):
         """
         super().__init__(parent)
         self._controller = controller
-        self._channel = channel
+        self._group = group
         self._confirm_s = dict(confirm_s or {})
         self._reapply_key = reapply_key
         self._clock = clock
@@ -411,9 +415,14 @@ class ControlForm(QWidget):
                 f"Send {field.control.label} to the instrument" if on else f"Read-only: {reason}"
             )
 
-    def set_channel(self, channel: ChannelFactory, *, refresh: bool = True) -> None:
-        """Point the form at another channel object (e.g. TLS 2) and re-read it."""
-        self._channel = channel
+    @property
+    def group(self) -> ControlGroup:
+        """Return the channel of settings the form shows (e.g. TLS 2)."""
+        return self._group
+
+    def set_group(self, group: ControlGroup, *, refresh: bool = True) -> None:
+        """Point the form at another channel of settings (e.g. TLS 2) and re-read it."""
+        self._group = group
         self._generation += 1
         for timer in self._pollers.values():
             timer.stop()
@@ -431,24 +440,9 @@ class ControlForm(QWidget):
         if not self._online:
             return
         names = [
-            f.name
-            for f in self.fields.values()
-            if f.control.get_command or getattr(f.control, "derive", None)
+            f.name for f in self.fields.values() if f.control.get_command or f.control.derive
         ]
-        channel = self._channel
         generation = self._generation
-
-        def read_all(ctp10: Any) -> dict[str, object]:
-            # One request for the whole form; a refused query on one control must not hide
-            # the others, but a LinkError ends the request (the link is gone).
-            ch = channel(ctp10)
-            values: dict[str, object] = {}
-            for name in names:
-                try:
-                    values[name] = ch.get(name)
-                except (InstrumentError, ValueError) as exc:
-                    values[name] = exc
-            return values
 
         def done(values: dict[str, object]) -> None:
             if generation != self._generation:
@@ -464,7 +458,9 @@ class ControlForm(QWidget):
                     self.value_read.emit(name, value)
             self.refreshed.emit()
 
-        self._controller.request(read_all, done, self._on_request_error(None, generation))
+        # One request for the whole form (a LinkError ends it: the link is gone).
+        self._controller.request(partial(procedures.read_controls, group=self._group, names=names),
+                                 done, self._on_request_error(None, generation))
 
     # -- writing ------------------------------------------------------------------------------
     def submit(self, name: str, text: str) -> None:
@@ -479,12 +475,9 @@ class ControlForm(QWidget):
             field.show_error(f"Not sent: read-only while {self.offline_reason}")
             self.field_error.emit(name, field.message.text())
             return
-        channel = self._channel
         generation = self._generation
         field.show_note(f"Sending {format_value(value, field.control.unit)}…")
-
-        def set_value(ctp10: Any) -> object:
-            return channel(ctp10).set(name, value)
+        set_value = partial(procedures.write_control, group=self._group, name=name, value=value)
 
         def done(readback: object) -> None:
             if generation != self._generation:
@@ -555,9 +548,9 @@ class ControlForm(QWidget):
                 field.pending = False
                 field.set_enabled(self._online)
                 return
-            channel = self._channel
             on_error = self._on_request_error(name, generation)
-            self._controller.request(lambda ctp10: channel(ctp10).get(name), check, on_error)
+            self._controller.request(partial(procedures.read_control, group=self._group,
+                                             name=name), check, on_error)
 
         def check(value: object) -> None:
             if generation != self._generation:

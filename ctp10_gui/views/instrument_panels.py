@@ -8,7 +8,7 @@ and is read-only, saying why, whenever the link cannot take a command.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctp10_gui import procedures
 from ctp10_gui.hardware.scpi import (
     DETECTOR_CHANNELS,
     DETECTOR_MODULES,
@@ -33,7 +34,15 @@ from ctp10_gui.hardware.scpi import (
     TunableLaser,
     speed_control,
 )
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.procedures import (
+    SWEEP_GROUP,
+    TunableLaserInfo,
+    detector_group,
+    reference_laser_group,
+    tls_group,
+)
 from ctp10_gui.views.control_form import ControlForm
 from ctp10_gui.views.theme import repolish
 
@@ -52,7 +61,7 @@ _WHY_READ_ONLY = {
 }
 
 
-def read_only_reason(status: Any) -> str:
+def read_only_reason(status: LinkStatus | None) -> str:
     """Return why settings cannot be sent in a LinkStatus ("" when they can)."""
     if status is None:
         return "not connected"
@@ -92,11 +101,11 @@ class InstrumentPanel(QWidget):
 
     refreshed = Signal()  # every form has been re-read from the instrument
 
-    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: LinkPort, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("instrumentPanel")
         self._controller = controller
-        self._status: Any = None
+        self._status: LinkStatus | None = None
         self._pending_refresh: set[str] = set()
 
         self.banner = QLabel("", self)
@@ -112,7 +121,7 @@ class InstrumentPanel(QWidget):
         top.addWidget(self.reload_button, 0, Qt.AlignmentFlag.AlignRight)
 
         # -- global sweep --
-        self.sweep_form = ControlForm(controller, lambda c: c.sweep, Sweep.controls)
+        self.sweep_form = ControlForm(controller, SWEEP_GROUP, Sweep.controls)
         sweep_page = _ChannelPage(self.sweep_form, None, self)
         sweep_page.info.setText(
             "Scan range and sampling of every sweep; the TLS ranges below must cover it."
@@ -124,7 +133,7 @@ class InstrumentPanel(QWidget):
         for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
             self.tls_select.addItem(f"TLS {n}", n)
         self.tls_form = ControlForm(
-            controller, lambda c: c.tls(1), TunableLaser.controls, suggest=("speed_nm_s",)
+            controller, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",)
         )
         self.tls_page = _ChannelPage(self.tls_form, _row("Tunable laser", self.tls_select), self)
         self.tls_select.currentIndexChanged.connect(self._tls_changed)
@@ -137,7 +146,7 @@ class InstrumentPanel(QWidget):
             self.rlaser_select.addItem(f"Laser {r}", r)
         self.rlaser_form = ControlForm(
             controller,
-            lambda c: c.reference_laser(1),
+            reference_laser_group(1),
             ReferenceLaser.controls,
             confirm_s={"output": OUTPUT_CONFIRM_S},
         )
@@ -166,7 +175,7 @@ class InstrumentPanel(QWidget):
         dl.addWidget(self.channel_spin)
         dl.addStretch(1)
         self.detector_form = ControlForm(
-            controller, lambda c: c.detector(4, 1), Detector.controls,
+            controller, detector_group(4, 1), Detector.controls,
             reapply_key=self._detector_setting_key,
         )
         self.detector_page = _ChannelPage(self.detector_form, detector_row, self)
@@ -189,10 +198,10 @@ class InstrumentPanel(QWidget):
         for name, form in self.forms.items():
             form.refreshed.connect(lambda name=name: self._form_refreshed(name))
         controller.state_changed.connect(self.set_status)
-        self.set_status(getattr(controller, "status", None))
+        self.set_status(controller.status)
 
     @property
-    def controller(self) -> Any:
+    def controller(self) -> LinkPort:
         """Return the link controller the panel sends through."""
         return self._controller
 
@@ -207,7 +216,7 @@ class InstrumentPanel(QWidget):
         }
 
     # -- link state ------------------------------------------------------------------------------
-    def set_status(self, status: Any) -> None:
+    def set_status(self, status: LinkStatus | None) -> None:
         """Follow a LinkStatus: editable when Connected/Live, re-read after (re)connecting."""
         previous = self._status
         self._status = status
@@ -248,7 +257,7 @@ class InstrumentPanel(QWidget):
 
     def _tls_changed(self) -> None:
         n = self.tls
-        self.tls_form.set_channel(lambda c: c.tls(n))
+        self.tls_form.set_group(tls_group(n))
 
     def _tls_value_read(self, name: str, value: object) -> None:
         if name == "identifier":
@@ -259,11 +268,7 @@ class InstrumentPanel(QWidget):
         n = self.tls
         field = self.tls_form.fields["speed_nm_s"]
 
-        def read_model(ctp10: Any) -> tuple[int, str | None]:
-            tls = ctp10.tls(n)
-            return int(tls.get("identifier")), tls.model()
-
-        def done(result: tuple[int, str | None]) -> None:
+        def done(result: TunableLaserInfo) -> None:
             if n != self.tls:
                 return
             position, model = result
@@ -284,7 +289,7 @@ class InstrumentPanel(QWidget):
         def failed(exc: Exception) -> None:
             field.set_unavailable(f"Cannot tell which speeds TLS {n} allows: {exc}")
 
-        self._controller.request(read_model, done, failed)
+        self._controller.request(partial(procedures.read_tunable_laser, n=n), done, failed)
 
     # -- reference lasers -------------------------------------------------------------------------
     @property
@@ -295,7 +300,7 @@ class InstrumentPanel(QWidget):
     def _rlaser_changed(self) -> None:
         r = self.reference_laser
         self.rlaser_page.info.setText("")
-        self.rlaser_form.set_channel(lambda c: c.reference_laser(r))
+        self.rlaser_form.set_group(reference_laser_group(r))
 
     def _read_rlaser_identity(self) -> None:
         r = self.reference_laser
@@ -308,7 +313,7 @@ class InstrumentPanel(QWidget):
             if r == self.reference_laser:
                 self.rlaser_page.info.setText(f"Laser {r}: identity unreadable ({exc})")
 
-        self._controller.request(lambda c: c.reference_laser(r).identity(), done, failed)
+        self._controller.request(partial(procedures.read_laser_identity, r=r), done, failed)
 
     # -- detectors --------------------------------------------------------------------------------
     def _detector_setting_key(self, name: str) -> tuple[str, int, int] | None:
@@ -323,7 +328,7 @@ class InstrumentPanel(QWidget):
 
     def _detector_changed(self) -> None:
         m, ch = self.module_spin.value(), self.channel_spin.value()
-        self.detector_form.set_channel(lambda c: c.detector(m, ch))
+        self.detector_form.set_group(detector_group(m, ch))
 
 
 def _row(label: str, widget: QWidget) -> QWidget:

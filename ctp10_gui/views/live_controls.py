@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,8 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctp10_gui import procedures
+from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.hardware.scpi import PowerUnit
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.connection import LinkHealth, LinkState, LinkStatus
+from ctp10_gui.models.samples import SnapshotBatch
+from ctp10_gui.procedures import DetectorReading
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +43,6 @@ INTERVALS_S: tuple[tuple[str, float], ...] = (
 )
 WAVELENGTH_RANGE_NM = (1240.0, 1680.0)
 _USABLE = {LinkState.CONNECTED, LinkState.LIVE, LinkState.STALE, LinkState.BUSY}
-
-
-def _read_detectors(module: int, channels: Sequence[int]) -> Any:
-    """Return a worker request reading λ (nm) and power unit of each channel."""
-
-    def run(ctp: Any) -> dict[int, tuple[float, str]]:
-        out: dict[int, tuple[float, str]] = {}
-        for ch in channels:
-            det = ctp.detector(module, ch)
-            unit = det.get("power_unit")
-            out[ch] = (float(det.get("wavelength_nm")), "mW" if unit is PowerUnit.MW else "dBm")
-        return out
-
-    return run
 
 
 class _Gather:
@@ -92,7 +84,7 @@ class LiveControls(QWidget):
     unit_read = Signal(str)  # "dBm" or "mW"
     interval_changed = Signal(float)  # s
 
-    def __init__(self, controller: QObject, *, module: int, channels: Sequence[int],
+    def __init__(self, controller: LinkPort, *, module: int, channels: Sequence[int],
                  interval_s: float, live: bool, unit: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,9 +166,7 @@ class LiveControls(QWidget):
         controller.state_changed.connect(self._status_changed)
         controller.batch_received.connect(self._batch)
         controller.identity_changed.connect(self._identity_changed)
-        health = getattr(controller, "health_changed", None)
-        if health is not None:
-            health.connect(self._health)
+        controller.health_changed.connect(self._health)
         self._achieved_hz: float | None = None
         self._stream: tuple[int, tuple[int, ...]] | None = None
 
@@ -259,19 +249,20 @@ class LiveControls(QWidget):
         if not self._usable():
             return
         self._read_module = self._module
-        self.controller.request(_read_detectors(self._module, self._channels),
-                                self._detectors_read, self._request_failed)
+        self.controller.request(
+            partial(procedures.read_detectors, module=self._module, channels=self._channels),
+            self._detectors_read, self._request_failed)
 
     # ---- controller events --------------------------------------------------------------
     def _usable(self) -> bool:
         return self._state in _USABLE
 
-    def _status_changed(self, status: Any) -> None:
+    def _status_changed(self, status: LinkStatus) -> None:
         was = self._state
         self._state = status.state
         # The link can switch live off by itself (a different instrument answers): the box
         # must show the real wish, or ticking it again would look like a no-op.
-        live = bool(getattr(status, "live", self.live_box.isChecked()))
+        live = status.live
         if self.live_box.isChecked() != live:
             self.live_box.blockSignals(True)
             self.live_box.setChecked(live)
@@ -282,11 +273,11 @@ class LiveControls(QWidget):
         if usable and was not in _USABLE:
             self.read_back()
 
-    def _identity_changed(self, identity: Any) -> None:
+    def _identity_changed(self, identity: Identity | None) -> None:
         if identity is not None and self._usable():
             self.read_back()
 
-    def _batch(self, batch: Any) -> None:
+    def _batch(self, batch: SnapshotBatch) -> None:
         stream = (int(batch.module), tuple(batch.channels))
         if stream != self._stream:
             self._stream = stream
@@ -294,7 +285,7 @@ class LiveControls(QWidget):
             if self._read_module is None:
                 self.read_back()
 
-    def _health(self, health: Any) -> None:
+    def _health(self, health: LinkHealth) -> None:
         self._achieved_hz = float(health.achieved_hz)
         self._show_acquiring()
 
@@ -313,10 +304,10 @@ class LiveControls(QWidget):
         self.acquiring_label.setText(
             f"module {module}, channels {', '.join(map(str, chans))}{rate}")
 
-    def _detectors_read(self, result: dict[int, tuple[float, str]]) -> None:
-        waves = {ch: wl for ch, (wl, _unit) in result.items()}
+    def _detectors_read(self, result: dict[int, DetectorReading]) -> None:
+        waves = {ch: reading.wavelength_nm for ch, reading in result.items()}
         self._show_wavelengths(waves)
-        units = {u for _wl, u in result.values()}
+        units = {"mW" if reading.unit is PowerUnit.MW else "dBm" for reading in result.values()}
         if len(units) == 1:
             unit = units.pop()
             self._set_unit_combo(unit)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from PySide6.QtCore import QByteArray, QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui import __version__
+from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, stale_after_s
 from ctp10_gui.models.readout import ReadoutModel
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(
-        self, controller: QObject, settings: AppSettings, store: SettingsStore, *,
+        self, controller: LinkPort, settings: AppSettings, store: SettingsStore, *,
         simulator: SimulatorHost | None = None, clock: Callable[[], float] = time.monotonic,
         parent: QWidget | None = None,
     ) -> None:

@@ -11,7 +11,6 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QResizeEvent
@@ -27,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
-from ctp10_gui.models.connection import LinkState, stale_after_s
+from ctp10_gui.models.connection import LinkState, LinkStatus, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,
     ChannelReading,
+    PowerUnitText,
     ReadoutModel,
     format_age,
     format_db,
@@ -102,7 +102,7 @@ class Presentation:
 
 
 def present(
-    r: ChannelReading, state: LinkState | None, now: float, unit: str, stale_s: float,
+    r: ChannelReading, state: LinkState | None, now: float, unit: PowerUnitText, stale_s: float,
     *, relative: bool, other_instrument: bool = False,
 ) -> Presentation:
     """Return what a card shows for reading r in link state at monotonic now (s)."""
@@ -162,13 +162,13 @@ class ReadoutHub(QObject):
 
     def __init__(
         self, model: ReadoutModel, references: dict[str, float], *,
-        persist: Callable[[], None] = lambda: None, unit: str = "dBm",
+        persist: Callable[[], object] = lambda: None, unit: str = "dBm",
         clock: Callable[[], float] = time.monotonic, parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
         self.clock = clock
-        self.unit = unit
+        self.unit: PowerUnitText = "mW" if unit == "mW" else "dBm"
         self.state: LinkState | None = None
         self.other_instrument = False  # until the user turns live on for the new instrument
         self.stale_s = stale_after_s(0.05)
@@ -191,10 +191,10 @@ class ReadoutHub(QObject):
             self.changed.emit()
         self.model.apply(batch)
 
-    def set_link_status(self, status: Any) -> None:
+    def set_link_status(self, status: LinkStatus) -> None:
         """Follow the link state from the controller's LinkStatus."""
         self.state = status.state
-        self.other_instrument = bool(getattr(status, "warning", ""))
+        self.other_instrument = bool(status.warning)
         self.changed.emit()
 
     def set_stale_after(self, seconds: float) -> None:
@@ -205,7 +205,7 @@ class ReadoutHub(QObject):
         """Show powers in unit ("dBm" or "mW")."""
         if unit not in ("dBm", "mW"):
             raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
-        self.unit = unit
+        self.unit = "mW" if unit == "mW" else "dBm"
         self.changed.emit()
 
     def set_context(self, serial: str | None, module: int | None,

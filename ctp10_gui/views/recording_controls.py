@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -26,7 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ctp10_gui import procedures
+from ctp10_gui.hardware.ctp10 import Identity
+from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.recording import (
+    BatchLike,
     FlightRecorder,
     LiveRecorder,
     RecordingMetadata,
@@ -39,6 +44,7 @@ from ctp10_gui.models.recording import (
     write_extract,
 )
 from ctp10_gui.models.settings import AppSettings, data_dir
+from ctp10_gui.views.background_job import BackgroundJobs
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +90,10 @@ class RecordingControls(QWidget):
 
     recording_changed = Signal(bool)  # True when a recording starts, False when it ends
     message = Signal(str)  # a sentence for the user (saved, recovered, stopped with an error)
-    _save_finished = Signal(object)  # SaveResult | str (error sentence), from a worker thread
-    _recovery_finished = Signal(object)  # list[RecoveryReport | str], from a worker thread
 
     def __init__(
         self,
-        controller: QObject,
+        controller: LinkPort,
         flight_recorder: FlightRecorder,
         settings: AppSettings,
         parent: QWidget | None = None,
@@ -101,11 +105,11 @@ class RecordingControls(QWidget):
         self.flight_recorder = flight_recorder
         self.settings = settings
         self.recorder = recorder or LiveRecorder()
-        self._identity: Any = getattr(controller, "identity", None)
+        self._identity: Identity | None = controller.identity
         self._layout: tuple[int, tuple[int, ...]] | None = None  # last batch's module/channels
         self._was_active = False
         self._last_text = ""
-        self._threads: list[threading.Thread] = []
+        self._jobs = BackgroundJobs(self)  # file writes off the GUI thread, outcome back in it
         self._recorded_identity: dict[str, str] | None = None  # instrument in the sidecar
         self._recording_extra: dict[str, Any] = {}
         self._other_identities: list[dict[str, str]] = []
@@ -134,16 +138,14 @@ class RecordingControls(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(STATUS_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._save_finished.connect(self._on_save_finished)
-        self._recovery_finished.connect(self._on_recovery_finished)
 
-        controller.batch_received.connect(self._on_batch)  # type: ignore[attr-defined]
-        controller.link_event.connect(self._on_link_event)  # type: ignore[attr-defined]
-        controller.identity_changed.connect(self._on_identity)  # type: ignore[attr-defined]
+        controller.batch_received.connect(self._on_batch)
+        controller.link_event.connect(self._on_link_event)
+        controller.identity_changed.connect(self._on_identity)
         self._show("Not recording", error=False)
 
     # ------------------------------------------------------------ feeding the recorders
-    def _on_batch(self, batch: Any) -> None:
+    def _on_batch(self, batch: BatchLike) -> None:
         self._layout = (int(batch.module), tuple(int(c) for c in batch.channels))
         self.flight_recorder.append(batch)
         self.recorder.write_batch(batch)
@@ -152,11 +154,11 @@ class RecordingControls(QWidget):
         self.flight_recorder.add_event(kind, text)
         self.recorder.write_event(kind, text)
 
-    def _on_identity(self, identity: Any) -> None:
+    def _on_identity(self, identity: Identity | None) -> None:
         self._identity = identity
-        if identity is None or not self.recorder.active:
-            return
         ident = identity_dict(identity)
+        if ident is None or not self.recorder.active:
+            return
         if self._recorded_identity is None:
             # Recording started before the instrument answered: now the sidecar can say who.
             self._recorded_identity = ident
@@ -172,30 +174,26 @@ class RecordingControls(QWidget):
     def metadata(self) -> RecordingMetadata:
         """Return what the sidecar says about the current instrument, channels and unit."""
         module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
-        unit = "mW" if self.settings.power_unit == "mW" else "dBm"
         return RecordingMetadata(
             module=module,
             channels=channels,
-            unit=unit,
+            unit="mW" if self.settings.power_unit == "mW" else "dBm",
             identity=identity_dict(self._identity),
             references=dict(self.settings.references),
-            extra={"address": getattr(self.controller, "address", None)},
+            extra={"address": self.controller.address},
         )
 
     def _request_wavelengths(self, apply: Callable[[dict[int, float]], None]) -> None:
         """Ask the instrument (between snapshots) for each recorded channel's wavelength, nm."""
-        request = getattr(self.controller, "request", None)
-        if request is None or self._identity is None:
+        if self._identity is None:
             return  # not connected: the sidecar simply has no wavelengths
         module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
-
-        def read(ctp: Any) -> dict[int, float]:
-            return {c: float(ctp.detector(module, c).wavelength_nm) for c in channels}
 
         def failed(e: Exception) -> None:
             log.warning("wavelengths for the recording sidecar not read: %s", e)
 
-        request(read, apply, failed)
+        self.controller.request(
+            partial(procedures.read_wavelengths, module=module, channels=channels), apply, failed)
 
     # ------------------------------------------------------------ live recording
     def start_recording(self, folder: str | Path | None = None) -> bool:
@@ -230,8 +228,7 @@ class RecordingControls(QWidget):
     def shutdown(self) -> None:
         """Stop recording and wait for background saves (call when the app quits)."""
         self.stop_recording()
-        for t in self._threads:
-            t.join(10.0)
+        self._jobs.join(10.0)
 
     def _set_action_checked(self, on: bool) -> None:
         # The action reflects the recorder's state; no toggled() round trip when we set it.
@@ -310,18 +307,14 @@ class RecordingControls(QWidget):
         extract = self.flight_recorder.extract(minutes)
         meta = self.metadata()
 
-        def work() -> None:
-            try:
-                result: SaveResult | str = write_extract(extract, target, meta)
-            except OSError as e:
-                result = f"Could not save the last {minutes:g} min: {e.strerror or e}"
-                log.error("%s", result)
-            self._save_finished.emit(result)
+        def failed(error: Exception) -> None:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            text = f"Could not save the last {minutes:g} min: {reason}"
+            log.error("%s", text)
+            self._on_save_finished(text)
 
-        thread = threading.Thread(target=work, name="ctp10-save-last", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return thread
+        return self._jobs.start("ctp10-save-last", partial(write_extract, extract, target, meta),
+                                self._on_save_finished, failed)
 
     def _ask_save_last(self) -> None:
         held_min = self.flight_recorder.minutes
@@ -388,23 +381,13 @@ class RecordingControls(QWidget):
         return box
 
     def _close_unfinished(self, sidecars: list[Path]) -> threading.Thread:
-        def work() -> None:
-            results: list[RecoveryReport | str] = []
-            for path in sidecars:
-                try:
-                    results.append(close_unfinished(path))
-                except (OSError, ValueError) as e:
-                    text = f"Could not close {path.name}: {e}"
-                    log.error("%s", text)
-                    results.append(text)
-            self._recovery_finished.emit(results)
+        def failed(error: Exception) -> None:
+            self._on_recovery_finished([f"Could not close the unfinished recordings: {error}"])
 
-        thread = threading.Thread(target=work, name="ctp10-recovery", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return thread
+        return self._jobs.start("ctp10-recovery", partial(_close_each, sidecars),
+                                self._on_recovery_finished, failed)
 
-    def _on_recovery_finished(self, results: list[RecoveryReport | str]) -> None:
+    def _on_recovery_finished(self, results: Sequence[RecoveryReport | str]) -> None:
         texts = [r if isinstance(r, str) else r.message for r in results]
         failed = any(isinstance(r, str) for r in results)
         text = " ".join(texts)
@@ -416,3 +399,16 @@ class RecordingControls(QWidget):
     def status_text(self) -> str:
         """Return the label's current text (for tests and accessibility)."""
         return self._last_text
+
+
+def _close_each(sidecars: Sequence[Path]) -> list[RecoveryReport | str]:
+    """Close each unfinished recording; a failure becomes its sentence (runs off the GUI)."""
+    results: list[RecoveryReport | str] = []
+    for path in sidecars:
+        try:
+            results.append(close_unfinished(path))
+        except (OSError, ValueError) as e:
+            text = f"Could not close {path.name}: {e}"
+            log.error("%s", text)
+            results.append(text)
+    return results

@@ -6,12 +6,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.theme import repolish
 
 # States whose badge text changes with time (countdown, age) and needs a ticking refresh.
@@ -43,13 +44,13 @@ def _age_text(age_s: float) -> str:
 
 
 def badge_specs(
-    status: Any, now: float, last_data_t: float | None, *, address: str | None,
+    status: LinkStatus, now: float, last_data_t: float | None, *, address: str | None,
     simulator: bool,
 ) -> list[BadgeSpec]:
     """Return the badges for a LinkStatus at monotonic time now (s), newest data at last_data_t."""
     state = status.state
     reason = status.reason or ""
-    where = getattr(status, "address", None) or address or "the instrument"
+    where = status.address or address or "the instrument"
     specs: list[BadgeSpec] = []
     if state is LinkState.DISCONNECTED:
         specs.append(BadgeSpec("disconnected", "Disconnected",
@@ -58,7 +59,7 @@ def badge_specs(
         specs.append(BadgeSpec("connecting", "Connecting…", reason or f"Opening {where}"))
     elif state is LinkState.CONNECTED:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
-        warning = getattr(status, "warning", "")
+        warning = status.warning
         if warning:
             specs.append(BadgeSpec("stale", "Different instrument",
                                    f"{warning}. Nothing was re-applied; turn Live on to use it."))
@@ -70,9 +71,9 @@ def badge_specs(
                                f"{where} opened; no measurement has answered yet"))
     elif state is LinkState.LIVE:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
-        age = ("" if last_data_t is None
-               else f"; last reply {_age_text(max(0.0, now - last_data_t))} ago")
-        specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{age}"))
+        last = ("" if last_data_t is None
+                else f"; last reply {_age_text(max(0.0, now - last_data_t))} ago")
+        specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{last}"))
     elif state is LinkState.BUSY:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
         # The reason is the operation's label ("Sweeping", "Fetching traces").
@@ -121,7 +122,7 @@ class StatusBadges(QWidget):
     edit_address_requested = Signal()
 
     def __init__(
-        self, controller: QObject, *, clock: Callable[[], float] = time.monotonic,
+        self, controller: LinkPort, *, clock: Callable[[], float] = time.monotonic,
         is_simulator: Callable[[], bool] = lambda: False, parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -129,7 +130,7 @@ class StatusBadges(QWidget):
         self._controller = controller
         self._clock = clock
         self._is_simulator = is_simulator
-        self._status: Any = getattr(controller, "status", None)
+        self._status: LinkStatus = controller.status
         self._last_data_t: float | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -173,13 +174,11 @@ class StatusBadges(QWidget):
     @property
     def specs(self) -> list[BadgeSpec]:
         """Return the badges currently shown (for tests and the big-numbers mirror)."""
-        if self._status is None:
-            return []
         return badge_specs(self._status, self._clock(), self._last_data_t,
-                           address=getattr(self._controller, "address", None),
+                           address=self._controller.address,
                            simulator=self._is_simulator())
 
-    def set_status(self, status: Any) -> None:
+    def set_status(self, status: LinkStatus) -> None:
         """Follow a new LinkStatus from the controller."""
         self._status = status
         if status.state in _TICKING:
@@ -188,7 +187,7 @@ class StatusBadges(QWidget):
             self._ticker.stop()
         self.refresh()
 
-    def note_batch(self, batch: Any) -> None:
+    def note_batch(self, batch: SnapshotBatch) -> None:
         """Remember the monotonic time (s) of the newest good sample in a SnapshotBatch."""
         good = batch.status == 0
         if good.any():
@@ -208,7 +207,7 @@ class StatusBadges(QWidget):
             label.show()
         for label in self._labels[len(specs):]:
             label.hide()
-        offline = self._status is not None and self._status.state is LinkState.OFFLINE
+        offline = self._status.state is LinkState.OFFLINE
         self.retry_button.setVisible(offline)
         self.edit_address_button.setVisible(offline)
         message = self._status.reason if offline else ""

@@ -12,9 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -35,78 +34,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.hardware.ctp10 import TraceType
-from ctp10_gui.hardware.errors import CTP10Error, LinkError
-from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, TUNABLE_LASERS
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui import procedures
+from ctp10_gui.hardware.ctp10 import CTP10, ReferenceResult, TraceType
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.traces import TraceStore, trace_type_name
+from ctp10_gui.procedures import ChannelReference, FetchedTraces, ReferenceRun, SweepPlan
+from ctp10_gui.procedures.sweep import Cancelled, Outcome, Progress
 from ctp10_gui.views.theme import repolish
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _USABLE = {LinkState.CONNECTED, LinkState.LIVE}
 _LOST = {LinkState.RECONNECTING, LinkState.OFFLINE, LinkState.DISCONNECTED}
-# A sweep may take longer than expected (settling, several lasers): give up at 3× + 60 s.
-_TIMEOUT_FACTOR = 3.0
-_TIMEOUT_MARGIN_S = 60.0
-_DEFAULT_SPEED_NM_S = 20.0
-_FETCH_TIMEOUT_S = 30.0  # per trace: a 940 001-point block over a slow LAN
-
-
-def _deadline_s(expected_s: float) -> float:
-    """Return how long a scan expected to take expected_s may run before it is a failure (s)."""
-    return expected_s * _TIMEOUT_FACTOR + _TIMEOUT_MARGIN_S
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """What the instrument will sweep: span (nm), per-laser speed share, stabilization (s)."""
-
-    start_nm: float
-    stop_nm: float
-    scan_s: float  # Σ overlap / speed over the lasers in use
-    stabilization_s: float
-    lasers: tuple[tuple[int, float], ...]  # (TLS n, speed nm/s) in use
-
-    @property
-    def expected_s(self) -> float:
-        """Return the expected duration in s: span / speed + stabilization."""
-        return self.scan_s + self.stabilization_s
-
-    def describe(self) -> str:
-        """Return the expected-time formula in words."""
-        speeds = ", ".join(f"TLS {n} {v:g} nm/s" for n, v in self.lasers) or "no laser known"
-        span = self.stop_nm - self.start_nm
-        return (
-            f"{span:g} nm at {speeds} ≈ {self.scan_s:.1f} s + "
-            f"{self.stabilization_s:g} s stabilization"
-        )
-
-
-def read_plan(ctp10: Any) -> SweepPlan:
-    """Read scan range, stabilization and the speeds of the assigned TLS (worker thread)."""
-    start = float(ctp10.sweep.get("start_nm"))
-    stop = float(ctp10.sweep.get("stop_nm"))
-    stab = float(ctp10.sweep.get("stabilization_s"))
-    total = 0.0
-    assigned: list[tuple[int, float]] = []
-    covering: list[tuple[int, float]] = []
-    for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
-        tls = ctp10.tls(n)
-        if int(tls.get("identifier")) == 0:
-            continue
-        speed = float(tls.get("speed_nm_s"))
-        if speed <= 0:
-            continue
-        assigned.append((n, speed))
-        overlap = min(stop, float(tls.get("stop_nm"))) - max(start, float(tls.get("start_nm")))
-        if overlap > 0:
-            covering.append((n, speed))
-            total += overlap / speed
-    if total == 0.0:  # no laser covers the range: the instrument uses the first speed
-        covering = assigned[:1]
-        total = (stop - start) / (covering[0][1] if covering else _DEFAULT_SPEED_NM_S)
-    return SweepPlan(start, stop, total, stab, tuple(covering))
 
 
 def format_duration(seconds: float) -> str:
@@ -129,7 +72,7 @@ class SweepPanel(QWidget):
 
     def __init__(
         self,
-        controller: Any,
+        controller: LinkPort,
         traces: TraceStore,
         parent: QWidget | None = None,
         *,
@@ -140,7 +83,8 @@ class SweepPanel(QWidget):
         self._controller = controller
         self._traces = traces
         self._clock = clock
-        self._status: Any = None
+        self._status: LinkStatus | None = None
+        self._references: dict[tuple[int, int], ReferenceResult] = {}
         self._cancel = threading.Event()
         self._operation: str | None = None  # "sweep" | "reference" | "fetch" while running
         self._run_id = 0
@@ -285,7 +229,7 @@ class SweepPanel(QWidget):
         self._tick.timeout.connect(self._show_elapsed)
         self._progress.connect(self._on_progress)
         controller.state_changed.connect(self.set_status)
-        self.set_status(getattr(controller, "status", None))
+        self.set_status(controller.status)
 
     # -- choices ----------------------------------------------------------------------------
     @property
@@ -320,7 +264,7 @@ class SweepPanel(QWidget):
         return self._operation
 
     # -- link state ------------------------------------------------------------------------------
-    def set_status(self, status: Any) -> None:
+    def set_status(self, status: LinkStatus | None) -> None:
         """Follow a LinkStatus: enable actions when usable, fail a running operation on loss."""
         previous = self._status
         self._status = status
@@ -352,38 +296,24 @@ class SweepPanel(QWidget):
         """Start a sweep: read the plan, then run it as a busy request; outcome reported."""
         if self._operation is not None or not self._usable():
             return
-        cancel = self._begin("sweep", "Starting sweep…")
-        progress = self._progress
+        cancelled = self._begin("sweep", "Starting sweep…")
 
-        def run(ctp10: Any, plan: SweepPlan) -> str:
-            # Worker thread: everything here talks to the instrument, nothing to Qt widgets.
-            text = plan.describe()
-            progress.emit(0.0, plan.expected_s, text)
-            if cancel.is_set():  # Abort pressed before the worker got here: nothing started
-                return "aborted"
-            ctp10.start_sweep()
-            done = ctp10.wait_until_idle(
-                timeout_s=_deadline_s(plan.expected_s),
-                progress=lambda elapsed: progress.emit(elapsed, plan.expected_s, text),
-                cancelled=cancel.is_set,
-            )
-            if done:
-                return "completed"
-            ctp10.abort()
-            ctp10.wait_until_idle(timeout_s=_TIMEOUT_MARGIN_S)
-            return "aborted"
+        def sweep(plan: SweepPlan, progress: Progress
+                  ) -> Callable[[CTP10], Outcome]:
+            return partial(procedures.run_sweep, plan=plan, progress=progress,
+                           cancelled=cancelled)
 
-        self._planned(run, self._sweep_done, "Sweeping", 1)
+        self._planned(sweep, self._sweep_done, "Sweeping", 1)
         self.sweep_started.emit()
 
     def _planned(
         self,
-        run: Callable[[Any, SweepPlan], Any],
-        on_done: Callable[[int, Any], None],
+        job: Callable[[SweepPlan, Progress], Callable[[CTP10], T]],
+        on_done: Callable[[int, T], None],
         label: str,
         scans: int,
     ) -> None:
-        """Read the sweep plan (quick request), then queue `run` busy with a fitting deadline."""
+        """Read the sweep plan (quick request), then queue job(plan) busy with its deadline."""
         run_id = self._run_id
 
         def plan_read(plan: SweepPlan) -> None:
@@ -392,22 +322,30 @@ class SweepPanel(QWidget):
             if self._cancel.is_set():  # aborted while the plan was read: nothing was started
                 self._finish("aborted", f"{label} aborted before it started.")
                 return
-            self._expected_s = plan.expected_s * scans
-            self._plan_text = plan.describe() if scans == 1 else f"{scans} × {plan.describe()}"
+            expected = plan.expected_s * scans
+            text = plan.describe() if scans == 1 else f"{scans} × {plan.describe()}"
+            self._expected_s = expected
+            self._plan_text = text
             self._show_elapsed()
+            signal = self._progress  # the worker reports through a queued signal, not widgets
+
+            def progress(elapsed: float) -> None:
+                signal.emit(elapsed, expected, text)
+
             # The watchdog must allow the whole operation, not the default busy deadline.
             self._controller.request(
-                lambda ctp10: run(ctp10, plan),
+                job(plan, progress),
                 lambda result: on_done(run_id, result),
                 lambda exc: self._failed(run_id, exc),
                 busy=True,
                 label=label,
-                timeout_s=_deadline_s(plan.expected_s) * scans,
+                timeout_s=procedures.deadline_s(plan.expected_s) * scans,
             )
 
-        self._controller.request(read_plan, plan_read, lambda exc: self._failed(run_id, exc))
+        self._controller.request(procedures.read_sweep_plan, plan_read,
+                                 lambda exc: self._failed(run_id, exc))
 
-    def _sweep_done(self, run_id: int, outcome: str) -> None:
+    def _sweep_done(self, run_id: int, outcome: Outcome) -> None:
         if run_id != self._run_id or self._operation != "sweep":
             return
         elapsed = format_duration(self._clock() - self._started_at)
@@ -442,42 +380,25 @@ class SweepPanel(QWidget):
         if self._operation is not None or not self._usable():
             return
         module = self.module
-        cancel = self._begin("reference", f"Referencing module {module} channels {channels}…")
-        progress = self._progress
+        cancelled = self._begin("reference",
+                                f"Referencing module {module} channels {channels}…")
+        targets = [(module, c) for c in channels]
 
-        def run(ctp10: Any, plan: SweepPlan) -> tuple[str, list[tuple[int, int, Any]]]:
-            expected = plan.expected_s * len(channels)
-            text = f"{len(channels)} × {plan.describe()}"
-            results: list[tuple[int, int, Any]] = []
-            for i, c in enumerate(channels):
-                if cancel.is_set():
-                    return "aborted", results
-                ctp10.start_reference(module, c)
-                offset = i * plan.expected_s
-                finished = ctp10.wait_until_idle(
-                    timeout_s=_deadline_s(plan.expected_s),
-                    progress=lambda e, offset=offset: progress.emit(offset + e, expected, text),
-                    cancelled=cancel.is_set,
-                )
-                if not finished:
-                    ctp10.abort()
-                    ctp10.wait_until_idle(timeout_s=_TIMEOUT_MARGIN_S)
-                    return "aborted", results
-                results.append((module, c, ctp10.reference_result(module, c)))
-            return "completed", results
+        def references(plan: SweepPlan, progress: Progress
+                       ) -> Callable[[CTP10], ReferenceRun]:
+            return partial(procedures.take_references, plan=plan, targets=targets,
+                           progress=progress, cancelled=cancelled)
 
-        self._planned(
-            run, lambda run_id, result: self._reference_done(run_id, *result), "Referencing",
-            len(channels),
-        )
+        self._planned(references, self._reference_done, "Referencing", len(channels))
 
-    def _reference_done(self, run_id: int, outcome: str, results: list) -> None:
+    def _reference_done(self, run_id: int, run: ReferenceRun) -> None:
         if run_id != self._run_id or self._operation != "reference":
             return
-        self._merge_references(results)
+        self._merge_references(run.references)
         elapsed = format_duration(self._clock() - self._started_at)
-        if outcome == "completed":
-            self._finish("completed", f"Reference taken on {len(results)} channel(s) in {elapsed}.")
+        if run.outcome == "completed":
+            self._finish("completed",
+                         f"Reference taken on {len(run.references)} channel(s) in {elapsed}.")
         else:
             self._finish("aborted", f"Referencing aborted after {elapsed}.")
 
@@ -487,27 +408,24 @@ class SweepPanel(QWidget):
         if not channels or not self._usable():
             return
 
-        def run(ctp10: Any) -> list[tuple[int, int, Any]]:
-            return [(module, c, ctp10.reference_result(module, c)) for c in channels]
-
         def failed(exc: Exception) -> None:
             self._show_result(f"Cannot read references: {exc}", "error")
             self._reference_read_failed = True
 
-        self._controller.request(run, self._merge_references, failed)
+        self._controller.request(
+            partial(procedures.read_references, targets=[(module, c) for c in channels]),
+            self._merge_references, failed)
 
-    def _merge_references(self, results: list[tuple[int, int, Any]]) -> None:
+    def _merge_references(self, results: Sequence[ChannelReference]) -> None:
         if self._reference_read_failed and self._operation is None:
             # An automatic re-read after a reconnect worked: the old failure no longer holds.
             self._reference_read_failed = False
             if self.result_label.text().startswith("Cannot read references"):
                 self._show_result("", "hint")
-        rows: dict[tuple[int, int], Any] = {}
-        for row in range(self.ref_table.rowCount()):
-            key = (int(self.ref_table.item(row, 0).text()), int(self.ref_table.item(row, 1).text()))
-            rows[key] = self.ref_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        rows: dict[tuple[int, int], ReferenceResult] = dict(self._references)
         for module, channel, result in results:
             rows[(module, channel)] = result
+        self._references = rows
         self.ref_table.setRowCount(len(rows))
         for row, ((module, channel), result) in enumerate(sorted(rows.items())):
             taken = result.taken
@@ -522,16 +440,16 @@ class SweepPanel(QWidget):
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"Instrument reply: {result.raw}")
-                if col == 0:
-                    item.setData(Qt.ItemDataRole.UserRole, result)
                 self.ref_table.setItem(row, col, item)
         self.references_updated.emit(list(results))
 
     def reference_rows(self) -> list[tuple[str, ...]]:
         """Return the reference table as text rows (Module, Channel, State, Type, Date, Time)."""
+        table = self.ref_table
         return [
-            tuple(self.ref_table.item(r, c).text() for c in range(self.ref_table.columnCount()))
-            for r in range(self.ref_table.rowCount())
+            tuple(cell.text() if (cell := table.item(r, c)) is not None else ""
+                  for c in range(table.columnCount()))
+            for r in range(table.rowCount())
         ]
 
     # -- traces ------------------------------------------------------------------------------------
@@ -543,45 +461,27 @@ class SweepPanel(QWidget):
         if not channels or not types:
             self._show_result("Choose at least one channel and one trace type.", "error")
             return
-        self._begin("fetch", f"Fetching {len(channels) * len(types)} trace(s)…")
-
-        def run(ctp10: Any) -> dict[str, Any]:
-            settings = {
-                name: ctp10.sweep.get(name)
-                for name in ("start_nm", "stop_nm", "sampling_pm", "stabilization_output",
-                             "stabilization_s")
-            }
-            fetched: list[Any] = []
-            errors: list[str] = []
-            for c in channels:
-                for t in types:
-                    try:
-                        fetched.append(ctp10.fetch_trace(module, c, t, timeout_s=_FETCH_TIMEOUT_S))
-                    except LinkError:
-                        raise  # the session is gone: the whole fetch fails
-                    except CTP10Error as exc:  # one refused trace must not hide the others
-                        errors.append(f"M{module} C{c} {trace_type_name(int(t))}: {exc}")
-            return {"identity": ctp10.identity, "settings": settings, "traces": fetched,
-                    "errors": errors, "acquired": datetime.now(UTC)}
-
+        cancelled = self._begin("fetch", f"Fetching {len(channels) * len(types)} trace(s)…")
+        requests = procedures.trace_requests(module, channels, types)
         run_id = self._run_id
         self._controller.request(
-            run, lambda result: self._fetch_done(run_id, result),
+            partial(procedures.fetch_traces, requests=requests, cancelled=cancelled),
+            lambda result: self._fetch_done(run_id, result),
             lambda exc: self._failed(run_id, exc), busy=True, label="Fetching traces",
-            timeout_s=_FETCH_TIMEOUT_S * len(channels) * len(types),
+            timeout_s=procedures.FETCH_TIMEOUT_S * len(requests),
         )
 
-    def _fetch_done(self, run_id: int, result: dict[str, Any]) -> None:
+    def _fetch_done(self, run_id: int, result: FetchedTraces) -> None:
         if run_id != self._run_id or self._operation != "fetch":
             return
         stored = [
             self._traces.add_trace(
-                trace, identity=result["identity"], settings=result["settings"],
-                acquired=result["acquired"],
+                trace, identity=result.identity, settings=result.settings,
+                acquired=result.acquired,
             )
-            for trace in result["traces"]
+            for trace in result.traces
         ]
-        errors = "; ".join(result["errors"])
+        errors = "; ".join(result.errors)
         points = sum(t.points for t in stored)
         text = f"{self._fetch_note} Fetched {len(stored)} trace(s), {points} points.".strip()
         if errors:
@@ -591,7 +491,7 @@ class SweepPanel(QWidget):
         self.traces_fetched.emit(stored, errors)
 
     # -- shared plumbing ----------------------------------------------------------------------
-    def _begin(self, operation: str, note: str) -> threading.Event:
+    def _begin(self, operation: str, note: str) -> Cancelled:
         self._run_id += 1
         self._operation = operation
         self._cancel = threading.Event()
@@ -608,7 +508,8 @@ class SweepPanel(QWidget):
             self._fetch_note = self.result_label.text() if self._after_sweep else ""
             self._show_result(f"{self._fetch_note} {note}".strip(), "hint")
         self._update_buttons()
-        return self._cancel
+        # The worker stops polling on Abort, on a link loss seen here, or when the app quits.
+        return procedures.any_cancelled(self._cancel.is_set, self._controller.cancelled)
 
     def _failed(self, run_id: int, exc: Exception) -> None:
         if run_id != self._run_id or self._operation is None:

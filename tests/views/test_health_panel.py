@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from fake_link import FakeLink
 
 from ctp10_gui.models.connection import LinkHealth
 from ctp10_gui.views.health_panel import HealthPanel, format_rate, format_uptime
 
 
-class _Controller(QObject):
-    health_changed = Signal(object)
-    instrument_error = Signal(str)
-
-
 def test_health_is_shown_with_history_and_errors(qtbot: Any) -> None:
-    controller = _Controller()
+    controller = FakeLink()
     panel = HealthPanel(controller)
     qtbot.addWidget(panel)
     controller.health_changed.emit(LinkHealth(

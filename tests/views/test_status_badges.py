@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, Signal
+from fake_link import FakeLink
 
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.views.status_badges import StatusBadges, badge_specs
@@ -80,19 +80,9 @@ def test_simulator_badge_only_while_on_the_simulator() -> None:
         ("disconnected", "Disconnected")]
 
 
-class _Controller(QObject):
-    state_changed = Signal(object)
-    batch_received = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.status = _status(LinkState.DISCONNECTED)
-        self.address = ADDR
-
-
 def test_widget_ticks_the_countdown_and_shows_retry_when_offline(qtbot: Any) -> None:
     clock = [100.0]
-    controller = _Controller()
+    controller = FakeLink(address=ADDR)
     badges = StatusBadges(controller, clock=lambda: clock[0])
     qtbot.addWidget(badges)
     badges.show()

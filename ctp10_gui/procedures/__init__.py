@@ -1,0 +1,80 @@
+"""Measurement procedures: plain functions of the CTP10 driver, run by the link worker.
+
+Each takes the driver first and anything it waits on (progress, cancelled) as callables, so a
+view submits `partial(procedure, …)` through `LinkPort.request` and a test replays the exact
+SCPI exchange. No Qt here, nothing from link/ or views/.
+
+    sweep.py       SweepPlan, read_sweep_plan, run_sweep (start, wait until idle, abort)
+    reference.py   take_references (one scan per channel), read_references
+    traces.py      fetch_traces with the sweep settings, per-trace refusals kept
+    readers.py     read_detectors (λ + unit), read_wavelengths
+    controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
+"""
+
+from ctp10_gui.procedures.controls import (
+    SWEEP_GROUP,
+    ControlGroup,
+    TunableLaserInfo,
+    detector_group,
+    read_control,
+    read_controls,
+    read_laser_identity,
+    read_tunable_laser,
+    reference_laser_group,
+    tls_group,
+    write_control,
+)
+from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
+from ctp10_gui.procedures.reference import (
+    ChannelReference,
+    ReferenceRun,
+    read_references,
+    take_references,
+)
+from ctp10_gui.procedures.sweep import (
+    SweepPlan,
+    any_cancelled,
+    deadline_s,
+    read_sweep_plan,
+    run_scan,
+    run_sweep,
+)
+from ctp10_gui.procedures.traces import (
+    FETCH_TIMEOUT_S,
+    FetchedTraces,
+    TraceRequest,
+    fetch_traces,
+    trace_requests,
+)
+
+__all__ = [
+    "FETCH_TIMEOUT_S",
+    "SWEEP_GROUP",
+    "ChannelReference",
+    "ControlGroup",
+    "DetectorReading",
+    "FetchedTraces",
+    "ReferenceRun",
+    "SweepPlan",
+    "TraceRequest",
+    "TunableLaserInfo",
+    "any_cancelled",
+    "deadline_s",
+    "detector_group",
+    "fetch_traces",
+    "read_control",
+    "read_controls",
+    "read_detectors",
+    "read_laser_identity",
+    "read_references",
+    "read_sweep_plan",
+    "read_tunable_laser",
+    "read_wavelengths",
+    "reference_laser_group",
+    "run_scan",
+    "run_sweep",
+    "take_references",
+    "tls_group",
+    "trace_requests",
+    "write_control",
+]

@@ -1,0 +1,111 @@
+"""Instrument settings by group (sweep, TLS n, reference laser r, detector m/c): read and set.
+
+A ControlGroup names which channel object of the driver a settings form talks to, so the form
+never reaches the driver itself; the functions here run in the link worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.errors import InstrumentError
+from ctp10_gui.hardware.scpi import Channel
+
+__all__ = [
+    "SWEEP_GROUP",
+    "ControlGroup",
+    "TunableLaserInfo",
+    "detector_group",
+    "read_control",
+    "read_controls",
+    "read_laser_identity",
+    "read_tunable_laser",
+    "reference_laser_group",
+    "tls_group",
+    "write_control",
+]
+
+GroupKind = Literal["sweep", "tls", "reference_laser", "detector"]
+
+
+@dataclass(frozen=True)
+class ControlGroup:
+    """One channel of settings: sweep, TLS 1–4, reference laser 1–10, detector (1–20, 1–6)."""
+
+    kind: GroupKind
+    index: tuple[int, ...] = ()
+
+    def channel(self, ctp: CTP10) -> Channel:
+        """Return the driver's channel object of this group (indices are checked there)."""
+        if self.kind == "sweep":
+            return ctp.sweep
+        if self.kind == "tls":
+            return ctp.tls(*self.index)
+        if self.kind == "reference_laser":
+            return ctp.reference_laser(*self.index)
+        return ctp.detector(*self.index)
+
+
+SWEEP_GROUP = ControlGroup("sweep")
+
+
+def tls_group(n: int) -> ControlGroup:
+    """Return the settings of tunable laser n (1–4)."""
+    return ControlGroup("tls", (n,))
+
+
+def reference_laser_group(r: int) -> ControlGroup:
+    """Return the settings of reference laser r (1–10)."""
+    return ControlGroup("reference_laser", (r,))
+
+
+def detector_group(module: int, channel: int) -> ControlGroup:
+    """Return the settings of detector channel 1–6 of module 1–20."""
+    return ControlGroup("detector", (module, channel))
+
+
+def read_controls(ctp: CTP10, group: ControlGroup,
+                  names: Iterable[str]) -> dict[str, object]:
+    """Return each named control of group, or the InstrumentError/ValueError reading it raised."""
+    # A LinkError ends the read (the link is gone); a refusal of one control hides no other.
+    channel = group.channel(ctp)
+    values: dict[str, object] = {}
+    for name in names:
+        try:
+            values[name] = channel.get(name)
+        except (InstrumentError, ValueError) as exc:
+            values[name] = exc
+    return values
+
+
+def read_control(ctp: CTP10, group: ControlGroup, name: str) -> object:
+    """Return one control of group in its unit."""
+    value: object = group.channel(ctp).get(name)
+    return value
+
+
+def write_control(ctp: CTP10, group: ControlGroup, name: str, value: object) -> object:
+    """Validate and send one control of group, check SYST:ERR?, return the value read back."""
+    readback: object = group.channel(ctp).set(name, value)
+    return readback
+
+
+class TunableLaserInfo(NamedTuple):
+    """Which laser serves a TLS: its position 0–10 (0 = none) and model (None if unknown)."""
+
+    position: int
+    model: str | None
+
+
+def read_tunable_laser(ctp: CTP10, n: int) -> TunableLaserInfo:
+    """Return the laser position of TLS n (1–4) and that laser's model."""
+    tls = ctp.tls(n)
+    return TunableLaserInfo(int(tls.get("identifier")), tls.model())
+
+
+def read_laser_identity(ctp: CTP10, r: int) -> str:
+    """Return reference laser r's (1–10) *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
+    return ctp.reference_laser(r).identity()
