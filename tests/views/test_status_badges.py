@@ -114,7 +114,7 @@ def test_offline_counts_down_to_the_slow_retry() -> None:
 
 
 def test_offline_says_why_in_a_sentence_with_retry_and_edit_address(qtbot) -> None:
-    controller = _Controller()
+    controller = FakeLink(address=ADDR)
     badges = StatusBadges(controller, clock=lambda: 101.0)
     qtbot.addWidget(badges)
     badges.resize(1000, 40)
