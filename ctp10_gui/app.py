@@ -26,7 +26,7 @@ from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
-from ctp10_gui.models.recording import FlightRecorder
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.views.instrument_panels import InstrumentPanel

@@ -26,18 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.models.recording import (
-    FlightRecorder,
-    LiveRecorder,
-    RecordingMetadata,
-    RecordingStatus,
-    RecoveryReport,
-    SaveResult,
-    close_unfinished,
-    find_unfinished,
-    identity_dict,
-    write_extract,
-)
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
+from ctp10_gui.models.recording.format import RecordingMetadata, identity_dict
+from ctp10_gui.models.recording.live_recorder import LiveRecorder, RecordingStatus
+from ctp10_gui.models.recording.recovery import RecoveryReport, close_unfinished, find_unfinished
+from ctp10_gui.models.recording.session_writer import SaveResult
 from ctp10_gui.models.settings import AppSettings, data_dir
 
 log = logging.getLogger(__name__)

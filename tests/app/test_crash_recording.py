@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ctp10_gui.models.recording import STATUS_NAMES, close_unfinished, find_unfinished
+from ctp10_gui.models.recording.format import STATUS_NAMES
+from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
 from ctp10_gui.models.settings import AppSettings, SettingsStore
 
 MAX_LOSS_S = 1.0  # the issue's promise: a crash loses at most the last second
@@ -23,7 +24,8 @@ MAX_LOSS_S = 1.0  # the issue's promise: a crash loses at most the last second
 DRIVER = r"""
 import sys, time
 import numpy as np
-from ctp10_gui.models.recording import LiveRecorder, RecordingMetadata
+from ctp10_gui.models.recording.format import RecordingMetadata
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.samples import SnapshotBatch
 
 rec = LiveRecorder()

@@ -12,15 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctp10_gui.models.recording import (
-    STATUS_NAMES,
-    FlightRecorder,
-    LiveRecorder,
-    RecordingMetadata,
-    SessionWriter,
-    close_unfinished,
-    find_unfinished,
-)
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
+from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 
 T0 = 1_764_000_000.0  # 2025-11-24, a fixed wall time so file names are predictable

@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QMessageBox
 from ctp10_gui.hardware.simulator import SimulatorServer
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
-from ctp10_gui.models.recording import FlightRecorder, LiveRecorder, SessionWriter
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.views.recording_controls import RecordingControls, format_elapsed, format_size
