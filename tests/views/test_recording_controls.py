@@ -167,6 +167,7 @@ def test_offer_recovery_is_non_modal_and_closes_the_recording(
     w.flush()
     with open(w.current_path, "ab") as f:  # type: ignore[arg-type]
         f.write(b"2025-11-24T16:00:01.000+00:00,17640")  # the torn line of a crash
+    w.abandon()  # the process dies: its files (and the session's lock) are closed
     assert controls.offer_recovery(tmp_path / "nothing-here") is None
     box = controls.offer_recovery(folder)
     assert box is not None and box.isVisible() and not box.isModal()

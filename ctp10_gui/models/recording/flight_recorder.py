@@ -296,8 +296,8 @@ def write_extract(
     if ex.events:
         start = min(start, ex.events[0][0])
     w = SessionWriter(Path(folder), metadata, start_wall=start, source=source)
-    w.open()
     try:
+        w.open()
         events = list(ex.events)
         ei = 0
         for chunk in _chunks(ex):
@@ -325,7 +325,7 @@ def write_extract(
         for ev in events[ei:]:
             w.write_event(*ev)
         w.close(complete=True)
-    except OSError:
-        w.abandon()
+    except OSError as e:
+        w.stop_after_error(f"Saving stopped: {e.strerror or e}", wall_clock())
         raise
     return SaveResult(w.sidecar, tuple(w.paths), w.rows + w.events, w.events, w.bytes_written)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ctp10_gui.models.recording.format import BatchLike, RecordingMetadata
+from ctp10_gui.models.recording.recovery import RecordingFolders
 from ctp10_gui.models.recording.session_writer import SessionWriter
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,13 @@ class RecordingStatus:
     active: bool = False
     path: Path | None = None  # current CSV part
     elapsed_s: float = 0.0
-    bytes_written: int = 0  # all parts, bytes handed to the OS
-    rows: int = 0  # snapshot rows
-    events: int = 0  # event rows
+    bytes_written: int = 0  # all parts, bytes of full rows in the files
+    rows: int = 0  # snapshot rows fully in the files
+    events: int = 0  # event rows fully in the files
     error: str | None = None  # sentence; set when recording stopped on its own
     sidecar: Path | None = None
     files: tuple[Path, ...] = ()
     dropped_batches: int = 0
-
 
 
 _STOP = object()
@@ -60,6 +60,7 @@ class LiveRecorder:
         wall_clock: Callable[[], float] = time.time,
         fsync: Callable[[int], None] = os.fsync,
         idle_wake_s: float = 0.25,
+        folders: RecordingFolders | None = None,
     ) -> None:
         self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
@@ -70,6 +71,7 @@ class LiveRecorder:
         self._wall_clock = wall_clock
         self._fsync = fsync
         self._idle_wake_s = idle_wake_s
+        self._folders = folders  # where the folder is remembered for recovery after a crash
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
@@ -204,6 +206,11 @@ class LiveRecorder:
         except OSError as e:
             self._fail(f"Recording could not start: {e.strerror or e}", w)
             return
+        if self._folders is not None:
+            try:
+                self._folders.remember(w.folder)
+            except OSError as e:  # recovery then finds a crash here only via the default folder
+                log.warning("cannot remember %s for crash recovery: %s", w.folder, e)
         last_flush = last_sync = self._clock()
         reported_drops = 0
         stopping = False
@@ -279,24 +286,22 @@ class LiveRecorder:
             w.write_event(item[1], item[2], item[3])
         elif kind == "meta":
             w.metadata = dataclasses.replace(w.metadata, **item[1])
-            w.write_sidecar(complete=False)
+            w.write_sidecar("open")
 
     def _fail(self, message: str, w: SessionWriter) -> None:
         self._accepting = False
         self._stopped_at = self._stopped_at or self._clock()
+        if w.session:
+            full = w.rows + w.events
+            message += (
+                f"; the session is marked incomplete and keeps its {full} full "
+                f"row{'s' if full != 1 else ''}."
+            )
+        else:
+            message += "."
         self._error = message
         log.error("%s", message)
-        w.abandon()
-        if w.session:
-            # Rows already written are good; mark the sidecar if the disk still lets us.
-            try:
-                w.extra_sidecar["error"] = message
-                w.end_wall = self._wall_clock()
-                w.write_sidecar(complete=True)
-            except OSError as e:
-                log.error(
-                    "sidecar %s left unfinished (recoverable at next start): %s", w.sidecar, e
-                )
+        w.stop_after_error(message, self._wall_clock())
         self._finish()
 
     def _finish(self) -> None:
