@@ -27,6 +27,7 @@ from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.format import SWEEP_EVENT
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.recording.recovery import RecordingFolders, clean_leftovers
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
@@ -301,6 +302,11 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     window.add_file_action(_export_image_action(window, "Export trace image…",
                                                 trace_view.plot, "traces"))
     recording.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    # Sweeps are event rows of the recordings; the wavelengths read back go in their sidecars.
+    sweep.sweep_started.connect(lambda: recording.record_event(SWEEP_EVENT, "started"))
+    sweep.sweep_finished.connect(
+        lambda outcome, message: recording.record_event(SWEEP_EVENT, f"{outcome}: {message}"))
+    window.live_controls.wavelengths_read.connect(recording.set_wavelengths)
     # Stop the writer (sidecar completed) before the process goes away.
     window.closed.connect(recording.shutdown)
     window.restore_extension_layout()

@@ -96,6 +96,7 @@ class RecordingControls(QWidget):
         self.recorder = recorder or LiveRecorder()
         self._identity: Any = getattr(controller, "identity", None)
         self._layout: tuple[int, tuple[int, ...]] | None = None  # last batch's module/channels
+        self._wavelengths_nm: dict[int, float] = {}  # last read back, nm by channel
         self._was_active = False
         self._last_text = ""
         self._threads: list[threading.Thread] = []
@@ -131,7 +132,7 @@ class RecordingControls(QWidget):
         self._recovery_finished.connect(self._on_recovery_finished)
 
         controller.batch_received.connect(self._on_batch)  # type: ignore[attr-defined]
-        controller.link_event.connect(self._on_link_event)  # type: ignore[attr-defined]
+        controller.link_event.connect(self.record_event)  # type: ignore[attr-defined]
         controller.identity_changed.connect(self._on_identity)  # type: ignore[attr-defined]
         self._show("Not recording", error=False)
 
@@ -141,9 +142,16 @@ class RecordingControls(QWidget):
         self.flight_recorder.append(batch)
         self.recorder.write_batch(batch)
 
-    def _on_link_event(self, kind: str, text: str) -> None:
+    def record_event(self, kind: str, text: str = "") -> None:
+        """Add an event row (a link event, a sweep…) to the flight recorder and the recording."""
         self.flight_recorder.add_event(kind, text)
         self.recorder.write_event(kind, text)
+
+    def set_wavelengths(self, waves: dict[int, float]) -> None:
+        """Take the detector wavelengths read back (nm by channel) into every sidecar."""
+        self._wavelengths_nm = {int(c): float(w) for c, w in waves.items()}
+        if self.recorder.active:
+            self.recorder.update_metadata(wavelengths_nm=dict(self._wavelengths_nm))
 
     def _on_identity(self, identity: Any) -> None:
         self._identity = identity
@@ -171,6 +179,7 @@ class RecordingControls(QWidget):
             channels=channels,
             unit=unit,
             identity=identity_dict(self._identity),
+            wavelengths_nm={c: w for c, w in self._wavelengths_nm.items() if c in channels},
             references=dict(self.settings.references),
             extra={"address": getattr(self.controller, "address", None)},
         )

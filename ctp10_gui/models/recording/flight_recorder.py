@@ -328,4 +328,7 @@ def write_extract(
     except OSError as e:
         w.stop_after_error(f"Saving stopped: {e.strerror or e}", wall_clock())
         raise
+    except BaseException:
+        w.abandon()  # files closed; the sidecar stays open, so recovery closes the session
+        raise
     return SaveResult(w.sidecar, tuple(w.paths), w.rows + w.events, w.events, w.bytes_written)
