@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
-from ctp10_gui.models.recording.format import RecordingMetadata, identity_dict
+from ctp10_gui.models.recording.format import PowerUnitName, RecordingMetadata, identity_dict
 from ctp10_gui.models.recording.live_recorder import LiveRecorder, RecordingStatus
 from ctp10_gui.models.recording.recovery import RecoveryReport, close_unfinished, find_unfinished
 from ctp10_gui.models.recording.session_writer import SaveResult
@@ -162,7 +162,7 @@ class RecordingControls(QWidget):
             # Recording started before the instrument answered: now the sidecar can say who.
             self._recorded_identity = ident
             self.recorder.update_metadata(identity=ident)
-        elif ident != self._recorded_identity and ident not in self._other_identities:
+        elif ident is not None and ident not in (self._recorded_identity, *self._other_identities):
             # The sidecar keeps the instrument the data came from; a different one answering
             # later (live then stops, see the event rows) is listed, not substituted.
             self._other_identities.append(ident)
@@ -173,7 +173,7 @@ class RecordingControls(QWidget):
     def metadata(self) -> RecordingMetadata:
         """Return what the sidecar says about the current instrument, channels and unit."""
         module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
-        unit = "mW" if self.settings.power_unit == "mW" else "dBm"
+        unit: PowerUnitName = "mW" if self.settings.power_unit == "mW" else "dBm"
         return RecordingMetadata(
             module=module,
             channels=channels,
