@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -456,3 +457,26 @@ def test_flight_recorder_off_holds_nothing() -> None:
     fr.add_event("disconnect", "x")
     ex = fr.extract()
     assert len(ex.t_wall) == 0 and ex.events == ()
+
+
+def test_a_malformed_batch_stops_the_recording_with_a_sentence_and_keeps_the_rows(
+    tmp_path: Path,
+) -> None:
+    rec = recorder()
+    rec.start(tmp_path, meta())
+    good = make_batch(T0, 10)
+    rec.write_batch(good)
+    # Not a SnapshotBatch (which refuses this at construction): 3 times, 2 rows of values.
+    bad = SimpleNamespace(module=4, channels=(1, 2, 3, 4), t_wall=np.full(3, T0 + 1),
+                          values_dbm=np.zeros((2, 4)), status=np.zeros((2, 4), np.int8))
+    rec.write_batch(bad)
+    status = rec.stop()
+    assert not status.active and status.rows == 10
+    assert status.error is not None
+    assert status.error.startswith("Recording stopped by an internal error (ValueError: ")
+    assert status.error.endswith("the session is marked incomplete and keeps its 10 full rows.")
+    _, rows = read_rows(status.files[0])
+    assert_rows_match(rows, [good])
+    side = json.loads(status.sidecar.read_text())  # type: ignore[union-attr]
+    assert side["complete"] is False and side["rows"] == 10 and side["error"] == status.error
+    rec.write_batch(good)  # ignored now, no exception

@@ -201,6 +201,17 @@ class LiveRecorder:
         w = self._writer
         assert w is not None
         try:
+            self._write_session(w)
+        except Exception as e:  # a malformed batch or a bug: stop with a sentence, never hang
+            log.exception("recorder thread failed")
+            try:
+                w.flush()  # the rows before the failure are whole: keep them
+            except OSError as flush_error:
+                log.error("rows before the failure not written: %s", flush_error)
+            self._fail(f"Recording stopped by an internal error ({type(e).__name__}: {e})", w)
+
+    def _write_session(self, w: SessionWriter) -> None:
+        try:
             w.open()
             log.info("recording to %s", w.current_path)
         except OSError as e:
