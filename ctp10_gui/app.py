@@ -21,13 +21,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
+from ctp10_gui.hardware.ctp10 import ReferenceResult
 from ctp10_gui.hardware.simulator.options import SimulatorOptions
 from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
+from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
-from ctp10_gui.models.recording.format import SWEEP_EVENT
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.recording.recovery import RecordingFolders, clean_leftovers
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
@@ -302,10 +303,18 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     window.add_file_action(_export_image_action(window, "Export trace image…",
                                                 trace_view.plot, "traces"))
     recording.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
-    # Sweeps are event rows of the recordings; the wavelengths read back go in their sidecars.
+    # Sweeps and reference changes are event rows of the recordings; the wavelengths read back
+    # go in their sidecars.
     sweep.sweep_started.connect(lambda: recording.record_event(SWEEP_EVENT, "started"))
     sweep.sweep_finished.connect(
         lambda outcome, message: recording.record_event(SWEEP_EVENT, f"{outcome}: {message}"))
+    references = ReferenceChanges()
+
+    def record_references(results: list[tuple[int, int, ReferenceResult]]) -> None:
+        for text in references.changes(results):
+            recording.record_event(REFERENCE_EVENT, text)
+
+    sweep.references_updated.connect(record_references)
     window.live_controls.wavelengths_read.connect(recording.set_wavelengths)
     # Stop the writer (sidecar completed) before the process goes away.
     window.closed.connect(recording.shutdown)

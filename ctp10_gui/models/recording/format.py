@@ -21,7 +21,6 @@ PowerUnitName = Literal["dBm", "mW"]
 # Index = ChannelStatus value: ("ok", "under", "over", "error").
 STATUS_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in sorted(ChannelStatus))
 SIDECAR_FORMAT = "ctp10-gui recording 1"
-SWEEP_EVENT = "sweep"  # event-row kind of a sweep's start and outcome (link kinds: NOTIFY_KINDS)
 
 
 class BatchLike(Protocol):
