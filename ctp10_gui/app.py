@@ -47,8 +47,8 @@ log = logging.getLogger("ctp10_gui")
 LOG_FILE = "ctp10-gui.log"
 LOG_BYTES = 5_000_000  # per file; 5 files keep a few nights of outages at INFO
 LOG_BACKUPS = 5
-SCREENSHOT_TIMEOUT_S = 15.0
 RECORDING_FOLDERS_FILE = "recording_folders.json"  # in data_dir(): scanned for crashes at start
+SCREENSHOT_TIMEOUT_S = 15.0
 SCREENSHOT_SETTLE_S = 1.5  # live data for this long first, so the chart shows a curve
 
 
