@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ctp10_gui.models.recording import FlightRecorder, LiveRecorder, RecordingMetadata
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.format import RecordingMetadata
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.samples import SnapshotBatch
 
 RATE_HZ = 1000

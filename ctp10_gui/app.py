@@ -21,11 +21,15 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
+from ctp10_gui.hardware.ctp10 import ReferenceResult
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
-from ctp10_gui.models.recording import FlightRecorder
-from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
+from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.recovery import RecordingFolders, clean_leftovers
+from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
@@ -43,6 +47,7 @@ log = logging.getLogger("ctp10_gui")
 LOG_FILE = "ctp10-gui.log"
 LOG_BYTES = 5_000_000  # per file; 5 files keep a few nights of outages at INFO
 LOG_BACKUPS = 5
+RECORDING_FOLDERS_FILE = "recording_folders.json"  # in data_dir(): scanned for crashes at start
 SCREENSHOT_TIMEOUT_S = 15.0
 SCREENSHOT_SETTLE_S = 1.5  # live data for this long first, so the chart shows a curve
 
@@ -284,7 +289,9 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     sweep_menu.addAction(sweep.start_action)
     sweep_menu.addAction(sweep.abort_action)
     flight = FlightRecorder(minutes=settings.flight_recorder_minutes)
-    recording = RecordingControls(controller, flight, settings)
+    folders = RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE)
+    recording = RecordingControls(controller, flight, settings,
+                                  recorder=LiveRecorder(folders=folders))
     recording.record_button.hide()  # Record sits in the toolbar; the status bar shows its state
     window.add_status_widget(recording)
     window.add_toolbar_action(recording.record_action)
@@ -296,6 +303,19 @@ def add_measurement_parts(window: MainWindow, controller: LinkController,
     window.add_file_action(_export_image_action(window, "Export trace image…",
                                                 trace_view.plot, "traces"))
     recording.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    # Sweeps and reference changes are event rows of the recordings; the wavelengths read back
+    # go in their sidecars.
+    sweep.sweep_started.connect(lambda: recording.record_event(SWEEP_EVENT, "started"))
+    sweep.sweep_finished.connect(
+        lambda outcome, message: recording.record_event(SWEEP_EVENT, f"{outcome}: {message}"))
+    references = ReferenceChanges()
+
+    def record_references(results: list[tuple[int, int, ReferenceResult]]) -> None:
+        for text in references.changes(results):
+            recording.record_event(REFERENCE_EVENT, text)
+
+    sweep.references_updated.connect(record_references)
+    window.live_controls.wavelengths_read.connect(recording.set_wavelengths)
     # Stop the writer (sidecar completed) before the process goes away.
     window.closed.connect(recording.shutdown)
     window.restore_extension_layout()
@@ -406,10 +426,15 @@ def start(ctx: AppContext) -> None:
     recording = ctx.parts.recording
     # Recordings a crash left unfinished are offered for closing (non-modal) before a new
     # recording starts, so the new one is never mistaken for a crashed one.
-    default_folder = default_record_folder(ctx.settings)
-    recording.offer_recovery(default_folder)
-    if ctx.record_folder is not None and ctx.record_folder.resolve() != default_folder.resolve():
-        recording.offer_recovery(ctx.record_folder)
+    # The folders of earlier --record runs are scanned too: a crash there is found at the next
+    # start whatever its arguments.
+    scan = [default_record_folder(ctx.settings)]
+    if ctx.record_folder is not None:
+        scan.append(ctx.record_folder)
+    scan += RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE).folders()
+    for folder in dict.fromkeys(f.resolve() for f in scan):
+        clean_leftovers(folder)
+        recording.offer_recovery(folder)
     if ctx.record_folder is not None:
         recording.start_recording(ctx.record_folder)
     if ctx.args.screenshot is not None:

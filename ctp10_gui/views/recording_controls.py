@@ -30,19 +30,16 @@ from PySide6.QtWidgets import (
 from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.link.port import LinkPort
-from ctp10_gui.models.recording import (
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
+from ctp10_gui.models.recording.format import (
     BatchLike,
-    FlightRecorder,
-    LiveRecorder,
+    PowerUnitName,
     RecordingMetadata,
-    RecordingStatus,
-    RecoveryReport,
-    SaveResult,
-    close_unfinished,
-    find_unfinished,
     identity_dict,
-    write_extract,
 )
+from ctp10_gui.models.recording.live_recorder import LiveRecorder, RecordingStatus
+from ctp10_gui.models.recording.recovery import RecoveryReport, close_unfinished, find_unfinished
+from ctp10_gui.models.recording.session_writer import SaveResult
 from ctp10_gui.models.settings import AppSettings, data_dir
 from ctp10_gui.views.background_job import BackgroundJobs
 
@@ -107,6 +104,7 @@ class RecordingControls(QWidget):
         self.recorder = recorder or LiveRecorder()
         self._identity: Identity | None = controller.identity
         self._layout: tuple[int, tuple[int, ...]] | None = None  # last batch's module/channels
+        self._wavelengths_nm: dict[int, float] = {}  # last read back, nm by channel
         self._was_active = False
         self._last_text = ""
         self._jobs = BackgroundJobs(self)  # file writes off the GUI thread, outcome back in it
@@ -140,7 +138,7 @@ class RecordingControls(QWidget):
         self._timer.timeout.connect(self.refresh)
 
         controller.batch_received.connect(self._on_batch)
-        controller.link_event.connect(self._on_link_event)
+        controller.link_event.connect(self.record_event)
         controller.identity_changed.connect(self._on_identity)
         self._show("Not recording", error=False)
 
@@ -150,9 +148,16 @@ class RecordingControls(QWidget):
         self.flight_recorder.append(batch)
         self.recorder.write_batch(batch)
 
-    def _on_link_event(self, kind: str, text: str) -> None:
+    def record_event(self, kind: str, text: str = "") -> None:
+        """Add an event row (a link event, a sweep…) to the flight recorder and the recording."""
         self.flight_recorder.add_event(kind, text)
         self.recorder.write_event(kind, text)
+
+    def set_wavelengths(self, waves: dict[int, float]) -> None:
+        """Take the detector wavelengths read back (nm by channel) into every sidecar."""
+        self._wavelengths_nm = {int(c): float(w) for c, w in waves.items()}
+        if self.recorder.active:
+            self.recorder.update_metadata(wavelengths_nm=dict(self._wavelengths_nm))
 
     def _on_identity(self, identity: Identity | None) -> None:
         self._identity = identity
@@ -163,7 +168,7 @@ class RecordingControls(QWidget):
             # Recording started before the instrument answered: now the sidecar can say who.
             self._recorded_identity = ident
             self.recorder.update_metadata(identity=ident)
-        elif ident != self._recorded_identity and ident not in self._other_identities:
+        elif ident is not None and ident not in (self._recorded_identity, *self._other_identities):
             # The sidecar keeps the instrument the data came from; a different one answering
             # later (live then stops, see the event rows) is listed, not substituted.
             self._other_identities.append(ident)
@@ -174,11 +179,13 @@ class RecordingControls(QWidget):
     def metadata(self) -> RecordingMetadata:
         """Return what the sidecar says about the current instrument, channels and unit."""
         module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
+        unit: PowerUnitName = "mW" if self.settings.power_unit == "mW" else "dBm"
         return RecordingMetadata(
             module=module,
             channels=channels,
-            unit="mW" if self.settings.power_unit == "mW" else "dBm",
+            unit=unit,
             identity=identity_dict(self._identity),
+            wavelengths_nm={c: w for c, w in self._wavelengths_nm.items() if c in channels},
             references=dict(self.settings.references),
             extra={"address": self.controller.address},
         )

@@ -10,11 +10,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
-from ctp10_gui.models.recording import STATUS_NAMES, close_unfinished, find_unfinished
-from ctp10_gui.models.settings import AppSettings, SettingsStore
+from ctp10_gui.app import RECORDING_FOLDERS_FILE, build, start
+from ctp10_gui.models.recording.format import STATUS_NAMES
+from ctp10_gui.models.recording.recovery import RecordingFolders, close_unfinished, find_unfinished
+from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir
 
 MAX_LOSS_S = 1.0  # the issue's promise: a crash loses at most the last second
 
@@ -23,7 +27,8 @@ MAX_LOSS_S = 1.0  # the issue's promise: a crash loses at most the last second
 DRIVER = r"""
 import sys, time
 import numpy as np
-from ctp10_gui.models.recording import LiveRecorder, RecordingMetadata
+from ctp10_gui.models.recording.format import RecordingMetadata
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.samples import SnapshotBatch
 
 rec = LiveRecorder()
@@ -75,7 +80,7 @@ def read_complete_rows(path: Path) -> tuple[list[str], list[list[str]], int]:
 
 @pytest.mark.slow
 def test_kill_9_of_the_real_app_mid_recording_keeps_rows_up_to_a_second_before(
-    tmp_path: Path,
+    qtbot: Any, user_dirs: Path, tmp_path: Path
 ) -> None:
     driver = tmp_path / "app_driver.py"
     driver.write_text(APP_DRIVER)
@@ -141,11 +146,25 @@ def test_kill_9_of_the_real_app_mid_recording_keeps_rows_up_to_a_second_before(
     print(f"app rows on disk: {len(data)}; newest {lost_s * 1000:.0f} ms older than sent")
     assert lost_s <= MAX_LOSS_S, f"lost {lost_s:.3f} s of rows"
 
+    # The next start, without --record, still finds the crash in that folder and closes it.
+    assert RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE).folders() == [folder]
     (sidecar,) = find_unfinished(folder)
-    report = close_unfinished(sidecar)
-    assert report.rows == len(rows) and report.truncated_bytes == torn
+    ctx = build(["--settings", str(settings)])
+    try:
+        start(ctx)
+        (box,) = [b for b in ctx.window.findChildren(QMessageBox) if b.isVisible()]
+        assert str(folder.resolve()) in box.text() and sidecar.stem in box.text()
+        with qtbot.waitSignal(ctx.parts.recording.message, timeout=10_000) as msg:
+            box.button(QMessageBox.StandardButton.Yes).click()
+    finally:
+        ctx.shutdown()
+    torn_note = f", removed a torn last line ({torn} bytes)" if torn else ""
+    assert msg.args[0] == (
+        f"Closed unfinished recording {sidecar.stem}: {len(rows)} rows in 1 file{torn_note}."
+    )
     side = json.loads(sidecar.read_text())
     assert side["complete"] and side["recovered"] and side["rows"] == len(rows)
+    assert side["truncated_bytes"] == torn
     assert side["instrument"]["serial"] == "CTP10-SIM-0001"  # learnt after the start
 
 

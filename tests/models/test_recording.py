@@ -8,19 +8,16 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from ctp10_gui.models.recording import (
-    STATUS_NAMES,
-    FlightRecorder,
-    LiveRecorder,
-    RecordingMetadata,
-    SessionWriter,
-    close_unfinished,
-    find_unfinished,
-)
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
+from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 
 T0 = 1_764_000_000.0  # 2025-11-24, a fixed wall time so file names are predictable
@@ -314,28 +311,6 @@ def test_unwritable_folder_stops_with_a_message_and_never_raises(tmp_path: Path)
     rec.write_event("disconnect", "x")
 
 
-def test_disk_full_stops_recording_keeps_rows_and_caller_unaffected(tmp_path: Path) -> None:
-    # The second part is the Linux full device: every write to it really fails with ENOSPC.
-    (tmp_path / f"session_{STAMP}_part002.csv").symlink_to("/dev/full")
-    rec = recorder(max_part_bytes=1000)
-    rec.start(tmp_path, meta())
-    first = make_batch(T0, 20)
-    rec.write_batch(first)
-    assert rec.wait_idle()
-    rec.write_batch(make_batch(T0 + 1, 20, seed=1))  # rotates onto the full device
-    assert rec.wait_idle()
-    status = rec.status
-    assert not status.active
-    assert status.error is not None and "No space left on device" in status.error
-    assert "part002.csv" in status.error
-    rec.write_batch(make_batch(T0 + 2, 20))  # ignored, no exception
-    assert rec.stop().error == status.error
-    _, rows = read_rows(tmp_path / f"session_{STAMP}_part001.csv")
-    assert_rows_match(rows, [first])
-    side = json.loads((tmp_path / f"session_{STAMP}.json").read_text())
-    assert side["complete"] is True and "No space left" in side["error"]
-
-
 def test_slow_disk_drops_batches_and_says_so(tmp_path: Path) -> None:
     clock = FakeClock()
     release = threading.Event()
@@ -452,7 +427,8 @@ def test_recovery_of_a_torn_file(tmp_path: Path) -> None:
     with open(part, "ab") as f:
         torn = b"2025-11-24T16:00:10.000+00:00,1764000010.000000,-3.1"
         f.write(torn)  # the crash
-    # (the writer is never closed: the process died)
+    assert find_unfinished(tmp_path) == []  # still locked: a live session is never recovered
+    w.abandon()  # the process dies: its files (and the session's lock) are closed
     done = SessionWriter(tmp_path, meta(), start_wall=T0 + 3600, source="live")
     done.open()
     done.close()
@@ -481,3 +457,26 @@ def test_flight_recorder_off_holds_nothing() -> None:
     fr.add_event("disconnect", "x")
     ex = fr.extract()
     assert len(ex.t_wall) == 0 and ex.events == ()
+
+
+def test_a_malformed_batch_stops_the_recording_with_a_sentence_and_keeps_the_rows(
+    tmp_path: Path,
+) -> None:
+    rec = recorder()
+    rec.start(tmp_path, meta())
+    good = make_batch(T0, 10)
+    rec.write_batch(good)
+    # Not a SnapshotBatch (which refuses this at construction): 3 times, 2 rows of values.
+    bad = SimpleNamespace(module=4, channels=(1, 2, 3, 4), t_wall=np.full(3, T0 + 1),
+                          values_dbm=np.zeros((2, 4)), status=np.zeros((2, 4), np.int8))
+    rec.write_batch(bad)
+    status = rec.stop()
+    assert not status.active and status.rows == 10
+    assert status.error is not None
+    assert status.error.startswith("Recording stopped by an internal error (ValueError: ")
+    assert status.error.endswith("the session is marked incomplete and keeps its 10 full rows.")
+    _, rows = read_rows(status.files[0])
+    assert_rows_match(rows, [good])
+    side = json.loads(status.sidecar.read_text())  # type: ignore[union-attr]
+    assert side["complete"] is False and side["rows"] == 10 and side["error"] == status.error
+    rec.write_batch(good)  # ignored now, no exception

@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
-from ctp10_gui.models.recording import FlightRecorder, LiveRecorder, SessionWriter
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.simulator import SimulatorServer
@@ -165,6 +167,7 @@ def test_offer_recovery_is_non_modal_and_closes_the_recording(
     w.flush()
     with open(w.current_path, "ab") as f:  # type: ignore[arg-type]
         f.write(b"2025-11-24T16:00:01.000+00:00,17640")  # the torn line of a crash
+    w.abandon()  # the process dies: its files (and the session's lock) are closed
     assert controls.offer_recovery(tmp_path / "nothing-here") is None
     box = controls.offer_recovery(folder)
     assert box is not None and box.isVisible() and not box.isModal()
