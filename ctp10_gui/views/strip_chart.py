@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
-from ctp10_gui.models.samples import RingHistory, SnapshotBatch
+from ctp10_gui.models.ring_history import RingHistory
+from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.theme import Theme, repolish
 
 log = logging.getLogger(__name__)

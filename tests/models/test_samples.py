@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus, PowerSnapshot
-from ctp10_gui.models.samples import (
-    GAP_STATUS,
-    RingHistory,
-    SnapshotBatch,
-    SnapshotBatcher,
-    column_edges,
-    decimate_minmax,
-)
+from ctp10_gui.models.decimation import column_edges, decimate_minmax
+from ctp10_gui.models.ring_history import GAP_STATUS, RingHistory
+from ctp10_gui.models.samples import SnapshotBatch, SnapshotBatcher
 
 OK, UNDER, OVER, ERROR = (int(s) for s in ChannelStatus)
 

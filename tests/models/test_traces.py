@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ctp10_gui.hardware.ctp10 import Identity, Trace, TraceType
+from ctp10_gui.models.decimation import decimate_visible
 from ctp10_gui.models.traces import (
     TraceStore,
-    decimate_visible,
     find_resonances,
     load_trace_file,
     sidecar_path,
