@@ -187,6 +187,7 @@ class RingHistory:
         self._columns: dict[int, _ColumnCache] = {}
         self._grid_memo: tuple[tuple[float, float, int, int], _Grid] | None = None
         self._outages: deque[list[float | None]] = deque(maxlen=max_outages)
+        self._block_sizes_asked = tuple(block_sizes)
 
     # ---------------------------------------------------------------- sizes
 
@@ -270,6 +271,18 @@ class RingHistory:
             assert start is not None
             if end is None or oldest is None or end >= oldest:
                 out.append((start, end))
+        return out
+
+    def resized(self, capacity: int) -> RingHistory:
+        """Return a history of capacity (≥ 1) samples with the newest samples and the outages."""
+        out = RingHistory(capacity, self.n_channels, block_sizes=self._block_sizes_asked,
+                          max_outages=self._outages.maxlen or 256)
+        keep = min(len(self), out.capacity)
+        if keep:
+            # Raw rows, gap markers included: append() would re-derive them from statuses.
+            out._write(self._raw.view("t", keep), self._raw.view("y", keep),
+                       self._raw.view("status", keep))
+        out._outages.extend([start, end] for start, end in self._outages)
         return out
 
     def clear(self) -> None:

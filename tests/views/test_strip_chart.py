@@ -13,8 +13,10 @@ from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.live_history import LiveHistory, capacity_for
 from ctp10_gui.models.samples import SnapshotBatch
-from ctp10_gui.views.strip_chart import StripChart, YAutoRange, capacity_for
+from ctp10_gui.models.y_autorange import YAutoRange
+from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.theme import DARK
 
 
@@ -38,12 +40,13 @@ def _batch(t: np.ndarray, values: np.ndarray, channels: Sequence[int] = (1, 2)) 
 def chart_with_clock(qtbot: Any) -> Callable[..., tuple[StripChart, FakeClock]]:
     def make(window_s: float = 60.0, interval_s: float = 0.05) -> tuple[StripChart, FakeClock]:
         clock = FakeClock(1000.0)
-        chart = StripChart(DARK, window_s=window_s, poll_interval_s=interval_s, clock=clock)
+        live = LiveHistory(interval_s, clock=clock)
+        chart = StripChart(DARK, live, window_s=window_s, clock=clock)
         qtbot.addWidget(chart)
         chart.resize(900, 500)
         chart.show()
         qtbot.waitExposed(chart)
-        chart.set_channels(4, (1, 2))
+        live.set_layout(4, (1, 2))
         return chart, clock
 
     return make
@@ -56,7 +59,7 @@ def test_long_history_is_drawn_min_max_decimated_in_a_fixed_x_range(
     t = 880.0 + np.arange(n) * 0.001
     y = np.column_stack([-10 + 0.1 * np.sin(t), -20 + 0.1 * np.cos(t)])
     y[100_000, 0] = -3.0  # a one-sample spike 20 s ago must survive the decimation
-    chart.add_batch(_batch(t, y))
+    chart.history.append(_batch(t, y))
     clock.now = float(t[-1])
     chart.redraw()
     x, yc = chart.visible_curve_data(1)
@@ -78,15 +81,15 @@ def test_outage_is_a_gap_and_a_shaded_band(
         chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=60.0)
     t1 = 990.0 + np.arange(200) * 0.05  # 990 … 999.95
-    chart.add_batch(_batch(t1, np.full((200, 2), -10.0)))
+    chart.history.append(_batch(t1, np.full((200, 2), -10.0)))
     clock.now = 1001.0
-    chart.set_link_state(LinkState.STALE)
+    chart.history.set_link_state(LinkState.STALE)
     chart.redraw()
     (band,) = chart.visible_bands()
     assert band == pytest.approx((999.95 - 1001.0, 0.0))  # open: reaches "now"
     t2 = 1004.0 + np.arange(40) * 0.05
-    chart.add_batch(_batch(t2, np.full((40, 2), -11.0)))
-    chart.set_link_state(LinkState.LIVE)
+    chart.history.append(_batch(t2, np.full((40, 2), -11.0)))
+    chart.history.set_link_state(LinkState.LIVE)
     clock.now = 1006.0
     chart.redraw()
     (band,) = chart.visible_bands()
@@ -100,8 +103,8 @@ def test_outage_is_a_gap_and_a_shaded_band(
 def test_silence_without_a_state_change_still_cuts_the_line(
         chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=60.0)
-    chart.add_batch(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
-    chart.add_batch(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.history.append(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.history.append(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
     clock.now = 997.0
     chart.redraw()
     assert len(chart.visible_bands()) == 1
@@ -112,10 +115,10 @@ def test_a_chosen_pause_cuts_the_line_without_an_outage_band(
         state: LinkState, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     """Disconnect, live off or a sweep is not a failure of the link: a cut, no red band."""
     chart, clock = chart_with_clock(window_s=60.0)
-    chart.add_batch(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
-    chart.set_link_state(state)
-    chart.set_link_state(LinkState.LIVE)
-    chart.add_batch(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.history.append(_batch(990.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
+    chart.history.set_link_state(state)
+    chart.history.set_link_state(LinkState.LIVE)
+    chart.history.append(_batch(995.0 + np.arange(20) * 0.05, np.full((20, 2), -10.0)))
     clock.now = 997.0
     chart.redraw()
     assert chart.visible_bands() == []
@@ -126,13 +129,13 @@ def test_a_chosen_pause_cuts_the_line_without_an_outage_band(
 def test_pause_freezes_the_picture_while_data_keeps_coming(
         qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=10.0)
-    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
+    chart.history.append(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
     clock.now = 1000.0
     chart.redraw()
     before = chart.visible_curve_data(1)
     chart.pause_button.click()
     assert chart.paused and chart.pause_button.text() == "Resume"
-    chart.add_batch(_batch(1000.0 + np.arange(40) * 0.05, np.full((40, 2), -12.0)))
+    chart.history.append(_batch(1000.0 + np.arange(40) * 0.05, np.full((40, 2), -12.0)))
     clock.now = 1002.0
     chart.redraw()  # a redraw while frozen keeps the frozen "now"
     after = chart.visible_curve_data(1)
@@ -146,7 +149,7 @@ def test_pause_freezes_the_picture_while_data_keeps_coming(
 def test_relative_reference_and_channel_toggle(
         chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=10.0)
-    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), [-10.0, -20.0])))
+    chart.history.append(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), [-10.0, -20.0])))
     clock.now = 1000.0
     chart.set_references({1: -10.5})
     chart.redraw()
@@ -167,7 +170,7 @@ def test_relative_reference_and_channel_toggle(
 def test_a_mixed_axis_names_the_fewer_curves(
         chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, _clock = chart_with_clock(window_s=10.0)
-    chart.set_channels(4, (1, 2, 3, 4))
+    chart.history.set_layout(4, (1, 2, 3, 4))
     chart.set_references({1: -1.0, 2: -2.0, 4: -4.0})
     assert chart.plot.getPlotItem().getAxis("left").labelText == "power: dB rel. · CH3 in dBm"
     chart.set_references({2: -2.0, 3: -3.0})
@@ -182,7 +185,7 @@ def test_a_channel_under_or_over_range_now_is_named_on_the_plot(
     status = np.zeros((20, 2), np.int8)
     status[-5:, 1] = ChannelStatus.UNDER  # the fiber moved off channel 2
     values = np.where(status == 0, -10.0, np.nan)
-    chart.add_batch(SnapshotBatch(4, (1, 2), t, t + 1.7e9, values, status))
+    chart.history.append(SnapshotBatch(4, (1, 2), t, t + 1.7e9, values, status))
     clock.now = float(t[-1]) + 0.01
     chart.redraw()
     assert chart.range_text() == "CH2 \u25bc under range"
@@ -191,7 +194,7 @@ def test_a_channel_under_or_over_range_now_is_named_on_the_plot(
     assert chart.range_text() == ""
     chart._toggles[2].click()
     status[:, 1] = ChannelStatus.OVER
-    chart.add_batch(SnapshotBatch(4, (1, 2), t + 1.0, t + 1.7e9, values, status))
+    chart.history.append(SnapshotBatch(4, (1, 2), t + 1.0, t + 1.7e9, values, status))
     clock.now = float(t[-1]) + 1.01
     chart.redraw()
     assert chart.range_text() == "CH2 \u25b2 over range"
@@ -199,7 +202,7 @@ def test_a_channel_under_or_over_range_now_is_named_on_the_plot(
     chart.redraw()
     assert chart.range_text() == ""
     status[:] = 0
-    chart.add_batch(SnapshotBatch(4, (1, 2), t + 10.0, t + 1.7e9, np.full((20, 2), -10.0),
+    chart.history.append(SnapshotBatch(4, (1, 2), t + 10.0, t + 1.7e9, np.full((20, 2), -10.0),
                                   status))
     clock.now = float(t[-1]) + 10.01
     chart.redraw()
@@ -209,7 +212,7 @@ def test_a_channel_under_or_over_range_now_is_named_on_the_plot(
 def test_manual_y_range_holds_until_fit(
         chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=10.0)
-    chart.add_batch(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
+    chart.history.append(_batch(995.0 + np.arange(100) * 0.05, np.full((100, 2), -10.0)))
     clock.now = 1000.0
     chart.redraw()
     chart.set_y_range(-50.0, -40.0)
@@ -229,7 +232,7 @@ def test_noise_at_the_floor_does_not_make_the_y_range_jitter(
     ranges = set()
     for k in range(50):  # 50 frames of 0.01 dB noise around −30 dBm
         t = 990.0 + k * 0.1 + np.arange(5) * 0.02
-        chart.add_batch(_batch(t, -30.0 + 0.01 * rng.standard_normal((5, 2))))
+        chart.history.append(_batch(t, -30.0 + 0.01 * rng.standard_normal((5, 2))))
         clock.now = float(t[-1])
         chart.redraw()
         ranges.add(tuple(round(v, 9) for v in chart.y_range()))
@@ -261,7 +264,7 @@ def test_crosshair_reads_the_values_under_the_mouse(
         qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
     chart, clock = chart_with_clock(window_s=10.0)
     t = 990.0 + np.arange(200) * 0.05
-    chart.add_batch(_batch(t, np.column_stack([np.full(200, -10.0), np.full(200, -20.5)])))
+    chart.history.append(_batch(t, np.column_stack([np.full(200, -10.0), np.full(200, -20.5)])))
     clock.now = 1000.0
     chart.redraw()
     vb = chart.plot.getPlotItem().getViewBox()
@@ -295,7 +298,7 @@ def test_live_frames_repaint_only_the_newest_columns_yet_match_a_full_repaint(
     chart, clock = chart_with_clock(window_s=600.0, interval_s=0.001)
     rng = np.random.default_rng(3)
     t = 700.0 + np.arange(300_000) * 0.001  # 5 min at 1 kHz
-    chart.add_batch(_batch(t, -10.0 + 0.1 * rng.standard_normal((len(t), 2))))
+    chart.history.append(_batch(t, -10.0 + 0.1 * rng.standard_normal((len(t), 2))))
     column_s = 600.0 / chart.plot.getPlotItem().getViewBox().width()
     clock.now = (np.ceil(t[-1] / column_s) + 0.05) * column_s  # just after a column step
     for _ in range(2):  # the first frame sets the y range, then the axis takes its width
@@ -314,7 +317,7 @@ def test_live_frames_repaint_only_the_newest_columns_yet_match_a_full_repaint(
             y[5:8, 0] = np.nan  # a failing reading: the line must break there
         if k == 5:
             y[10, 1] = -9.0  # a new maximum: the y range grows, everything is redrawn
-        chart.add_batch(_batch(t_new, y))
+        chart.history.append(_batch(t_new, y))
         last = clock.now = float(t_new[-1])
         frames = chart.frames
         chart.redraw(snap=True)
