@@ -1,20 +1,23 @@
-"""Strip chart: decimated drawing, fixed x range, outage bands, pause, autoscale without jitter."""
+"""Strip chart: decimated drawing, fixed x range, outage bands, pause, autoscale, cursor readout."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QPoint
 from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
+from PySide6.QtWidgets import QApplication
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.live_history import LiveHistory, capacity_for
 from ctp10_gui.models.samples import SnapshotBatch
+from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.models.y_autorange import YAutoRange
 from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.theme import DARK
@@ -330,3 +333,149 @@ def test_live_frames_repaint_only_the_newest_columns_yet_match_a_full_repaint(
     assert _on_screen(chart) == painted, "the partly repainted picture differs from a full one"
     _x, y1 = chart.visible_curve_data(1)
     assert np.isnan(y1).any()
+
+
+def _hover(qtbot: Any, chart: StripChart, x_s: float, y_db: float,
+           shown: Callable[[str], bool]) -> str:
+    """Move the mouse to data point (x s before now, y dB) until the readout passes shown."""
+    vb = chart.plot.getPlotItem().getViewBox()
+    pixel = chart.plot.mapFromScene(vb.mapViewToScene(pg.Point(x_s, y_db)))
+
+    moves = [0]
+
+    def arrived() -> bool:
+        # pyqtgraph drops mouse moves closer than its rate limit (~16 ms) and Qt drops a move
+        # to where the mouse already is: move again, one pixel up or down (same time), until
+        # one is taken.
+        moves[0] += 1
+        qtbot.mouseMove(chart.plot.viewport(), pixel + QPoint(0, moves[0] % 2))
+        return shown(chart.crosshair_label.text())
+
+    qtbot.waitUntil(arrived, timeout=2000)
+    return chart.crosshair_label.text()
+
+
+def test_cursor_readout_clears_when_the_mouse_leaves_the_plot(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, _clock = chart_with_clock(window_s=10.0)
+    t = 990.0 + np.arange(200) * 0.05
+    chart.history.append(_batch(t, np.full((200, 2), -10.0)))
+    chart.redraw()
+    _hover(qtbot, chart, -2.0, -10.0, lambda text: "CH1 −10.000 dBm" in text)
+    QApplication.sendEvent(chart.plot.viewport(), QEvent(QEvent.Type.Leave))
+    assert chart.crosshair_label.text() == ""
+    assert not chart._vline.isVisible()
+    chart.redraw()  # a later frame does not bring it back
+    assert chart.crosshair_label.text() == ""
+
+
+def test_cursor_readout_follows_the_data_under_a_still_cursor(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    t = 990.0 + np.arange(200) * 0.05  # 990.00 … 999.95 s at −10 dBm
+    chart.history.append(_batch(t, np.full((200, 2), -10.0)))
+    chart.redraw()
+    _hover(qtbot, chart, -1.0, -10.0, lambda text: text.startswith("−1.0"))
+    assert "CH1 −10.000 dBm" in chart.crosshair_label.text()
+    # Five seconds of −20 dBm scroll in; the mouse does not move: 1 s before now is new data.
+    t_new = 1000.0 + np.arange(100) * 0.05
+    chart.history.append(_batch(t_new, np.full((100, 2), -20.0)))
+    clock.now = 1005.0
+    chart.redraw()
+    text = chart.crosshair_label.text()
+    assert text.startswith("−1.0") and "CH1 −20.000 dBm" in text, text
+
+
+def test_cursor_over_a_disconnect_says_no_data_never_dashes(
+        qtbot: Any, chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=10.0)
+    t = 990.0 + np.arange(100) * 0.05  # data until 994.95 s
+    values = np.full((100, 2), -10.0)
+    values[-10:, 1] = np.nan  # CH2 failed for its last half second: a real status, not a gap
+    chart.history.append(_batch(t, values))
+    chart.history.set_link_state(LinkState.DISCONNECTED)
+    clock.now = 1000.0
+    chart.redraw()
+    # 999.5 s: no link then, and the last sample is 4.5 s away.
+    text = _hover(qtbot, chart, -0.5, -10.0, lambda text: text.startswith("−0.5"))
+    assert text == "−0.50 s · no data", text
+    assert "— —" not in text and not chart._vline.isVisible()
+    _hover(qtbot, chart, -5.2, -10.0, lambda text: "CH1 −10.000 dBm" in text)  # 994.8 s: data
+    assert "CH2 error" in chart.crosshair_label.text()
+
+
+def test_a_faster_poll_interval_keeps_the_drawn_history(
+        chart_with_clock: Callable[..., tuple[StripChart, FakeClock]]) -> None:
+    chart, clock = chart_with_clock(window_s=60.0, interval_s=0.05)
+    t = 950.0 + np.arange(1000) * 0.05  # 50 s at 20 Hz
+    chart.history.append(_batch(t, np.column_stack([np.full(1000, -10.0), np.full(1000, -20.0)])))
+    chart.redraw()
+    before = chart.visible_curve_data(1)
+    chart.history.set_poll_interval(0.001)  # 50 ms -> 1 ms: a 72x longer ring
+    chart.redraw()
+    after = chart.visible_curve_data(1)
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    t_fast = 1000.0 + np.arange(2000) * 0.001
+    chart.history.append(_batch(t_fast, np.full((2000, 2), -11.0)))
+    clock.now = 1002.0
+    chart.redraw()
+    x, y = chart.visible_curve_data(1)
+    assert x[0] < -50.0 and np.nanmax(y) == -10.0 and np.nanmin(y) == -11.0
+
+
+@pytest.mark.slow
+def test_poll_interval_change_in_the_window_keeps_the_chart_history(
+        qtbot: Any, make_rig: Callable[..., Any]) -> None:
+    rig = make_rig()
+    rig.window.connect_initial()
+    qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+    live = rig.window.live_history
+    qtbot.waitUntil(lambda: len(live) >= 20, timeout=3000)
+    oldest = live.ring.oldest_t
+    combo = rig.window.live_controls.interval_combo
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if combo.itemData(i) == 0.001))
+    assert live.ring.capacity == capacity_for(0.001)
+    count = len(live)
+    qtbot.waitUntil(lambda: len(live) >= count + 200, timeout=5000)  # the faster segment
+    assert live.ring.oldest_t == oldest, "the samples before the change were erased"
+    rig.window.chart.redraw()
+    x, _y = rig.window.chart.visible_curve_data(1)
+    assert x[0] <= oldest - time.monotonic() + 0.5
+
+
+@pytest.mark.slow
+def test_with_a_stale_override_the_chart_cuts_when_the_readouts_grey(
+        qtbot: Any, make_rig: Callable[..., Any]) -> None:
+    # The user's 3 s threshold; the rule alone would say 1 s. Replies wait, the link holds.
+    rig = make_rig(settings=AppSettings(window_s=10.0, stale_after_s=3.0), stale_after_s=3.0,
+                   io_timeout_s=6.0)
+    rig.window.connect_initial()
+    qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+    card = rig.window.readouts.grid.cards[1]
+    qtbot.waitUntil(lambda: card.value_label.property("reading") == "live", timeout=3000)
+    live, chart = rig.window.live_history, rig.window.chart
+    assert live.stale_after_s == rig.window.hub.stale_s == 3.0
+
+    def silent_for() -> float:
+        return time.monotonic() - (live.latest_t or 0.0)
+
+    # 1.8 s of silence: under the threshold, so neither greyed nor cut.
+    rig.sim.faults.pause(1.8)
+    qtbot.waitUntil(lambda: silent_for() > 1.5, timeout=3000)
+    assert card.value_label.property("reading") == "live"
+    resumed_from = time.monotonic()
+    qtbot.waitUntil(lambda: (live.latest_t or 0.0) > resumed_from, timeout=3000)
+    chart.redraw()
+    assert chart.outages == [], "the chart cut a silence the readouts did not call stale"
+    assert not np.isnan(chart.visible_curve_data(1)[1]).any()
+
+    # 4 s of silence: the readout greys at 3 s, and the chart's outage opens then too.
+    rig.sim.faults.pause(4.0)
+    qtbot.waitUntil(lambda: card.value_label.property("reading") == "stale", timeout=5000)
+    greyed_after = silent_for()
+    assert chart.outages and chart.outages[-1][1] is None
+    assert 3.0 <= greyed_after < 3.6, greyed_after
+    resumed_from = time.monotonic()
+    qtbot.waitUntil(lambda: (live.latest_t or 0.0) > resumed_from, timeout=4000)
+    assert len(chart.outages) == 1 and chart.outages[-1][1] is not None
