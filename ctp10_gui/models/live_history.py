@@ -1,9 +1,10 @@
 """The app's live power history: one hour of the polled channels, their outages, the stale rule.
 
-The app owns one LiveHistory; the strip chart draws it, the readouts and the recorder ask it
-when data counts as stale. Batches come from the link controller, link states say whether a
-silence is an outage (shaded) or the user's choice (a plain cut), and a silence longer than the
-stale rule that no state announced still cuts the record. Plain Python: no Qt.
+The app owns one LiveHistory; the strip chart draws it and the readouts take its stale
+threshold. Batches come from the link controller, link states say whether a silence is an
+outage (shaded) or the user's choice (a plain cut), and a silence longer than the stale rule
+that no state announced still cuts the record. Plain Python, no Qt; not thread-safe: feed and
+read it from the GUI thread only.
 """
 
 from __future__ import annotations
