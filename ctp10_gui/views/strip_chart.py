@@ -644,7 +644,7 @@ class StripChart(QWidget):
         self.crosshair_label.setText("   ".join(parts).replace("-", "−"))
 
     def _nearest_sample(self, target: float) -> int | None:
-        """Return the index of the sample nearest target (s), None if none is within stale_s.
+        """Return the index of the sample nearest target (s); None if it is farther than stale.
 
         Gap markers are not samples: the cursor over a cut or an outage reads "no data", never
         a dash that looks like a current reading.
