@@ -474,8 +474,11 @@ def test_with_a_stale_override_the_chart_cuts_when_the_readouts_grey(
     rig.sim.faults.pause(4.0)
     qtbot.waitUntil(lambda: card.value_label.property("reading") == "stale", timeout=5000)
     greyed_after = silent_for()
-    assert chart.outages and chart.outages[-1][1] is None
+    # The link's watchdog (same rule, its own timer) opens the chart's outage.
+    qtbot.waitUntil(lambda: bool(chart.outages) and chart.outages[-1][1] is None, timeout=1000)
+    cut_after = silent_for()
     assert 3.0 <= greyed_after < 3.6, greyed_after
+    assert 3.0 <= cut_after < 3.6, cut_after
     resumed_from = time.monotonic()
     qtbot.waitUntil(lambda: (live.latest_t or 0.0) > resumed_from, timeout=4000)
     assert len(chart.outages) == 1 and chart.outages[-1][1] is not None
