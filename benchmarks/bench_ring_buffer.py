@@ -20,7 +20,8 @@ import time
 import numpy as np
 import psutil
 
-from ctp10_gui.models.samples import RingHistory, SnapshotBatch
+from ctp10_gui.models.ring_history import RingHistory
+from ctp10_gui.models.samples import SnapshotBatch
 
 RATE_HZ = 1000.0
 CHANNELS = 4

@@ -8,7 +8,8 @@ history vs after the 1 h ring filled. Goals: ≥ 30 FPS at ≤ 40 % of one core;
 Data arrives as in the app: a feeder thread takes a sample every 1 ms and releases a batch once
 its oldest sample is 20 ms old (the acquisition worker's rule), emitting it as a Qt signal that
 is queued to the GUI thread, where a relay re-emits it as ``batch_received`` (what
-LinkController does) into ``StripChart.add_batch``. The feeder thread's own CPU is reported too.
+LinkController does) into the ``LiveHistory`` the ``StripChart`` draws. The feeder thread's own
+CPU is reported too.
 
 Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_strip_chart.py [--seconds 10]
 """
@@ -27,6 +28,7 @@ import psutil
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
+from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.strip_chart import DEFAULT_MAX_FPS, StripChart
 from ctp10_gui.views.theme import DARK, apply_theme
@@ -112,7 +114,7 @@ def prefill(chart: StripChart, seconds: float, start: float) -> float:
     t_last = start
     for a in range(0, n, chunk):
         t = start + (a + np.arange(min(chunk, n - a))) / RATE_HZ
-        chart.add_batch(_batch(t))
+        chart.history.append(_batch(t))
         t_last = float(t[-1])
     return t_last
 
@@ -205,15 +207,16 @@ def main() -> None:
     app = QApplication([])
     apply_theme(app, "dark")
     rss0 = _rss_mb()
-    chart = StripChart(DARK, window_s=10.0, poll_interval_s=1.0 / RATE_HZ, max_fps=args.max_fps)
+    live = LiveHistory(1.0 / RATE_HZ)
+    chart = StripChart(DARK, live, window_s=10.0, max_fps=args.max_fps)
     link = Link()
-    link.batch_received.connect(chart.add_batch)  # as MainWindow wires the controller
+    link.batch_received.connect(live.append)  # as MainWindow wires the controller
     print(f"frame cap {args.max_fps:.0f} FPS; load average {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} cores")
     chart.resize(1200, 700)
     chart.show()
     app.processEvents()
-    chart.set_channels(4, CHANNELS)
+    live.set_layout(4, CHANNELS)
     now = time.monotonic()
     start = now - 3600.0
     t0 = time.perf_counter()
@@ -223,7 +226,7 @@ def main() -> None:
     fill_s = time.perf_counter() - t0
     rss_full = _rss_mb()
     print(f"history: {len(chart.history):,} samples × {len(CHANNELS)} channels "
-          f"(capacity {chart.history.capacity:,}), filled in {fill_s:.1f} s")
+          f"(capacity {chart.history.ring.capacity:,}), filled in {fill_s:.1f} s")
     print(f"memory: start {rss0:.0f} MB, after 10 min at 1 kHz {rss_10min:.0f} MB, "
           f"after 1 h (ring full) {rss_full:.0f} MB; ring growth 10 min → 1 h "
           f"{(rss_full - rss0) / max(rss_10min - rss0, 1e-9):.1f}×")

@@ -351,8 +351,13 @@ class BackoffPolicy:
         return self.nominal(attempt) * (1.0 + rng.uniform(-self.jitter, self.jitter))
 
 
-def stale_after_s(poll_interval_s: float) -> float:
-    """Return the watchdog period in s for a poll interval in s: max(3 × interval, 1 s)."""
+def stale_after_s(poll_interval_s: float, override_s: float | None = None) -> float:
+    """Return the silence (s) after which data is stale: the user's override, else max(3 T, 1 s).
+
+    The one stale rule: the link's watchdog, the readouts' greying and the chart's cut use it.
+    """
+    if override_s is not None:
+        return override_s
     return max(3.0 * poll_interval_s, 1.0)
 
 
@@ -413,9 +418,7 @@ class AcquisitionSettings:
 
     def watchdog_s(self) -> float:
         """Return the live watchdog period in s."""
-        if self.stale_after_s is not None:
-            return self.stale_after_s
-        return stale_after_s(self.interval_s)
+        return stale_after_s(self.interval_s, self.stale_after_s)
 
 
 # ---- the machine ------------------------------------------------------------------------------

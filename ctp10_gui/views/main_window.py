@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui import __version__
 from ctp10_gui.link.port import LinkPort
-from ctp10_gui.models.connection import LinkState, stale_after_s
+from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.views.big_numbers import BigNumbersWindow
@@ -102,7 +103,10 @@ class MainWindow(QMainWindow):
         self.hub = ReadoutHub(self.readout_model, settings.references,
                               persist=self.save_settings, unit=settings.power_unit,
                               clock=clock, parent=self)
-        self.hub.set_stale_after(self._stale_s(settings.poll_interval_s))
+        self.live_history = LiveHistory(settings.poll_interval_s,
+                                        stale_override_s=settings.stale_after_s, clock=clock)
+        self.live_history.set_layout(settings.module, settings.channels)
+        self.hub.set_stale_after(self.live_history.stale_after_s)
 
         # ---- central area ------------------------------------------------------------
         central = QWidget(self)
@@ -117,10 +121,8 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.tabs, 1)
         self.readouts = ReadoutPanel(self.hub, self.theme)
         self.readouts.setMinimumHeight(160)
-        self.chart = StripChart(self.theme, window_s=settings.window_s,
-                                min_span_db=settings.min_span_db,
-                                poll_interval_s=settings.poll_interval_s, clock=clock)
-        self.chart.set_channels(settings.module, settings.channels)
+        self.chart = StripChart(self.theme, self.live_history, window_s=settings.window_s,
+                                min_span_db=settings.min_span_db, clock=clock)
         live = QSplitter(Qt.Orientation.Vertical)
         live.addWidget(self.readouts)
         live.addWidget(self.chart)
@@ -268,7 +270,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         c = self.controller
         c.batch_received.connect(self.hub.apply)
-        c.batch_received.connect(self.chart.add_batch)
+        c.batch_received.connect(self.live_history.append)
         c.state_changed.connect(self._status_changed)
         c.identity_changed.connect(self._identity_changed)
         self.badges.retry_requested.connect(c.retry_now)
@@ -288,7 +290,7 @@ class MainWindow(QMainWindow):
 
     def _status_changed(self, status: Any) -> None:
         self.hub.set_link_status(status)
-        self.chart.set_link_state(status.state)
+        self.live_history.set_link_state(status.state)
         state = status.state
         self.disconnect_action.setEnabled(state is not LinkState.DISCONNECTED)
         self.retry_action.setEnabled(state in _RETRY_STATES)
@@ -305,13 +307,8 @@ class MainWindow(QMainWindow):
         self.hub.set_context(serial, self.live_controls.module, waves)
 
     def _interval_changed(self, seconds: float) -> None:
-        self.chart.set_poll_interval(seconds)
-        self.hub.set_stale_after(self._stale_s(seconds))
-
-    def _stale_s(self, interval_s: float) -> float:
-        if self.settings.stale_after_s is not None:
-            return self.settings.stale_after_s
-        return stale_after_s(interval_s)
+        self.live_history.set_poll_interval(seconds)
+        self.hub.set_stale_after(self.live_history.stale_after_s)
 
     def _show_address(self) -> None:
         address = getattr(self.controller, "address", None)

@@ -1,4 +1,4 @@
-"""Live strip chart of one module's channels: fixed x range, timer redraw, min/max decimation."""
+"""Live strip chart of the app's LiveHistory: fixed x range, paced frames, min/max decimation."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.functions import create_qpolygonf, ndarray_from_qpolygonf
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -24,18 +23,24 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
-    QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
 )
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
-from ctp10_gui.models.connection import LinkState
-from ctp10_gui.models.samples import RingHistory, SnapshotBatch
+from ctp10_gui.models.live_history import HistoryChange, LiveHistory
+from ctp10_gui.models.ring_history import GAP_STATUS
+from ctp10_gui.models.y_autorange import YAutoRange
+from ctp10_gui.views.strip_chart_items import GridItem, LiveCurve, PlotView, TimeAxis
 from ctp10_gui.views.theme import Theme, repolish
 
 log = logging.getLogger(__name__)
 
+_STATUS_WORDS = {
+    int(ChannelStatus.UNDER): "under range",
+    int(ChannelStatus.OVER): "over range",
+    int(ChannelStatus.ERROR): "error",
+}
 _RANGE_WORDS = {
     int(ChannelStatus.UNDER): "\u25bc under range",
     int(ChannelStatus.OVER): "\u25b2 over range",
@@ -48,317 +53,34 @@ def _plain(rich: str) -> str:
 
 
 WINDOWS_S: dict[str, float] = {"10 s": 10.0, "1 min": 60.0, "10 min": 600.0, "1 h": 3600.0}
-HISTORY_S = 3600.0  # longest window: the ring holds one hour at the current poll rate
 # Frames/s cap. Batches arrive every ≤ 20 ms and each gets its frame at once (reply-to-pixel
 # latency); the cap only stops bursts of batches from drawing more often than a display shows.
 DEFAULT_MAX_FPS = 60.0
 SCROLL_FRAME_S = 1.0 / 30.0  # without new data, scroll at most 30 times a second
-MAX_CAPACITY = 4_000_000  # 1 h at 1 kHz plus margin; beyond that the ring would be > 1 GB
-_OUTAGE_STATES = {LinkState.STALE, LinkState.RECONNECTING, LinkState.OFFLINE}
-# No data by the user's choice (disconnect, live off) or during a sweep: a cut, not an outage.
-_CHOSEN_PAUSE_STATES = {
-    LinkState.DISCONNECTED, LinkState.CONNECTING, LinkState.CONNECTED, LinkState.BUSY,
-}
-
-
-def capacity_for(poll_interval_s: float, history_s: float = HISTORY_S) -> int:
-    """Return ring capacity (samples) for history_s at poll_interval_s (s, > 0), capped."""
-    interval = max(poll_interval_s, 1e-3)  # "as fast as possible" still polls ≤ ~1 kHz
-    return int(min(MAX_CAPACITY, math.ceil(history_s / interval * 1.05) + 1024))
-
-
-class YAutoRange:
-    """Y autoscale that never jitters: expand at once, shrink only after a sustained slack.
-
-    The range keeps a minimum span (dB) so detector noise at the floor does not fill the
-    plot; it grows as soon as data leaves it, and shrinks back around the data only when the
-    data has used less than shrink_fill of the span for shrink_after_s seconds.
-    """
-
-    def __init__(self, min_span: float = 1.0, *, margin: float = 0.1, shrink_fill: float = 0.5,
-                 shrink_after_s: float = 2.0) -> None:
-        """Create with min_span (dB, > 0), margin (fraction of span) and shrink rules."""
-        self.min_span = min_span
-        self.margin = margin
-        self.shrink_fill = shrink_fill
-        self.shrink_after_s = shrink_after_s
-        self.range: tuple[float, float] | None = None
-        self._slack_since: float | None = None
-
-    def fitted(self, lo: float, hi: float) -> tuple[float, float]:
-        """Return the range that frames data lo..hi (dB) with margin and minimum span."""
-        span = max((hi - lo) * (1.0 + 2.0 * self.margin), self.min_span)
-        centre = 0.5 * (lo + hi)
-        return (centre - 0.5 * span, centre + 0.5 * span)
-
-    def fit(self, lo: float, hi: float) -> tuple[float, float]:
-        """Set and return the fitted range for data lo..hi (dB)."""
-        self.range = self.fitted(lo, hi)
-        self._slack_since = None
-        return self.range
-
-    def update(self, lo: float, hi: float, now: float) -> tuple[float, float] | None:
-        """Feed the visible data extent lo..hi (dB) at time now (s); return a new range or None."""
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            return None
-        if self.range is None:
-            return self.fit(lo, hi)
-        r0, r1 = self.range
-        if lo < r0 or hi > r1:
-            pad = self.margin * max(hi - lo, self.min_span)
-            new0, new1 = min(r0, lo - pad), max(r1, hi + pad)
-            self.range = (new0, new1)
-            self._slack_since = None
-            return self.range
-        span = r1 - r0
-        f0, f1 = self.fitted(lo, hi)
-        # Shrinking only pays when it changes the picture noticeably (≥ 10 % of the span).
-        if (hi - lo) < self.shrink_fill * span and (f1 - f0) < 0.9 * span:
-            if self._slack_since is None:
-                self._slack_since = now
-            elif now - self._slack_since >= self.shrink_after_s:
-                return self.fit(lo, hi)
-        else:
-            self._slack_since = None
-        return None
-
-
-class _TimeAxis(pg.AxisItem):
-    """Bottom axis labelled in seconds or minutes before now."""
-
-    def __init__(self) -> None:
-        super().__init__(orientation="bottom")
-        self.window_s = 60.0
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        """Return tick labels: "−5 s" up to 2 min windows, "−10 min" above."""
-        if self.window_s > 120:
-            return [f"{v / 60:.0f} min".replace("-", "−") if v else "now" for v in values]
-        return [f"{v:.0f} s".replace("-", "−") if v else "now" for v in values]
-
-
-class _LiveCurve(pg.GraphicsObject):
-    """One channel's decimated curve, drawn as polylines and repainted only where it changed.
-
-    pyqtgraph's PlotCurveItem scans every frame's points for NaN-aware bounds, builds a
-    QPainterPath, and invalidates its whole rectangle on each setData. Here the chart hands
-    over the points with their rectangle, a polyline per run of finite points is filled straight
-    from the numpy arrays, and a frame that only appended to the right end repaints just that.
-    """
-
-    MAX_RUNS = 64  # more gaps than this: one QPainterPath is cheaper than many polylines
-
-    def __init__(self, pen: QPen) -> None:
-        super().__init__()
-        self._pen = pen
-        self._x = np.empty(0)
-        self._y = np.empty(0)
-        self._rect = QRectF()
-        self._shapes: list[QPolygonF | QPainterPath] | None = []  # of all points, lazily
-        # paint() gets the exposed rectangle: a repaint of the newest columns then strokes
-        # only the points there (the raster engine strokes clipped-away segments at full cost).
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-
-    def setPen(self, pen: QPen) -> None:
-        """Draw with pen (1-px cosmetic) from now on."""
-        self._pen = pen
-        self.update()
-
-    def getData(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the x (s before now) and y points drawn."""
-        return self._x, self._y
-
-    def set_points(
-        self, x: np.ndarray, y: np.ndarray, rect: QRectF, changed_from: float | None = None
-    ) -> None:
-        """Show points (x ascending s, NaN in y breaks the line) that fit in rect (data units).
-
-        changed_from: x (s) left of which the points are those already shown (only the part
-        right of it is repainted); None repaints the whole curve.
-        """
-        self._x, self._y = x, y
-        self._shapes = None
-        if rect != self._rect:
-            self.prepareGeometryChange()  # repaints the old rectangle
-            self._rect = rect
-            self.update()
-        elif changed_from is None:
-            self.update()
-        elif changed_from < rect.right():
-            left = max(changed_from, rect.left())
-            self.update(QRectF(left, rect.top(), rect.right() - left, rect.height()))
-
-    def boundingRect(self) -> QRectF:
-        """Return the rectangle (data units) that holds every point plus a pixel margin."""
-        return self._rect
-
-    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem, *_: object) -> None:
-        """Draw one polyline per run of ≥ 2 finite points (a path if there are many runs)."""
-        x = self._x
-        exposed = option.exposedRect
-        # The points in the exposed x range, plus one on each side for the lines leaving it.
-        a = max(0, int(np.searchsorted(x, exposed.left())) - 1)
-        b = min(len(x), int(np.searchsorted(x, exposed.right(), side="right")) + 1)
-        if a == 0 and b == len(x):
-            if self._shapes is None:
-                self._shapes = _shapes(x, self._y, self.MAX_RUNS)
-            shapes = self._shapes
-        else:
-            shapes = _shapes(x[a:b], self._y[a:b], self.MAX_RUNS)
-        # As pyqtgraph's curves: aliased on screen (fast), antialiased in exported images.
-        export = self._exportOpts
-        aa = export.get("antialias", True) if export else pg.getConfigOption("antialias")
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, bool(aa))
-        p.setPen(self._pen)
-        for shape in shapes:
-            if isinstance(shape, QPolygonF):
-                p.drawPolyline(shape)
-            else:
-                p.drawPath(shape)
-
-
-def _shapes(x: np.ndarray, y: np.ndarray, max_runs: int) -> list[QPolygonF | QPainterPath]:
-    """Return a QPolygonF per run of ≥ 2 finite points, or one path beyond max_runs runs."""
-    bad = np.flatnonzero(~np.isfinite(y))
-    starts = np.concatenate([[0], bad + 1])
-    ends = np.concatenate([bad, [len(y)]])
-    keep = ends - starts >= 2  # a lone point draws no line (as pyqtgraph's curves)
-    if int(keep.sum()) > max_runs:
-        return [pg.arrayToQPath(x, y, connect="finite")]
-    out: list[QPolygonF | QPainterPath] = []
-    for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-        poly = create_qpolygonf(b - a)
-        arr = ndarray_from_qpolygonf(poly)
-        arr[:, 0] = x[a:b]
-        arr[:, 1] = y[a:b]
-        out.append(poly)
-    return out
-
-
-class _GridItem(pg.GraphicsObject):
-    """Grid lines at the axes' ticks, as pyqtgraph's axis grid draws them, but cheaply.
-
-    The axis grid makes each axis a cached pixmap as large as the plot, blended over the
-    curves' area in every frame (≈ 12 % of a frame's paint). Here each line is a 1-px opaque
-    rectangle in the colour the translucent line would give over the plain background (the
-    grid lies right on it), which the raster engine fills ~10× faster than a blended line.
-    """
-
-    def __init__(self, vb: pg.ViewBox, x_axis: pg.AxisItem, y_axis: pg.AxisItem) -> None:
-        super().__init__()
-        self._vb = vb
-        self._axes = (x_axis, y_axis)
-        self._colour = QColor("white")
-        self._background = QColor("black")
-        self._alpha = 0.25
-        # Per tick level: colour, x values of vertical lines, y values of horizontal lines.
-        self._levels: list[tuple[QColor, list[float], list[float]]] = []
-        self._rects: tuple[tuple[float, ...], list[tuple[QColor, list[QRect]]]] | None = None
-        self.setZValue(-20)  # under the outage bands and the curves
-        vb.sigRangeChanged.connect(self.rebuild)
-        vb.sigResized.connect(self.rebuild)
-
-    def set_style(self, colour: str, background: str, alpha: float) -> None:
-        """Draw colour (a Qt colour name) at opacity alpha (0–1) over background."""
-        self._colour = QColor(colour)
-        self._background = QColor(background)
-        self._alpha = alpha
-        self.rebuild()
-
-    def _blend(self, alpha: float) -> QColor:
-        """Return colour at opacity alpha (0–1) over the background, as one opaque colour."""
-        fg, bg = self._colour, self._background
-        mix = [round(a * alpha + b * (1.0 - alpha)) for a, b in (
-            (fg.red(), bg.red()), (fg.green(), bg.green()), (fg.blue(), bg.blue()))]
-        return QColor(*mix)
-
-    def rebuild(self, *_: object) -> None:
-        """Recompute the lines for the current view range and size."""
-        (x0, x1), (y0, y1) = self._vb.viewRange()
-        levels: list[tuple[QColor, list[float], list[float]]] = []
-        for axis, lo, hi, size, vertical in (
-            (self._axes[0], x0, x1, self._vb.width(), True),
-            (self._axes[1], y0, y1, self._vb.height(), False),
-        ):
-            if size <= 0:
-                continue
-            for level, (_spacing, values) in enumerate(axis.tickValues(lo, hi, size)):
-                # pyqtgraph's rule: fainter for minor levels and for crowded ticks.
-                crowd = min(max(0.05 * size / (len(values) + 1), 0.0), 1.0)
-                # Whole alpha steps as pyqtgraph's grid pens have them.
-                grid = int(255 * self._alpha) / 255.0
-                colour = self._blend(int(255 * grid / (level + 1) * crowd) / 255.0)
-                inside = [v for v in values if lo <= v <= hi]
-                levels.append((colour, inside, []) if vertical else (colour, [], inside))
-        self.prepareGeometryChange()
-        self._levels = levels
-        self._rects = None
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        """Return the visible view rectangle (data coordinates)."""
-        return self._vb.viewRect()
-
-    def paint(self, p: QPainter, *_: object) -> None:
-        """Fill each grid line as a 1-px rectangle in device pixels."""
-        tr = p.transform()
-        key = (tr.m11(), tr.m12(), tr.m21(), tr.m22(), tr.dx(), tr.dy())
-        if self._rects is None or self._rects[0] != key:
-            (x0, x1), (y0, y1) = self._vb.viewRange()
-            box = tr.mapRect(QRectF(x0, y0, x1 - x0, y1 - y0)).toAlignedRect()
-            rects: list[tuple[QColor, list[QRect]]] = []
-            for colour, xs, ys in self._levels:
-                # floor: the pixel a 1-px aliased line at that coordinate would light.
-                cols = [QRect(math.floor(tr.map(QPointF(x, y0)).x()), box.top(), 1,
-                              box.height()) for x in xs]
-                rows = [QRect(box.left(), math.floor(tr.map(QPointF(x0, y)).y()), box.width(),
-                              1) for y in ys]
-                rects.append((colour, cols + rows))
-            self._rects = (key, rects)
-        p.save()
-        p.resetTransform()
-        for colour, boxes in self._rects[1]:
-            for r in boxes:
-                p.fillRect(r, colour)
-        p.restore()
-
-
-class _PlotView(pg.PlotWidget):
-    """PlotWidget that reports the end of every paint (frame counting, reply-to-pixel latency)."""
-
-    def __init__(self, axis: pg.AxisItem, on_painted: Callable[[], None]) -> None:
-        super().__init__(axisItems={"bottom": axis})
-        self._on_painted = on_painted
-
-    def paintEvent(self, ev: QPaintEvent) -> None:
-        """Paint, then tell the chart a frame reached the pixels."""
-        super().paintEvent(ev)
-        self._on_painted()
 
 
 class StripChart(QWidget):
-    """Strip chart of power (dBm, or dB relative to a channel's reference) against time."""
+    """Strip chart of power (dBm, or dB relative to a channel's reference) against time.
+
+    Draws the LiveHistory it is given; the app feeds that history, the chart only reads it.
+    """
 
     window_changed = Signal(float)
     paused_changed = Signal(bool)
 
     def __init__(
-        self, theme: Theme, *, window_s: float = 60.0, min_span_db: float = 1.0,
-        poll_interval_s: float = 0.05, max_fps: float = DEFAULT_MAX_FPS,
+        self, theme: Theme, history: LiveHistory, *, window_s: float = 60.0,
+        min_span_db: float = 1.0, max_fps: float = DEFAULT_MAX_FPS,
         clock: Callable[[], float] = time.monotonic, parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._theme = theme
         self._clock = clock
         self._window_s = window_s
-        self._module = 0
+        self.history = history
         self._channels: tuple[int, ...] = ()
         self._visible: dict[int, bool] = {}
         self._references: dict[int, float] = {}
-        self._poll_interval_s = poll_interval_s
-        self._capacity = capacity_for(poll_interval_s)
-        self.history = RingHistory(self._capacity, 1)
-        self._gap_marked = False  # the user disconnected: the next data starts a new line
         self._paused = False
         self._frozen_until: float | None = None
         self._dirty = True  # something to draw: the next tick asks for a frame
@@ -391,6 +113,8 @@ class StripChart(QWidget):
         self._timer.timeout.connect(self._tick)
         self.set_window(window_s)
         self._timer.start()
+        history.subscribe(self._history_changed)
+        self._rebuild_curves()
 
     # ---- construction -------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -431,8 +155,8 @@ class StripChart(QWidget):
         bar.addWidget(self.pause_button)
         layout.addLayout(bar)
 
-        self._axis = _TimeAxis()
-        self.plot = _PlotView(self._axis, self._painted)
+        self._axis = TimeAxis()
+        self.plot = PlotView(self._axis, self._painted)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         item = self.plot.getPlotItem()
         item.hideButtons()
@@ -458,10 +182,10 @@ class StripChart(QWidget):
         self._vb.enableAutoRange(x=False, y=False)
         self._vb.setDefaultPadding(0.0)
         self._vb.sigRangeChangedManually.connect(self._manual_range)
-        self._grid = _GridItem(self._vb, item.getAxis("bottom"), item.getAxis("left"))
+        self._grid = GridItem(self._vb, item.getAxis("bottom"), item.getAxis("left"))
         item.addItem(self._grid, ignoreBounds=True)
         self._apply_window_range()
-        self._curves: dict[int, _LiveCurve] = {}
+        self._curves: dict[int, LiveCurve] = {}
         self._bands: list[pg.LinearRegionItem] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._vline.setZValue(20)
@@ -477,7 +201,9 @@ class StripChart(QWidget):
         self.crosshair_label = QLabel("", self)
         self.crosshair_label.setProperty("role", "detail")
         self.crosshair_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self._cursor_scene: QPointF | None = None  # where the mouse rests on the plot
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.plot.viewport().installEventFilter(self)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.crosshair_label)
         self.apply_theme(self._theme)
@@ -527,89 +253,42 @@ class StripChart(QWidget):
         self._rebuild_toggles()
         self._invalidate()
 
-    def set_poll_interval(self, seconds: float) -> None:
-        """Size the ring for one hour at poll interval seconds (keeps history if it fits)."""
-        self._poll_interval_s = seconds
-        capacity = capacity_for(seconds)
-        if capacity > self._capacity:
-            self._capacity = capacity
-            self.history = RingHistory(capacity, max(1, len(self._channels)))
+    def _history_changed(self, change: HistoryChange) -> None:
+        """Follow the history: new curves for new channels, a frame for new samples."""
+        if change.layout:
+            self._rebuild_curves()
+        if change.full:
             self._invalidate()
+        if change.oldest_new_t is not None:
+            if self._oldest_new_t is None:
+                self._oldest_new_t = change.oldest_new_t
+            self._dirty = True
+            self._request_frame()
 
-    def set_channels(self, module: int, channels: Sequence[int]) -> None:
-        """Show module's channels; history restarts when the set changes."""
-        channels = tuple(channels)
-        if module == self._module and channels == self._channels:
-            return
-        self._module = module
-        self._channels = channels
-        self.history = RingHistory(self._capacity, max(1, len(channels)))
+    def _rebuild_curves(self) -> None:
+        """Make one curve per channel of the history (a new layout restarts the picture)."""
+        self._channels = self.history.channels
         self.autoscale.range = None
         item = self.plot.getPlotItem()
         for curve in self._curves.values():
             item.removeItem(curve)
         self._curves = {}
-        for ch in channels:
-            curve = _LiveCurve(self._pen(ch))
+        for ch in self._channels:
+            curve = LiveCurve(self._pen(ch))
             curve.setZValue(10)
             # The chart sets both ranges itself: the view box need not track curve bounds.
             item.addItem(curve, ignoreBounds=True)
             self._curves[ch] = curve
             self._visible.setdefault(ch, True)
             curve.setVisible(self._visible[ch])
-        self._title.setText(f"Module {module}")
+        self._title.setText(f"Module {self.history.module}")
         self._rebuild_toggles()
         self._invalidate()
-
-    def add_batch(self, batch: SnapshotBatch) -> None:
-        """Append a SnapshotBatch to the history; the timer draws it (never per sample)."""
-        if len(batch.t_mono) == 0:
-            return
-        if batch.module != self._module or tuple(batch.channels) != self._channels:
-            self.set_channels(batch.module, batch.channels)
-        first = float(batch.t_mono[0])
-        last = self.history.latest_t
-        if self._outage_open():
-            self.history.end_outage(first)
-            self._invalidate()  # the band stops following now
-        elif last is not None and not self._gap_marked and first - last > self._gap_s():
-            # Silence the controller did not (yet) report: still a hole in the record.
-            self.history.begin_outage(last)
-            self.history.end_outage(first)
-            self._invalidate()
-        self._gap_marked = False
-        self.history.append(batch)
-        if self._oldest_new_t is None:
-            self._oldest_new_t = first
-        self._dirty = True  # only the newest columns changed
-        self._request_frame()
-
-    def set_link_state(self, state: LinkState) -> None:
-        """Cut the curves when data stops; shade the interval only when the link failed."""
-        last = self.history.latest_t
-        if last is None:
-            return  # nothing drawn yet: nothing to cut or shade
-        if state in _OUTAGE_STATES:
-            if not self._outage_open():
-                self.history.begin_outage(last)
-                self._invalidate()
-        elif state in _CHOSEN_PAUSE_STATES:
-            if self._outage_open():
-                # Disconnected during an outage: the band ends where the watching ended.
-                self.history.end_outage(self._clock())
-            elif not self._gap_marked:
-                self.history.mark_gap(last)
-            self._gap_marked = True
-            self._invalidate()
 
     @property
     def outages(self) -> list[tuple[float, float | None]]:
         """Return outage intervals (monotonic s; end None while open) still in the history."""
         return self.history.outages()
-
-    def _outage_open(self) -> bool:
-        outages = self.history.outages()
-        return bool(outages) and outages[-1][1] is None
 
     def set_window(self, seconds: float) -> None:
         """Show the last seconds (s, one of WINDOWS_S preferred)."""
@@ -728,8 +407,9 @@ class StripChart(QWidget):
             now = math.ceil(now / column_s) * column_s
         key = (now, n_columns, self._window_s)
         changed_from: float | None = None  # x (s) right of which the picture changed
-        oldest = self.history.oldest_t
-        evicting = (self.history.total_appended > self.history.capacity and oldest is not None
+        ring = self.history.ring
+        oldest = ring.oldest_t
+        evicting = (ring.total_appended > ring.capacity and oldest is not None
                     and oldest > now - self._window_s)  # the left edge loses samples too
         if snap and not self._full and not evicting and key == self._frame_key:
             if self._oldest_new_t is None:
@@ -752,7 +432,7 @@ class StripChart(QWidget):
         # Pyramid-backed min/max, ≤ 3 points per pixel column whatever the window; the history
         # keeps finished columns (fixed in time), so a frame reduces only the edge columns,
         # of all channels in one pass.
-        drawn = dict(zip(shown, self.history.decimated_many(shown, t0, t1, n_columns),
+        drawn = dict(zip(shown, self.history.ring.decimated_many(shown, t0, t1, n_columns),
                          strict=True))
         # A margin of two pixels around the points: the 1-px pen strokes beside them.
         (y0, y1) = self._vb.viewRange()[1]
@@ -796,13 +476,15 @@ class StripChart(QWidget):
             self._draw_bands(now)
         if not self._paused:
             self._update_range_label(now)
+        if self._cursor_scene is not None:
+            self._show_cursor(self._cursor_scene)  # new data scrolled under a still cursor
 
     def _update_range_label(self, now: float) -> None:
         """Name the visible channels whose newest sample, if recent, is under or over range."""
         parts = []
         latest = self.history.latest_t
-        if latest is not None and now - latest <= self._gap_s():
-            row = self.history.view(1)[2][-1]
+        if latest is not None and now - latest <= self.history.stale_after_s:
+            row = self.history.ring.view(1)[2][-1]
             for j, ch in enumerate(self._channels):
                 state = int(row[j])
                 if self._visible.get(ch, True) and state in _RANGE_WORDS:
@@ -854,10 +536,6 @@ class StripChart(QWidget):
     def range_text(self) -> str:
         """Return the under/over-range note shown on the plot, as plain text ("" if none)."""
         return _plain(self._range_text) if self.range_label.isVisible() else ""
-
-    def _gap_s(self) -> float:
-        """Return the silence (s) after which the curve is cut: the stale rule, max(3 T, 1 s)."""
-        return max(3.0 * self._poll_interval_s, 1.0)
 
     def _pen(self, channel: int) -> pg.QtGui.QPen:
         return pg.mkPen(self._theme.channel_colour(channel), width=1)  # 1 px cosmetic: fast
@@ -922,28 +600,64 @@ class StripChart(QWidget):
         if not self._setting_range:
             self._auto_y = False  # the user zoomed or dragged y: hold that until Fit
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Clear the cursor readout when the mouse leaves the plot."""
+        if event.type() == QEvent.Type.Leave and watched is self.plot.viewport():
+            self._clear_cursor()
+        return False
+
+    def _clear_cursor(self) -> None:
+        self._cursor_scene = None
+        self._vline.hide()
+        self.crosshair_label.setText("")
+
     def _mouse_moved(self, pos: QPointF) -> None:
-        if not self._vb.sceneBoundingRect().contains(pos) or len(self.history) == 0:
-            self._vline.hide()
-            self.crosshair_label.setText("")
+        if not self._vb.sceneBoundingRect().contains(pos):
+            self._clear_cursor()
             return
+        self._cursor_scene = QPointF(pos)
+        self._show_cursor(pos)
+
+    def _show_cursor(self, pos: QPointF) -> None:
+        """Read out the sample nearest the cursor, or say there is none near it."""
         x = float(self._vb.mapSceneToView(pos).x())
-        t, y, _status = self.history.view()
+        when = f"{x:+.2f} s".replace("-", "−")
         target = self._frame_now + x
-        i = int(np.clip(np.searchsorted(t, target), 0, len(t) - 1))
-        if i > 0 and abs(t[i - 1] - target) < abs(t[i] - target):
-            i -= 1
+        i = self._nearest_sample(target)
+        if i is None:
+            self._vline.hide()
+            self.crosshair_label.setText(f"{when} · no data")
+            return
+        t, y, status = self.history.ring.view()
         self._vline.setPos(float(t[i] - self._frame_now))
         self._vline.show()
-        parts = [f"{float(t[i] - self._frame_now):+.2f} s".replace("-", "−")]
+        parts = [f"{float(t[i] - self._frame_now):+.2f} s"]
         for j, ch in enumerate(self._channels):
             value = float(y[i, j])
             ref = self._references.get(ch)
             if not math.isfinite(value):
-                parts.append(f"CH{ch} — —")
+                parts.append(f"CH{ch} {_STATUS_WORDS.get(int(status[i, j]), 'no value')}")
             elif ref is not None:
                 parts.append(f"CH{ch} {value - ref:+.3f} dB")
             else:
                 parts.append(f"CH{ch} {value:.3f} dBm")
         self.crosshair_label.setText("   ".join(parts).replace("-", "−"))
 
+    def _nearest_sample(self, target: float) -> int | None:
+        """Return the index of the sample nearest target (s); None if it is farther than stale.
+
+        Gap markers are not samples: the cursor over a cut or an outage reads "no data", never
+        a dash that looks like a current reading.
+        """
+        t, _y, status = self.history.ring.view()
+        if len(t) == 0:
+            return None
+        i = int(np.searchsorted(t, target))
+        near = [k for k in range(i - 2, i + 2)
+                if 0 <= k < len(t) and status[k, 0] != GAP_STATUS]
+        if not near:
+            return None
+        best = min(near, key=lambda k: abs(float(t[k]) - target))
+        if abs(float(t[best]) - target) > self.history.stale_after_s:
+            return None
+        return best

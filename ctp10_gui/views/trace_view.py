@@ -38,11 +38,11 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.decimation import decimate_visible
 from ctp10_gui.models.traces import (
     Resonance,
     StoredTrace,
     TraceStore,
-    decimate_visible,
     export_trace,
     find_resonances,
     load_trace_file,

@@ -11,7 +11,6 @@ import pytest
 from ctp10_gui.hardware.ctp10 import Identity, Trace, TraceType
 from ctp10_gui.models.traces import (
     TraceStore,
-    decimate_visible,
     find_resonances,
     load_trace_file,
     sidecar_path,
@@ -149,27 +148,8 @@ def test_resonance_finder_finds_peaks_and_respects_min_depth() -> None:
     assert [p.depth_db for p in find_resonances(x, y, kind="peak", min_depth_db=10.0)] == [30.0]
 
 
-def test_decimation_keeps_extremes_of_visible_range() -> None:
-    x = np.arange(1_000_000, dtype=np.float64)
-    y = np.zeros_like(x)
-    y[123_457] = 5.0  # one-sample spike
-    y[600_001] = -7.0
-    xd, yd = decimate_visible(x, y, 100_000.0, 700_000.0, 800, has_nan=False)
-    assert yd.size <= 2 * 800 + 2
-    assert yd.max() == 5.0 and yd.min() == -7.0
-    assert xd[0] <= 100_000.0 and xd[-1] >= 699_999.0
-    assert np.all(np.diff(xd) > 0)
 
 
-def test_decimation_returns_small_slices_unchanged_and_keeps_nan_gaps() -> None:
-    x = np.arange(100.0)
-    y = np.arange(100.0)
-    xd, yd = decimate_visible(x, y, 10.0, 20.0, 800)
-    assert np.array_equal(xd, np.arange(9.0, 22.0))
-    y_nan = np.ones(10_000)
-    y_nan[5000:6000] = np.nan
-    _, yd = decimate_visible(np.arange(10_000.0), y_nan, 0.0, 10_000.0, 100, has_nan=True)
-    assert np.isnan(yd).any() and np.nanmax(yd) == 1.0
 
 
 def test_a_descending_csv_opens_in_ascending_order(tmp_path) -> None:
