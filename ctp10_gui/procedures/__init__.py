@@ -1,0 +1,1 @@
+"""Measurement procedures: plain functions fn(ctp10, …) that views submit through the link."""
