@@ -128,8 +128,8 @@ def bench_draw(app: QApplication, repeats: int) -> None:
             view.plot,
         ))
     settle()
-    vb = view.viewbox
-    visible = view.curves[store.last.key].getData()[0].size if store.last else 0
+    vb = view.plot.viewbox
+    visible = view.plot.curves[store.last.key].getData()[0].size if store.last else 0
 
     def pan_frames(width: float) -> list[tuple[float, float]]:
         out = []
