@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
+from ctp10_gui.link.port import LinkPort
 from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.theme import Theme
@@ -20,7 +21,7 @@ class BigNumbersWindow(QWidget):
     closed = Signal()
 
     def __init__(
-        self, hub: ReadoutHub, controller: QObject, theme: Theme, *,
+        self, hub: ReadoutHub, controller: LinkPort, theme: Theme, *,
         is_simulator: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.monotonic, parent: QWidget | None = None,
     ) -> None:
@@ -32,7 +33,7 @@ class BigNumbersWindow(QWidget):
         top = QHBoxLayout()
         # The badges come along: a big number without its link state could be trusted wrongly.
         self.badges = StatusBadges(controller, clock=clock, is_simulator=is_simulator, parent=self)
-        self.badges.retry_requested.connect(getattr(controller, "retry_now", lambda: None))
+        self.badges.retry_requested.connect(controller.retry_now)
         top.addWidget(self.badges, 1)
         self.unit_button = QPushButton(self)
         self.unit_button.clicked.connect(
@@ -48,7 +49,7 @@ class BigNumbersWindow(QWidget):
         self.grid = ReadoutGrid(hub, theme, big=True, parent=self)
         layout.addWidget(self.grid, 1)
         for key in ("Esc", "F11"):
-            QShortcut(QKeySequence(key), self, activated=self.close)
+            QShortcut(QKeySequence(key), self, self.close)
         hub.changed.connect(self._sync_unit)
         self._sync_unit()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFormLayout, QLabel, QListWidget, QVBoxLayout, QWidget
+
+from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.connection import LinkHealth
 
 MAX_ERRORS_SHOWN = 50
 
@@ -39,7 +40,7 @@ def format_rate(achieved_hz: float, requested_hz: float) -> str:
 class HealthPanel(QWidget):
     """Shows the controller's LinkHealth and the instrument errors it reports."""
 
-    def __init__(self, controller: QObject, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: LinkPort, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("healthPanel")
         layout = QVBoxLayout(self)
@@ -73,7 +74,7 @@ class HealthPanel(QWidget):
         controller.health_changed.connect(self.set_health)
         controller.instrument_error.connect(self.add_instrument_error)
 
-    def set_health(self, health: Any) -> None:
+    def set_health(self, health: LinkHealth) -> None:
         """Show a LinkHealth."""
         self.latency_label.setText(f"{_ms(health.latency_p50_s)} / {_ms(health.latency_p95_s)}")
         self.rate_label.setText(format_rate(health.achieved_hz, health.requested_hz))

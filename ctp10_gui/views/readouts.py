@@ -159,10 +159,11 @@ class ReadoutHub(QObject):
     changed = Signal()
     references_changed = Signal(object)  # dict[int, float] dBm by channel
     unit_requested = Signal(str)  # a card asked for "dBm"/"mW"; the controls apply it
+    readouts_reset = Signal(str)  # why peaks and values started afresh (another instrument…)
 
     def __init__(
         self, model: ReadoutModel, references: dict[str, float], *,
-        persist: Callable[[], None] = lambda: None, unit: str = "dBm",
+        persist: Callable[[], object] = lambda: None, unit: str = "dBm",
         clock: Callable[[], float] = time.monotonic, parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -178,6 +179,7 @@ class ReadoutHub(QObject):
         self.module: int | None = model.module
         self.wavelengths: dict[int, float] = {}
         self._session_only: set[int] = set()  # references set before serial/λ were known
+        model.on_reset = self._model_reset
 
     # ---- inputs ------------------------------------------------------------------------
     def apply(self, batch: SnapshotBatch) -> None:
@@ -190,6 +192,13 @@ class ReadoutHub(QObject):
             self._reload_references()
             self.changed.emit()
         self.model.apply(batch)
+
+    def set_instrument(self, address: str | None, serial: str | None) -> None:
+        """Name the address and serial (None: unknown yet) the readings come from."""
+        self.model.set_instrument(address, serial)
+        if self.model.serial != self.serial:
+            self.serial = self.model.serial
+            self._reload_references()
 
     def set_link_status(self, status: Any) -> None:
         """Follow the link state from the controller's LinkStatus."""
@@ -285,6 +294,11 @@ class ReadoutHub(QObject):
         if stored_new:
             self._persist()
         self._announce()
+
+    def _model_reset(self, why: str) -> None:
+        self._session_only.clear()
+        self.readouts_reset.emit(why)
+        self.changed.emit()
 
     def _announce(self) -> None:
         self.references_changed.emit(self.model.references)
