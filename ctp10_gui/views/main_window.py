@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "CTP10 Live Power"
 NOT_CONNECTED = "Not connected"
+NOTICE_MS = 60_000  # long enough to be read after a glance back from the bench
 
 _RETRY_STATES = {LinkState.RECONNECTING, LinkState.OFFLINE, LinkState.STALE}
 
@@ -135,6 +136,10 @@ class MainWindow(QMainWindow):
         self.notice_label.setWordWrap(True)
         self.notice_label.hide()
         outer.addWidget(self.notice_label)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.setInterval(NOTICE_MS)
+        self._notice_timer.timeout.connect(self.notice_label.hide)
         self.tabs = QTabWidget(central)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -366,9 +371,10 @@ class MainWindow(QMainWindow):
         self.recording.recorder.write_event("readouts_reset", text)
 
     def show_notice(self, text: str) -> None:
-        """Show a one-line notice above the tabs, stamped with the local time."""
+        """Show a notice above the tabs for a minute, stamped with the local time."""
         self.notice_label.setText(f"{time.strftime('%H:%M:%S')} · {text}")
         self.notice_label.show()
+        self._notice_timer.start()
 
     def _interval_changed(self, seconds: float) -> None:
         self.chart.set_poll_interval(seconds)

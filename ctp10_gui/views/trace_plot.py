@@ -242,6 +242,8 @@ class TracePlot(pg.PlotWidget):
         self.legend.setBrush(pg.mkBrush(background))
         self.legend.setPen(pg.mkPen(theme.dim))
         self.legend.setLabelTextColor(theme.foreground)
+        for _sample, label in self.legend.items:
+            label.setText(label.text)  # setLabelTextColor colours only labels drawn later
 
     # -- crosshair ----------------------------------------------------------------------------
     def _on_mouse_moved(self, args: Sequence[object]) -> None:

@@ -205,6 +205,8 @@ def test_set_theme_recolours_plot_curves_and_list(view: TraceView) -> None:
     assert expected != DARK.channel_colours[3].lower()
     assert view.plot.curves[stored.key].opts["pen"].color().name() == expected
     assert view.trace_list.item(3).foreground().color().name() == expected
+    for _sample, label in view.plot.legend.items:  # the legend text is redrawn, not only noted
+        assert LIGHT.foreground.lower() in label.item.toHtml().lower()
 
 
 def test_a_second_file_job_is_refused_with_a_sentence_while_one_runs(
