@@ -31,6 +31,7 @@ from ctp10_gui.models.connection import LinkState, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,
     ChannelReading,
+    PowerUnitText,
     ReadoutModel,
     format_age,
     format_db,
@@ -102,7 +103,7 @@ class Presentation:
 
 
 def present(
-    r: ChannelReading, state: LinkState | None, now: float, unit: str, stale_s: float,
+    r: ChannelReading, state: LinkState | None, now: float, unit: PowerUnitText, stale_s: float,
     *, relative: bool, other_instrument: bool = False,
 ) -> Presentation:
     """Return what a card shows for reading r in link state at monotonic now (s)."""
@@ -153,6 +154,15 @@ def present(
                         peak_short)
 
 
+def _power_unit(unit: str) -> PowerUnitText:
+    """Return unit as a power unit; ValueError unless it is "dBm" or "mW"."""
+    if unit == "dBm":
+        return "dBm"
+    if unit == "mW":
+        return "mW"
+    raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
+
+
 class ReadoutHub(QObject):
     """Shared readout state: model, unit, link state, references and their persistence."""
 
@@ -169,7 +179,7 @@ class ReadoutHub(QObject):
         super().__init__(parent)
         self.model = model
         self.clock = clock
-        self.unit = unit
+        self.unit: PowerUnitText = _power_unit(unit)
         self.state: LinkState | None = None
         self.other_instrument = False  # until the user turns live on for the new instrument
         self.stale_s = stale_after_s(0.05)
@@ -212,9 +222,7 @@ class ReadoutHub(QObject):
 
     def set_unit(self, unit: str) -> None:
         """Show powers in unit ("dBm" or "mW")."""
-        if unit not in ("dBm", "mW"):
-            raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
-        self.unit = unit
+        self.unit = _power_unit(unit)
         self.changed.emit()
 
     def set_context(self, serial: str | None, module: int | None,
