@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Callable
@@ -369,7 +370,7 @@ def test_connecting_elsewhere_shows_nothing_of_the_previous_instrument(
 
 
 def test_a_different_instrument_or_module_resets_peaks_with_an_event(
-        qtbot: Any, make_rig: Callable[..., Rig]) -> None:
+        qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Path) -> None:
     rig = make_rig()
     _go_live(qtbot, rig)
     window = rig.window
@@ -385,10 +386,17 @@ def test_a_different_instrument_or_module_resets_peaks_with_an_event(
     qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak "), timeout=5000)
     assert _reset_events(rig) == [f"Peaks, Δ to peak and ages reset: {why}."]
 
+    assert window.recording.start_recording(tmp_path / "rec")
     window.live_controls.module_spin.setValue(1)
     qtbot.waitUntil(lambda: "module 4 → 1" in window.notice_label.text(), timeout=3000)
     assert _reset_events(rig)[-1] == "Peaks, Δ to peak and ages reset: module 4 → 1."
     assert "OTHER-0002" in window.windowTitle()  # same instrument: its name stays
+    status = window.recording.stop_recording()
+    events = []
+    for file in status.files:  # another module's layout starts a new part file
+        with open(file, newline="", encoding="utf-8") as f:
+            events += [row[-1] for row in csv.reader(f) if row[-1].startswith("readouts_reset")]
+    assert events == ["readouts_reset: Peaks, Δ to peak and ages reset: module 4 → 1."]
 
 
 def test_theme_switch_reaches_every_plot_through_one_signal(
