@@ -89,7 +89,9 @@ def _unb64(text: str) -> QByteArray | None:
 class MainWindow(QMainWindow):
     """The whole window: live readouts and chart, instrument, sweep and traces, recording."""
 
-    closed = Signal()  # after the window saved its settings and stopped recording
+    # After the window saved its settings and stopped recording; the owner of the link
+    # (app.build) shuts the link down on it.
+    closed = Signal()
     theme_changed = Signal(object)  # Theme: every plot and card restyles from this one signal
 
     def __init__(
