@@ -128,8 +128,8 @@ def bench_draw(app: QApplication, repeats: int) -> None:
             view.plot,
         ))
     settle()
-    vb = view.viewbox
-    visible = view.curves[store.last.key].getData()[0].size if store.last else 0
+    vb = view.plot.viewbox
+    visible = view.plot.curves[store.last.key].getData()[0].size if store.last else 0
 
     def pan_frames(width: float) -> list[tuple[float, float]]:
         out = []
@@ -202,7 +202,9 @@ class _NoLink:
         self._signals = _Signals()
         self.state_changed = self._signals.state_changed
         self.batch_received = self._signals.batch_received
-        self.status = None
+        from ctp10_gui.models.connection import LinkState, LinkStatus
+
+        self.status = LinkStatus(LinkState.DISCONNECTED, 0, 0, "", None, 0.0)
 
     def request(self, *args: object, **kwargs: object) -> int:
         raise RuntimeError("the draw benchmark sends nothing to an instrument")

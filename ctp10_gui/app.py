@@ -11,43 +11,35 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ctp10_gui import __version__
-from ctp10_gui.hardware.ctp10 import ReferenceResult
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
-from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
-from ctp10_gui.models.recording.flight_recorder import FlightRecorder
-from ctp10_gui.models.recording.live_recorder import LiveRecorder
-from ctp10_gui.models.recording.recovery import RecordingFolders, clean_leftovers
+from ctp10_gui.models.recording.recovery import (
+    RECORDING_FOLDERS_FILE,
+    RecordingFolders,
+    clean_leftovers,
+)
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
-from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
-from ctp10_gui.views.instrument_panels import InstrumentPanel
-from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.main_window import MainWindow
-from ctp10_gui.views.plot_export import export_plot_dialog
-from ctp10_gui.views.recording_controls import RecordingControls, default_record_folder
-from ctp10_gui.views.sweep_panel import SweepPanel
+from ctp10_gui.views.recording_controls import default_record_folder
 from ctp10_gui.views.theme import app_icon, apply_theme
-from ctp10_gui.views.trace_view import TraceView
 
 log = logging.getLogger("ctp10_gui")
 
 LOG_FILE = "ctp10-gui.log"
 LOG_BYTES = 5_000_000  # per file; 5 files keep a few nights of outages at INFO
 LOG_BACKUPS = 5
-RECORDING_FOLDERS_FILE = "recording_folders.json"  # in data_dir(): scanned for crashes at start
 SCREENSHOT_TIMEOUT_S = 15.0
 SCREENSHOT_SETTLE_S = 1.5  # live data for this long first, so the chart shows a curve
 
@@ -183,7 +175,7 @@ class ExceptionReporter:
     def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
         log.critical("unexpected error in thread %s",
                      args.thread.name if args.thread else "?",
-                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+                     exc_info=args.exc_value)  # the exception carries its traceback
 
 
 class ScreenshotTaker:
@@ -243,88 +235,8 @@ class ScreenshotTaker:
 
 
 @dataclass
-class MeasurementParts:
-    """The panels added to the main window beside the live view."""
-
-    traces: TraceStore
-    instrument: InstrumentPanel
-    sweep: SweepPanel
-    trace_view: TraceView
-    recording: RecordingControls
-
-
-def _export_image_action(window: MainWindow, text: str, plot: QWidget, name: str) -> QAction:
-    """Return an action that saves plot as PNG or SVG, reporting a failure in a message."""
-    action = QAction(text, window)
-
-    def export() -> None:
-        try:
-            path = export_plot_dialog(plot, window, directory=window.settings.export_dir or "",
-                                      name=name)
-        except (OSError, ValueError) as exc:
-            window.show_message("Export failed", str(exc))
-            return
-        if path is not None:
-            window.statusBar().showMessage(f"Saved {path}", 5000)
-
-    action.triggered.connect(export)
-    return action
-
-
-def add_measurement_parts(window: MainWindow, controller: LinkController,
-                          settings: AppSettings) -> MeasurementParts:
-    """Add the instrument, sweep/trace and recording parts to the window."""
-    traces = TraceStore()
-    instrument = InstrumentPanel(controller)
-    sweep = SweepPanel(controller, traces)
-    trace_view = TraceView(traces, controller)
-    window.add_tab(instrument, "Instrument")
-    # One third for the sweep controls, two thirds for the traces they produce.
-    sweep_and_traces = ProportionalSplitter(Qt.Orientation.Horizontal, (1, 2))
-    sweep_and_traces.addWidget(sweep)
-    sweep_and_traces.addWidget(trace_view)
-    sweep_and_traces.setStretchFactor(1, 3)
-    window.add_tab(sweep_and_traces, "Sweep && traces")
-    sweep_menu = window.add_menu("&Sweep")
-    sweep_menu.addAction(sweep.start_action)
-    sweep_menu.addAction(sweep.abort_action)
-    flight = FlightRecorder(minutes=settings.flight_recorder_minutes)
-    folders = RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE)
-    recording = RecordingControls(controller, flight, settings,
-                                  recorder=LiveRecorder(folders=folders))
-    recording.record_button.hide()  # Record sits in the toolbar; the status bar shows its state
-    window.add_status_widget(recording)
-    window.add_toolbar_action(recording.record_action)
-    for action in (recording.record_action, recording.save_last_action,
-                   recording.folder_action):
-        window.add_file_action(action)
-    window.add_file_action(_export_image_action(window, "Export chart image…",
-                                                window.chart.plot, "strip-chart"))
-    window.add_file_action(_export_image_action(window, "Export trace image…",
-                                                trace_view.plot, "traces"))
-    recording.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
-    # Sweeps and reference changes are event rows of the recordings; the wavelengths read back
-    # go in their sidecars.
-    sweep.sweep_started.connect(lambda: recording.record_event(SWEEP_EVENT, "started"))
-    sweep.sweep_finished.connect(
-        lambda outcome, message: recording.record_event(SWEEP_EVENT, f"{outcome}: {message}"))
-    references = ReferenceChanges()
-
-    def record_references(results: list[tuple[int, int, ReferenceResult]]) -> None:
-        for text in references.changes(results):
-            recording.record_event(REFERENCE_EVENT, text)
-
-    sweep.references_updated.connect(record_references)
-    window.live_controls.wavelengths_read.connect(recording.set_wavelengths)
-    # Stop the writer (sidecar completed) before the process goes away.
-    window.closed.connect(recording.shutdown)
-    window.restore_extension_layout()
-    return MeasurementParts(traces, instrument, sweep, trace_view, recording)
-
-
-@dataclass
 class AppContext:
-    """Everything main() builds, so tests and the lead's wiring can reach the parts."""
+    """Everything build() makes: the process parts around the one window."""
 
     app: QApplication
     window: MainWindow
@@ -335,11 +247,9 @@ class AppContext:
     args: argparse.Namespace
     reporter: ExceptionReporter
     log_path: Path
-    parts: MeasurementParts
     record_folder: Path | None = None
     screenshot: ScreenshotTaker | None = None
     garbage_collector: GarbageCollector | None = None
-    extras: dict[str, object] = field(default_factory=dict)
 
     def shutdown(self) -> None:
         """Close the window (saves settings, stops the link), then the simulator."""
@@ -395,13 +305,10 @@ def build(argv: Sequence[str] | None = None, *,
     controller = LinkController(acquisition_settings(settings))
     sim = simulator or BuiltinSimulator()
     window = MainWindow(controller, settings, store, simulator=sim)
-    parts = add_measurement_parts(window, controller, settings)
+    window.closed.connect(controller.shutdown)
     reporter.window = window
-    ctx = AppContext(app, window, controller, sim, store, settings, args, reporter, log_path,
-                     parts, record_folder=args.record)
-    if store.load_problem:
-        ctx.extras["load_problem"] = store.load_problem
-    return ctx
+    return AppContext(app, window, controller, sim, store, settings, args, reporter, log_path,
+                      record_folder=args.record)
 
 
 def start(ctx: AppContext) -> None:
@@ -416,14 +323,13 @@ def start(ctx: AppContext) -> None:
     # only, by a timer (pyqtgraph's collector, made for exactly this).
     ctx.garbage_collector = GarbageCollector(interval=1.0)
     ctx.window.show()
-    problem = ctx.extras.get("load_problem")
-    if isinstance(problem, str):
-        ctx.window.show_message("Settings reset", problem)
+    if ctx.store.load_problem:
+        ctx.window.show_message("Settings reset", ctx.store.load_problem)
     if ctx.args.simulate:
         ctx.window.connect_simulator(remember=False)
     else:
         ctx.window.connect_initial()
-    recording = ctx.parts.recording
+    recording = ctx.window.recording
     # Recordings a crash left unfinished are offered for closing (non-modal) before a new
     # recording starts, so the new one is never mistaken for a crashed one.
     # The folders of earlier --record runs are scanned too: a crash there is found at the next

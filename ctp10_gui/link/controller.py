@@ -179,7 +179,7 @@ class LinkController(QObject):
 
     @property
     def identity(self) -> Identity | None:
-        """Return the identity of the instrument of the current or last session."""
+        """Return the identity of the instrument of the current or last session at this address."""
         return self._identity
 
     @property
@@ -244,6 +244,10 @@ class LinkController(QObject):
     def connect_to(self, address: str) -> None:
         """Connect to address (host, host:port or VISA); ValueError names a bad address."""
         canonical = parse_address(address)
+        if canonical != self._machine.address and self._identity is not None:
+            # What answered at the old address says nothing about the new one.
+            self._identity = None
+            self.identity_changed.emit(None)
         self._handle(LinkEvent.CONNECT, f"connecting to {canonical}", address=canonical)
 
     def disconnect_link(self) -> None:

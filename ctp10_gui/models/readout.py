@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, overload
 
@@ -186,11 +186,19 @@ class ChannelReading:
 
 
 class ReadoutModel:
-    """Per-channel latest value, peak hold, Δ to peak, stale age, range status and relative dB."""
+    """Per-channel latest value, peak hold, Δ to peak, stale age, range status and relative dB.
 
-    def __init__(self, channels: Sequence[int], module: int | None = None) -> None:
+    Readings belong to (instrument, module, channel): another address, another serial or
+    another module starts every reading afresh and calls on_reset with why (one sentence).
+    """
+
+    def __init__(self, channels: Sequence[int], module: int | None = None, *,
+                 on_reset: Callable[[str], None] = lambda why: None) -> None:
         """Track the given channels (1–6) of module (1–20, None: taken from the first batch)."""
         self.module = module
+        self.address: str | None = None  # VISA address the readings come from, None: unknown
+        self.serial: str | None = None  # serial of the instrument there, None: not yet known
+        self.on_reset = on_reset
         self._readings: dict[int, ChannelReading] = {}
         self._references: dict[int, float] = {}
         self.set_channels(channels, module=module)
@@ -203,7 +211,7 @@ class ReadoutModel:
     def set_channels(self, channels: Sequence[int], *, module: int | None = None) -> None:
         """Track these channels; kept channels keep their state, a new module starts afresh."""
         if module is not None and self.module is not None and module != self.module:
-            self._forget_module(f"module {self.module} -> {module}")
+            self._forget(f"module {self.module} → {module}")
         if module is not None:
             self.module = module
         old = self._readings
@@ -218,7 +226,7 @@ class ReadoutModel:
             return
         if self.module is not None and batch.module != self.module:
             # Peaks and references of another module's detectors would be wrong here.
-            self._forget_module(f"batch of module {batch.module}, expected {self.module}")
+            self._forget(f"module {self.module} → {batch.module}")
         self.module = batch.module
         values, status = batch.values_dbm, batch.status
         for j, ch in enumerate(batch.channels):
@@ -296,7 +304,24 @@ class ReadoutModel:
         except KeyError:
             raise KeyError(f"channel {channel} is not shown (shown: {self.channels})") from None
 
-    def _forget_module(self, why: str) -> None:
+    def set_instrument(self, address: str | None, serial: str | None) -> None:
+        """Name where readings come from; another address or serial starts afresh (None: keep)."""
+        if address is not None and self.address is not None and address != self.address:
+            self._forget(f"connected to another address ({address})")
+            self.serial = None
+        elif serial is not None and self.serial is not None and serial != self.serial:
+            self._forget(f"a different instrument answers (serial {serial}, was {self.serial})")
+        if address is not None:
+            self.address = address
+        if serial is not None:
+            self.serial = serial
+
+    def _forget(self, why: str) -> None:
+        """Start every reading afresh; tell on_reset why when something was forgotten."""
+        had_data = any(r.status is not None or math.isfinite(r.peak_dbm)
+                       for r in self._readings.values())
         log.info("readouts reset: %s", why)
         self._references = {}
         self._readings = {c: ChannelReading(c) for c in self._readings}
+        if had_data:
+            self.on_reset(why)

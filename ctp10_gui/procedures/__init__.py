@@ -8,6 +8,7 @@ SCPI exchange. No Qt here, nothing from link/ or views/.
     reference.py   take_references (one scan per channel), read_references
     traces.py      fetch_traces with the sweep settings, per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
+    marker.py      read_detector_wavelength for the trace view's live marker
     controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
 """
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -42,11 +43,13 @@ class ConnectDialog(QDialog):
         layout.addWidget(QLabel("Instrument address (VISA resource or host[:port]):", self))
         self.address_box = QComboBox(self)
         self.address_box.setEditable(True)
+        self.address_line = QLineEdit(self.address_box)
+        self.address_box.setLineEdit(self.address_line)
         self.address_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.address_box.addItems(list(recent))
         self.address_box.setToolTip("Recent addresses are in the list; type a new one freely")
         self.address_box.setCurrentText(current or (recent[0] if recent else ""))
-        line = self.address_box.lineEdit()
+        line = self.address_line
         line.setPlaceholderText(
             "192.168.1.37  or  192.168.1.37:5025  or  TCPIP::host::5025::SOCKET")
         line.setClearButtonEnabled(True)
@@ -78,7 +81,7 @@ class ConnectDialog(QDialog):
     def _validate(self, *_: object) -> None:
         sim = self.simulator_box.isChecked()
         self.address_box.setEnabled(not sim)
-        line = self.address_box.lineEdit()
+        line = self.address_line
         if sim:
             self.address = None
             self.message.setText("Connects to a simulated CTP10 running inside this app.")

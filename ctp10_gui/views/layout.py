@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QSplitter, QWidget
 
 
@@ -35,8 +35,8 @@ class ProportionalSplitter(QSplitter):
         whole = sum(self._proportions)
         self.setSizes([int(total * p / whole) for p in self._proportions])
 
-    def showEvent(self, event: object) -> None:  # type: ignore[override]
+    def showEvent(self, event: QShowEvent) -> None:
         """Apply the proportions when a tab that was hidden shows the splitter."""
-        super().showEvent(event)  # type: ignore[arg-type]
+        super().showEvent(event)
         if not self._applied:
             self.resizeEvent(QResizeEvent(self.size(), self.size()))

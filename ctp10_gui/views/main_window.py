@@ -1,4 +1,4 @@
-"""The main window: wires the controller, models and views together; computes nothing itself."""
+"""The main window: composes every panel around one link, wires them; computes nothing itself."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+import pyqtgraph as pg
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
@@ -28,21 +28,37 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui import __version__
+from ctp10_gui.hardware.ctp10 import Identity, ReferenceResult
 from ctp10_gui.link.port import LinkPort
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
-from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
+from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
+from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.recovery import RECORDING_FOLDERS_FILE, RecordingFolders
+from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
+from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.views.big_numbers import BigNumbersWindow
 from ctp10_gui.views.connect_dialog import ConnectDialog
 from ctp10_gui.views.health_panel import HealthPanel
+from ctp10_gui.views.instrument_panels import InstrumentPanel
+from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.live_controls import LiveControls
+from ctp10_gui.views.plot_export import export_plot_dialog
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
+from ctp10_gui.views.recording_controls import RecordingControls
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.strip_chart import StripChart
+from ctp10_gui.views.sweep_panel import SweepPanel
 from ctp10_gui.views.theme import Theme, app_icon, apply_theme, theme_named
+from ctp10_gui.views.trace_view import TraceView
 
 log = logging.getLogger(__name__)
+
+TITLE = "CTP10 Live Power"
+NOT_CONNECTED = "Not connected"
+NOTICE_MS = 60_000  # long enough to be read after a glance back from the bench
 
 _RETRY_STATES = {LinkState.RECONNECTING, LinkState.OFFLINE, LinkState.STALE}
 
@@ -75,9 +91,12 @@ def _unb64(text: str) -> QByteArray | None:
 
 
 class MainWindow(QMainWindow):
-    """Badges, readouts and strip chart; extension points for the other panels."""
+    """The whole window: live readouts and chart, instrument, sweep and traces, recording."""
 
+    # After the window saved its settings and stopped recording; the owner of the link
+    # (app.build) shuts the link down on it.
     closed = Signal()
+    theme_changed = Signal(object)  # Theme: every plot and card restyles from this one signal
 
     def __init__(
         self, controller: LinkPort, settings: AppSettings, store: SettingsStore, *,
@@ -92,9 +111,11 @@ class MainWindow(QMainWindow):
         self._clock = clock
         self._closing = False
         self._messages: list[QMessageBox] = []
+        self._identity: Identity | None = None
+        self._identity_address: str | None = None  # the address that answered with it
         self.big_numbers: BigNumbersWindow | None = None
         self.theme: Theme = theme_named(settings.theme)
-        self.setWindowTitle("CTP10 Live Power")
+        self.setWindowTitle(TITLE)
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
 
@@ -107,8 +128,10 @@ class MainWindow(QMainWindow):
                                         stale_override_s=settings.stale_after_s, clock=clock)
         self.live_history.set_layout(settings.module, settings.channels)
         self.hub.set_stale_after(self.live_history.stale_after_s)
+        self.traces = TraceStore()
+        self._reference_changes = ReferenceChanges()
 
-        # ---- central area ------------------------------------------------------------
+        # ---- central area: badges and a notice over the tabs ------------------------------
         central = QWidget(self)
         outer = QVBoxLayout(central)
         outer.setContentsMargins(6, 4, 6, 4)
@@ -117,8 +140,21 @@ class MainWindow(QMainWindow):
                                    parent=central)
         top.addWidget(self.badges, 1)
         outer.addLayout(top)
+        self.notice_label = QLabel("", central)
+        self.notice_label.setObjectName("windowNotice")
+        self.notice_label.setProperty("role", "hint")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
+        outer.addWidget(self.notice_label)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.setInterval(NOTICE_MS)
+        self._notice_timer.timeout.connect(self.notice_label.hide)
         self.tabs = QTabWidget(central)
         outer.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        # ---- Live tab -------------------------------------------------------------------
         self.readouts = ReadoutPanel(self.hub, self.theme)
         self.readouts.setMinimumHeight(160)
         self.chart = StripChart(self.theme, self.live_history, window_s=settings.window_s,
@@ -132,22 +168,37 @@ class MainWindow(QMainWindow):
         live.setChildrenCollapsible(False)
         self.live_splitter = live
         self.tabs.addTab(live, "Live")
-        self.setCentralWidget(central)
 
-        # ---- docks ---------------------------------------------------------------------
+        # ---- Instrument and Sweep & traces tabs ---------------------------------------------
+        self.instrument = InstrumentPanel(controller)
+        self.tabs.addTab(self.instrument, "Instrument")
+        self.sweep = SweepPanel(controller, self.traces)
+        self.trace_view = TraceView(self.traces, controller, theme=self.theme)
+        # One third for the sweep controls, two thirds for the traces they produce.
+        sweep_and_traces = ProportionalSplitter(Qt.Orientation.Horizontal, (1, 2))
+        sweep_and_traces.addWidget(self.sweep)
+        sweep_and_traces.addWidget(self.trace_view)
+        sweep_and_traces.setStretchFactor(1, 3)
+        self.tabs.addTab(sweep_and_traces, "Sweep && traces")
+
+        # ---- docks -------------------------------------------------------------------------
         self.live_controls = LiveControls(
             controller, module=settings.module, channels=settings.channels,
             interval_s=settings.poll_interval_s, live=settings.live, unit=settings.power_unit)
-        self.controls_dock = self.add_dock(self.live_controls, "Acquisition",
-                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.controls_dock = self._dock(self.live_controls, "Acquisition")
         self.health = HealthPanel(controller)
-        self.health_dock = self.add_dock(self.health, "Link health",
-                                         Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.health_dock = self._dock(self.health, "Link health")
         self.tabifyDockWidget(self.controls_dock, self.health_dock)
         self.controls_dock.raise_()
 
-        # ---- status bar ----------------------------------------------------------------
-        self.address_label = QLabel("Not connected", self)
+        # ---- status bar: recording state, then the address -----------------------------------
+        folders = RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE)
+        self.recording = RecordingControls(
+            controller, FlightRecorder(minutes=settings.flight_recorder_minutes), settings,
+            recorder=LiveRecorder(folders=folders))
+        self.recording.record_button.hide()  # Record sits in the toolbar
+        self.statusBar().addPermanentWidget(self.recording)
+        self.address_label = QLabel(NOT_CONNECTED, self)
         self.address_label.setProperty("role", "hint")
         self.statusBar().addPermanentWidget(self.address_label)
 
@@ -158,41 +209,13 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._status_changed(controller.status)
 
-    # ---- extension API (the lead wires the other panels here) -----------------------------
-    def add_tab(self, widget: QWidget, title: str) -> int:
-        """Add a tab next to "Live"; return its index."""
-        return self.tabs.addTab(widget, title)
-
-    def add_dock(self, widget: QWidget, title: str,
-                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
-        """Add a dockable panel (its visibility is saved with the window layout)."""
+    def _dock(self, widget: QWidget, title: str) -> QDockWidget:
+        """Dock widget on the left; its visibility is saved with the window layout."""
         dock = QDockWidget(title, self)
         dock.setObjectName("dock_" + "".join(ch if ch.isalnum() else "_" for ch in title))
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        if hasattr(self, "view_menu"):
-            self.view_menu.addAction(dock.toggleViewAction())
-        else:
-            self._pending_dock_actions = [*getattr(self, "_pending_dock_actions", []), dock]
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         return dock
-
-    def add_status_widget(self, widget: QWidget) -> None:
-        """Add a permanent widget to the status bar (left of the address)."""
-        self.statusBar().insertPermanentWidget(0, widget)
-
-    def add_toolbar_action(self, action: QAction) -> None:
-        """Add an action to the main toolbar."""
-        self.toolbar.addAction(action)
-
-    def add_menu(self, title: str) -> QMenu:
-        """Add a menu to the menu bar, before Help."""
-        menu = QMenu(title, self)
-        self.menuBar().insertMenu(self._help_menu.menuAction(), menu)
-        return menu
-
-    def add_file_action(self, action: QAction) -> None:
-        """Add an action to the File menu, above Quit."""
-        self.file_menu.insertAction(self._quit_separator, action)
 
     # ---- actions -------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -224,15 +247,20 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        rec = self.recording
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         for action in (self.connect_action, self.disconnect_action, self.retry_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
-        self._quit_separator = file_menu.addSeparator()
+        for action in (rec.record_action, rec.save_last_action, rec.folder_action,
+                       self._image_action("Export chart image…", self.chart.plot, "strip-chart"),
+                       self._image_action("Export trace image…", self.trace_view.plot,
+                                          "traces")):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
-        self.file_menu = file_menu
         self.view_menu = menu.addMenu("&View")
         self.view_menu.addAction(self.big_action)
         self.view_menu.addAction(self.pause_action)
@@ -247,10 +275,12 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(action)
             self.theme_actions[name] = action
         self.view_menu.addSeparator()
-        for dock in getattr(self, "_pending_dock_actions", []):
+        for dock in (self.controls_dock, self.health_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        sweep_menu = menu.addMenu("&Sweep")
+        sweep_menu.addAction(self.sweep.start_action)
+        sweep_menu.addAction(self.sweep.abort_action)
         help_menu = menu.addMenu("&Help")
-        self._help_menu = help_menu
         logs = QAction("Open &log folder", self)
         logs.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
@@ -263,9 +293,26 @@ class MainWindow(QMainWindow):
         self.toolbar.setObjectName("toolbar_main")
         self.toolbar.setMovable(False)
         for action in (self.connect_action, self.disconnect_action, self.retry_action,
-                       self.big_action):
+                       self.big_action, rec.record_action):
             self.toolbar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+
+    def _image_action(self, text: str, plot: pg.PlotWidget, name: str) -> QAction:
+        """Return an action that saves plot as PNG or SVG, a failure said in a message."""
+        action = QAction(text, self)
+
+        def export() -> None:
+            try:
+                path = export_plot_dialog(plot, self, directory=self.settings.export_dir or "",
+                                          name=name)
+            except (OSError, ValueError) as exc:
+                self.show_message("Export failed", str(exc))
+                return
+            if path is not None:
+                self.statusBar().showMessage(f"Saved {path}", 5000)
+
+        action.triggered.connect(export)
+        return action
 
     def _wire(self) -> None:
         c = self.controller
@@ -277,51 +324,107 @@ class MainWindow(QMainWindow):
         self.badges.edit_address_requested.connect(self.open_connect_dialog)
         self.hub.references_changed.connect(self.chart.set_references)
         self.hub.unit_requested.connect(self.live_controls.request_unit)
+        self.hub.readouts_reset.connect(self._readouts_reset)
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
         self.live_controls.interval_changed.connect(self._interval_changed)
         self.readouts.big_numbers_requested.connect(lambda: self.big_action.setChecked(True))
+        self.recording.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        # Sweeps and reference changes are event rows of the recordings; the wavelengths read
+        # back go in their sidecars.
+        self.sweep.sweep_started.connect(lambda: self.recording.record_event(SWEEP_EVENT,
+                                                                             "started"))
+        self.sweep.sweep_finished.connect(
+            lambda outcome, message: self.recording.record_event(SWEEP_EVENT,
+                                                                 f"{outcome}: {message}"))
+        self.sweep.references_updated.connect(self._record_references)
+        self.live_controls.wavelengths_read.connect(self.recording.set_wavelengths)
+        self.theme_changed.connect(self.chart.apply_theme)
+        self.theme_changed.connect(self.readouts.apply_theme)
+        self.theme_changed.connect(self.trace_view.set_theme)
 
     # ---- reactions -------------------------------------------------------------------------
     def on_simulator(self) -> bool:
         """Return True when the link points at the built-in simulator."""
         sim = self.simulator.address if self.simulator is not None else None
-        return sim is not None and sim == getattr(self.controller, "address", None)
+        return sim is not None and sim == self.controller.address
 
-    def _status_changed(self, status: Any) -> None:
-        self.hub.set_link_status(status)
-        self.live_history.set_link_state(status.state)
+    @property
+    def identity(self) -> Identity | None:
+        """Return the identity the current address answered with, None before it answered."""
+        if self._identity_address is None or self._identity_address != self.controller.address:
+            return None
+        return self._identity
+
+    def _status_changed(self, status: LinkStatus) -> None:
         state = status.state
+        if state is LinkState.CONNECTING and self.controller.address != self._identity_address:
+            # Another address: nothing of the previous instrument is shown or kept.
+            self._identity = None
+            self._identity_address = None
+        self.hub.set_instrument(self.controller.address, self._serial())
+        self.hub.set_link_status(status)
+        self.live_history.set_link_state(state)
         self.disconnect_action.setEnabled(state is not LinkState.DISCONNECTED)
         self.retry_action.setEnabled(state in _RETRY_STATES)
         self._show_address()
 
-    def _identity_changed(self, identity: Any) -> None:
-        serial = identity.serial if identity is not None else None
-        self.hub.set_context(serial, self.live_controls.module, self.hub.wavelengths)
+    def _identity_changed(self, identity: Identity | None) -> None:
+        self._identity = identity
+        self._identity_address = self.controller.address if identity is not None else None
+        self.hub.set_instrument(self.controller.address, self._serial())
+        self.hub.set_context(self.hub.serial, self.live_controls.module, self.hub.wavelengths)
         self._show_address()
 
+    def _serial(self) -> str | None:
+        identity = self.identity
+        return identity.serial if identity is not None else None
+
+    def _record_references(self, results: list[tuple[int, int, ReferenceResult]]) -> None:
+        for text in self._reference_changes.changes(results):
+            self.recording.record_event(REFERENCE_EVENT, text)
+
     def _wavelengths_read(self, waves: dict[int, float]) -> None:
-        identity = getattr(self.controller, "identity", None)
-        serial = identity.serial if identity is not None else None
-        self.hub.set_context(serial, self.live_controls.module, waves)
+        self.hub.set_context(self.hub.serial, self.live_controls.module, waves)
+
+    def _readouts_reset(self, why: str) -> None:
+        """Say in the window and in the recordings that peaks and statistics started afresh."""
+        text = f"Peaks, Δ to peak and ages reset: {why}."
+        self.show_notice(text)
+        self.recording.flight_recorder.add_event("readouts_reset", text)
+        self.recording.recorder.write_event("readouts_reset", text)
+
+    def show_notice(self, text: str) -> None:
+        """Show a notice above the tabs for a minute, stamped with the local time."""
+        self.notice_label.setText(f"{time.strftime('%H:%M:%S')} · {text}")
+        self.notice_label.show()
+        self._notice_timer.start()
 
     def _interval_changed(self, seconds: float) -> None:
         self.live_history.set_poll_interval(seconds)
         self.hub.set_stale_after(self.live_history.stale_after_s)
 
-    def _show_address(self) -> None:
-        address = getattr(self.controller, "address", None)
-        identity = getattr(self.controller, "identity", None)
+    def where_text(self) -> str:
+        """Return what the status bar and title name: address, then the instrument that answered.
+
+        While a new address is being opened this is "connecting to <address>…" and nothing of
+        the instrument seen before.
+        """
+        address = self.controller.address
         if address is None:
-            self.address_label.setText("Not connected")
-            self.setWindowTitle("CTP10 Live Power")
-            return
-        who = "built-in simulator" if self.on_simulator() else address
+            return NOT_CONNECTED
+        where = "built-in simulator" if self.on_simulator() else address
+        if self.controller.status.state is LinkState.CONNECTING:
+            return f"connecting to {where}…"
+        identity = self.identity
         if identity is not None:
-            who += f" · {identity.manufacturer} {identity.model} SN {identity.serial}"
+            where += f" · {identity.manufacturer} {identity.model} SN {identity.serial}"
+        return where
+
+    def _show_address(self) -> None:
+        who = self.where_text()
         self.address_label.setText(who)
-        self.setWindowTitle(f"CTP10 Live Power — {who}")
+        self.setWindowTitle(TITLE if who == NOT_CONNECTED else f"{TITLE} — {who}")
 
     # ---- user commands -------------------------------------------------------------------
     def open_connect_dialog(self) -> None:
@@ -375,6 +478,7 @@ class MainWindow(QMainWindow):
                                                     clock=self._clock)
                 self.big_numbers.setWindowIcon(app_icon())
                 self.big_numbers.closed.connect(lambda: self.big_action.setChecked(False))
+                self.theme_changed.connect(self.big_numbers.apply_theme)
             self.big_numbers.showFullScreen()
             self.big_numbers.activateWindow()
         elif self.big_numbers is not None and self.big_numbers.isVisible():
@@ -388,10 +492,7 @@ class MainWindow(QMainWindow):
         theme = apply_theme(app, name) if isinstance(app, QApplication) else theme_named(name)
         self.theme = theme
         self.settings.theme = theme.name
-        self.chart.apply_theme(theme)
-        self.readouts.apply_theme(theme)
-        if self.big_numbers is not None:
-            self.big_numbers.apply_theme(theme)
+        self.theme_changed.emit(theme)
         action = self.theme_actions.get(theme.name)
         if action is not None and not action.isChecked():
             action.setChecked(True)
@@ -456,15 +557,9 @@ class MainWindow(QMainWindow):
         if state is not None and not self.restoreState(state):
             log.warning("stored dock layout not applicable; default layout used")
 
-    def restore_extension_layout(self) -> None:
-        """Re-apply the saved dock layout after the lead added its docks and toolbars."""
-        state = _unb64(self.settings.window_state_b64)
-        if state is not None:
-            self.restoreState(state)
-
     # ---- closing ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save settings, close big numbers, stop the link (bounded), then close."""
+        """Save settings, close big numbers and messages, stop recording, then say closed."""
         if not self._closing:
             self._closing = True
             self.save_settings()
@@ -474,6 +569,6 @@ class MainWindow(QMainWindow):
                 self.big_numbers = None
             for box in list(self._messages):
                 box.close()
-            self.controller.shutdown()
+            self.recording.shutdown()  # the writer completes the sidecar before the link stops
             self.closed.emit()
         event.accept()

@@ -153,12 +153,22 @@ def present(
                         peak_short)
 
 
+def _power_unit(unit: str) -> PowerUnitText:
+    """Return unit as a power unit; ValueError unless it is "dBm" or "mW"."""
+    if unit == "dBm":
+        return "dBm"
+    if unit == "mW":
+        return "mW"
+    raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
+
+
 class ReadoutHub(QObject):
     """Shared readout state: model, unit, link state, references and their persistence."""
 
     changed = Signal()
     references_changed = Signal(object)  # dict[int, float] dBm by channel
     unit_requested = Signal(str)  # a card asked for "dBm"/"mW"; the controls apply it
+    readouts_reset = Signal(str)  # why peaks and values started afresh (another instrument…)
 
     def __init__(
         self, model: ReadoutModel, references: dict[str, float], *,
@@ -168,7 +178,7 @@ class ReadoutHub(QObject):
         super().__init__(parent)
         self.model = model
         self.clock = clock
-        self.unit: PowerUnitText = "mW" if unit == "mW" else "dBm"
+        self.unit: PowerUnitText = _power_unit(unit)
         self.state: LinkState | None = None
         self.other_instrument = False  # until the user turns live on for the new instrument
         self.stale_s = stale_after_s(0.05)
@@ -178,6 +188,7 @@ class ReadoutHub(QObject):
         self.module: int | None = model.module
         self.wavelengths: dict[int, float] = {}
         self._session_only: set[int] = set()  # references set before serial/λ were known
+        model.on_reset = self._model_reset
 
     # ---- inputs ------------------------------------------------------------------------
     def apply(self, batch: SnapshotBatch) -> None:
@@ -190,6 +201,13 @@ class ReadoutHub(QObject):
             self._reload_references()
             self.changed.emit()
         self.model.apply(batch)
+
+    def set_instrument(self, address: str | None, serial: str | None) -> None:
+        """Name the address and serial (None: unknown yet) the readings come from."""
+        self.model.set_instrument(address, serial)
+        if self.model.serial != self.serial:
+            self.serial = self.model.serial
+            self._reload_references()
 
     def set_link_status(self, status: LinkStatus) -> None:
         """Follow the link state from the controller's LinkStatus."""
@@ -205,7 +223,7 @@ class ReadoutHub(QObject):
         """Show powers in unit ("dBm" or "mW")."""
         if unit not in ("dBm", "mW"):
             raise ValueError(f"unit must be 'dBm' or 'mW', got {unit!r}")
-        self.unit = "mW" if unit == "mW" else "dBm"
+        self.unit = _power_unit(unit)
         self.changed.emit()
 
     def set_context(self, serial: str | None, module: int | None,
@@ -285,6 +303,11 @@ class ReadoutHub(QObject):
         if stored_new:
             self._persist()
         self._announce()
+
+    def _model_reset(self, why: str) -> None:
+        self._session_only.clear()
+        self.readouts_reset.emit(why)
+        self.changed.emit()
 
     def _announce(self) -> None:
         self.references_changed.emit(self.model.references)

@@ -191,7 +191,7 @@ def test_keyboard_starts_and_aborts_a_sweep_from_any_tab(qtbot: Any, user_dirs: 
     try:
         start(ctx)
         _wait_live(qtbot, ctx)
-        window, sweep = ctx.window, ctx.parts.sweep
+        window, sweep = ctx.window, ctx.window.sweep
         assert window.tabs.currentIndex() == 0  # the Live tab
         window.activateWindow()
         qtbot.waitUntil(window.isActiveWindow, timeout=2000)

@@ -55,7 +55,7 @@ from ctp10_gui import app as appmod
 
 ctx = appmod.build(sys.argv[1:])
 appmod.start(ctx)
-controls = ctx.parts.recording
+controls = ctx.window.recording
 assert controls.recorder.active, "--record did not start a recording"
 print("recording started by the app", file=sys.stderr, flush=True)
 

@@ -341,6 +341,20 @@ def test_after_n_attempts_a_slow_retry_brings_the_link_back_by_itself(qtbot, sim
     assert ctl.status.state is S.DISCONNECTED and identities == [None]
 
 
+def test_connecting_to_another_address_forgets_the_identity_at_once(
+        qtbot, sim, make_controller) -> None:
+    ctl = make_controller()
+    connect_live(qtbot, ctl, sim.address)
+    assert ctl.identity is not None and ctl.identity.serial == "CTP10-SIM-0001"
+    identities: list[Any] = []
+    ctl.identity_changed.connect(identities.append)
+    ctl.connect_to(sim.address)  # the same address again: what answered there still stands
+    assert ctl.identity is not None and identities == []
+    ctl.connect_to("127.0.0.1:1")
+    assert identities == [None] and ctl.identity is None
+    assert ctl.address == "TCPIP::127.0.0.1::1::SOCKET"
+
+
 def test_something_that_is_not_a_ctp10_is_not_retried(qtbot, make_controller) -> None:
     def factory(address: str) -> CTP10:
         return CTP10(ReplayTransport([("*IDN?", "KEYSIGHT,N7744A,MY123,1.0")], address))

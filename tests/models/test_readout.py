@@ -134,6 +134,45 @@ def test_channels_change_keeps_kept_channels_and_a_new_module_starts_afresh() ->
     assert m.module == 5 and r.peak_dbm == -9.0 and r.reference_dbm is None
 
 
+def test_readings_belong_to_address_serial_and_module_and_each_change_says_why() -> None:
+    resets: list[str] = []
+    m = ReadoutModel([1, 2], module=4, on_reset=resets.append)
+    m.set_instrument("TCPIP::a::5025::SOCKET", None)
+    m.apply(batch([(1.0, [-3.0, -4.0], [OK, OK])]))
+    m.set_instrument("TCPIP::a::5025::SOCKET", "SN-1")  # the serial first read: nothing lost
+    assert resets == [] and m.reading(1).peak_dbm == -3.0
+    m.set_instrument("TCPIP::a::5025::SOCKET", None)  # identity cleared by a disconnect: kept
+    assert resets == [] and m.reading(1).peak_dbm == -3.0 and m.serial == "SN-1"
+
+    m.set_instrument("TCPIP::a::5025::SOCKET", "SN-2")  # another instrument at that address
+    assert resets == ["a different instrument answers (serial SN-2, was SN-1)"]
+    assert m.reading(1).status is None and math.isnan(m.reading(1).peak_dbm)
+
+    m.apply(batch([(2.0, [-5.0, -6.0], [OK, OK])]))
+    m.set_instrument("TCPIP::b::5025::SOCKET", None)  # another address: its serial unknown
+    assert resets[-1] == "connected to another address (TCPIP::b::5025::SOCKET)"
+    assert m.serial is None and m.reading(2).delta_to_peak_db() is None
+    m.set_instrument("TCPIP::b::5025::SOCKET", "SN-1")  # nothing had been read there yet
+    assert len(resets) == 2
+
+    m.apply(batch([(3.0, [-7.0, -8.0], [OK, OK])]))
+    m.set_channels([1, 2], module=3)
+    assert resets[-1] == "module 4 → 3" and math.isnan(m.reading(1).peak_dbm)
+    m.apply(batch([(4.0, [-1.0, -2.0], [OK, OK])], module=3))
+    m.apply(batch([(5.0, [-1.0, -2.0], [OK, OK])], module=4))  # a batch of another module
+    assert resets[-1] == "module 3 → 4" and m.reading(1).peak_t_wall == 1005.0
+    assert len(resets) == 4
+
+
+def test_a_change_before_any_reading_forgets_nothing_and_says_nothing() -> None:
+    resets: list[str] = []
+    m = ReadoutModel([1], module=4, on_reset=resets.append)
+    m.set_instrument("TCPIP::a::5025::SOCKET", "SN-1")
+    m.set_instrument("TCPIP::b::5025::SOCKET", "SN-2")
+    m.set_channels([1], module=5)
+    assert resets == []
+
+
 def test_reading_returns_a_copy() -> None:
     m = ReadoutModel([1])
     r = m.reading(1)

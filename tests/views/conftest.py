@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ class Rig:
     store: SettingsStore
     settings: AppSettings
     closed_in_s: float | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> LinkState:
@@ -97,6 +96,7 @@ def make_rig(qtbot: Any, qapp: QApplication, sim_factory: Callable[..., Simulato
         controller = LinkController(AcquisitionSettings(**params))
         window = MainWindow(controller, app_settings, store,
                             simulator=BuiltinSimulator(server=server))
+        window.closed.connect(controller.shutdown)  # as the app wires it
         qtbot.addWidget(window)
         window.resize(1280, 860)
         window.show()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Callable
@@ -316,3 +317,99 @@ def test_window_fits_a_1024_by_700_laptop_screen(make_rig: Callable[..., Rig]) -
     window = make_rig().window
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 700, hint
+
+
+def _where_texts(rig: Rig) -> list[str]:
+    """Return every text the window shows about where it is connected (bar, title, badges)."""
+    w = rig.window
+    return [w.address_label.text(), w.windowTitle(),
+            *(f"{s.text} {s.tooltip}" for s in w.badges.specs)]
+
+
+def _reset_events(rig: Rig) -> list[str]:
+    events = rig.window.recording.flight_recorder.extract().events
+    return [text for _t, kind, text in events if kind == "readouts_reset"]
+
+
+def test_connecting_elsewhere_shows_nothing_of_the_previous_instrument(
+        qtbot: Any, make_rig: Callable[..., Rig], shoot: Shoot) -> None:
+    rig = make_rig()
+    _go_live(qtbot, rig)
+    window = rig.window
+    card = window.readouts.grid.cards[1]
+    qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak "), timeout=3000)
+    assert window.address_label.text().endswith("· EXFO CTP10 SN CTP10-SIM-0001")
+    assert "CTP10-SIM-0001" in window.windowTitle()
+
+    shown: list[str] = []  # what was on screen after every state change from here on
+    rig.controller.state_changed.connect(lambda _status: shown.extend(_where_texts(rig)))
+    window.connect_address("127.0.0.1:1")
+    assert window.address_label.text() == "connecting to TCPIP::127.0.0.1::1::SOCKET…"
+    assert window.windowTitle() == "CTP10 Live Power — connecting to TCPIP::127.0.0.1::1::SOCKET…"
+    assert window.identity is None
+    # Refused: the link retries that address; the old instrument stays out of every text.
+    qtbot.waitUntil(lambda: rig.state in (LinkState.RECONNECTING, LinkState.OFFLINE),
+                    timeout=5000)
+    shown.extend(_where_texts(rig))
+    assert shown and not [t for t in shown if "CTP10-SIM-0001" in t or "EXFO" in t], shown
+    assert window.address_label.text() == "TCPIP::127.0.0.1::1::SOCKET"
+    assert "simulator" not in _kinds(rig)
+    # Nor its numbers: no greyed value, peak or Δ of the instrument left behind.
+    for c in window.readouts.grid.cards.values():
+        assert c.value_label.text() == NO_DATA
+        assert c.peak_label.text() == "" and c.delta_label.text() == ""
+    why = "connected to another address (TCPIP::127.0.0.1::1::SOCKET)"
+    assert why in window.notice_label.text() and window.notice_label.isVisible()
+    assert _reset_events(rig) == [f"Peaks, Δ to peak and ages reset: {why}."]
+    shoot(window, "connecting-elsewhere")
+
+    window.connect_simulator()  # back to the simulator: its identity once it answered again
+    qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+    qtbot.waitUntil(lambda: "SN CTP10-SIM-0001" in window.address_label.text(), timeout=2000)
+    assert window.address_label.text().startswith("built-in simulator · ")
+
+
+def test_a_different_instrument_or_module_resets_peaks_with_an_event(
+        qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Path) -> None:
+    rig = make_rig()
+    _go_live(qtbot, rig)
+    window = rig.window
+    card = window.readouts.grid.cards[1]
+    qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak "), timeout=3000)
+    rig.sim.faults.set_serial("OTHER-0002", restart=True)
+    qtbot.waitUntil(lambda: rig.state is LinkState.CONNECTED, timeout=8000)
+    why = "a different instrument answers (serial OTHER-0002, was CTP10-SIM-0001)"
+    qtbot.waitUntil(lambda: why in window.notice_label.text(), timeout=2000)
+    assert card.peak_label.text() == "" and card.delta_label.text() == ""
+    assert window.address_label.text().endswith("SN OTHER-0002")
+    window.live_controls.live_box.setChecked(True)  # the user accepts the new instrument
+    qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak "), timeout=5000)
+    assert _reset_events(rig) == [f"Peaks, Δ to peak and ages reset: {why}."]
+
+    assert window.recording.start_recording(tmp_path / "rec")
+    window.live_controls.module_spin.setValue(1)
+    qtbot.waitUntil(lambda: "module 4 → 1" in window.notice_label.text(), timeout=3000)
+    assert _reset_events(rig)[-1] == "Peaks, Δ to peak and ages reset: module 4 → 1."
+    assert "OTHER-0002" in window.windowTitle()  # same instrument: its name stays
+    status = window.recording.stop_recording()
+    events = []
+    for file in status.files:  # another module's layout starts a new part file
+        with open(file, newline="", encoding="utf-8") as f:
+            events += [row[-1] for row in csv.reader(f) if row[-1].startswith("readouts_reset")]
+    assert events == ["readouts_reset: Peaks, Δ to peak and ages reset: module 4 → 1."]
+
+
+def test_theme_switch_reaches_every_plot_through_one_signal(
+        qtbot: Any, make_rig: Callable[..., Rig]) -> None:
+    from ctp10_gui.views.theme import DARK, LIGHT
+
+    window = make_rig().window
+    plots = {"chart": window.chart.plot, "traces": window.trace_view.plot}
+    for name, plot in plots.items():
+        assert plot.backgroundBrush().color().name() == DARK.background, name
+    received: list[str] = []
+    window.theme_changed.connect(lambda theme: received.append(theme.name))
+    window.apply_theme("light")
+    assert received == ["light"]
+    for name, plot in plots.items():
+        assert plot.backgroundBrush().color().name() == LIGHT.background, name

@@ -70,25 +70,25 @@ def test_full_size_trace_fetched_drawn_exported_and_reopened_identical(
     assert trace.wavelength_nm[0] == 1520.0 and trace.wavelength_nm[-1] == pytest.approx(1614.0)
 
     # Drawn decimated: the whole trace is in view, yet Qt gets ~2 points per pixel column.
-    curve = view.curves[trace.key]
+    curve = view.plot.curves[trace.key]
     xd, yd = curve.getData()
-    assert 100 < xd.size <= 2 * view.viewbox.width() + 4
+    assert 100 < xd.size <= 2 * view.plot.viewbox.width() + 4
     assert yd.min() == trace.values.min() and yd.max() == trace.values.max()
     assert curve.opts["pen"].width() <= 1
     assert view.trace_list.item(0).text() == "M4 C1 TF live"
 
     paths = {}
     for suffix in (".npy", ".csv"):
-        with qtbot.waitSignal(view.export_finished, timeout=20_000) as done:
-            view.export([trace.key], tmp_path / f"spectrum{suffix}")
+        with qtbot.waitSignal(view.files.export_finished, timeout=20_000) as done:
+            view.files.export([trace.key], tmp_path / f"spectrum{suffix}")
         written, error = done.args
         assert error == ""
         assert [p.name for p in written] == [f"spectrum{suffix}", f"spectrum{suffix}.json"]
         paths[suffix] = written[0]
     assert "Exported spectrum.csv" in view.message.text()
 
-    with qtbot.waitSignal(view.open_finished, timeout=20_000) as opened:
-        view.open_files([paths[".npy"], paths[".csv"]])
+    with qtbot.waitSignal(view.files.open_finished, timeout=20_000) as opened:
+        view.files.open([paths[".npy"], paths[".csv"]])
     reopened, error = opened.args
     assert error == ""
     for again in reopened:
@@ -102,23 +102,23 @@ def test_full_size_trace_fetched_drawn_exported_and_reopened_identical(
         "M4 C1 TF live (spectrum.npy)",
         "M4 C1 TF live (spectrum.csv)",
     ]
-    assert len(view.curves) == 3
+    assert len(view.plot.curves) == 3
 
 
 def test_zoom_redraws_only_the_visible_slice(qtbot: Any, view: TraceView) -> None:
     store = view.store
     stored = store.add_trace(ring_trace(points=200_001))
-    curve = view.curves[stored.key]
-    assert curve.getData()[0].size <= 2 * view.viewbox.width() + 4
-    with qtbot.waitSignal(view.redrawn, timeout=1000):
-        view.viewbox.setXRange(1544.99, 1545.01, padding=0)
+    curve = view.plot.curves[stored.key]
+    assert curve.getData()[0].size <= 2 * view.plot.viewbox.width() + 4
+    with qtbot.waitSignal(view.plot.redrawn, timeout=1000):
+        view.plot.viewbox.setXRange(1544.99, 1545.01, padding=0)
     x, y = curve.getData()
     # 0.02 nm of a 0.1 pm grid: 201 raw points plus one beyond each edge, not decimated.
     assert x.size == 203
     assert x[0] < 1544.99 <= x[1] and x[-2] <= 1545.01 < x[-1]
     assert y.min() == pytest.approx(-22.0, abs=1e-3)
-    view.fit_all()
-    (x0, x1), _ = view.viewbox.viewRange()
+    view.plot.fit_all()
+    (x0, x1), _ = view.plot.viewbox.viewRange()
     assert (x0, x1) == pytest.approx((1540.0, 1560.0))
 
 
@@ -126,12 +126,12 @@ def test_overlay_legend_and_okabe_ito_colours(view: TraceView) -> None:
     store = view.store
     a = store.add_trace(ring_trace(channel=1))
     b = store.add_trace(ring_trace(channel=2))
-    pens = {view.curves[k].opts["pen"].color().name().upper() for k in (a.key, b.key)}
+    pens = {view.plot.curves[k].opts["pen"].color().name().upper() for k in (a.key, b.key)}
     palette = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert len(pens) == 2 and pens <= palette
-    assert [label.text for _, label in view.legend.items] == ["M4 C1 TF live", "M4 C2 TF live"]
+    assert [label.text for _, label in view.plot.legend.items] == ["M4 C1 TF live", "M4 C2 TF live"]
     view.trace_list.item(0).setCheckState(view.trace_list.item(0).checkState().Unchecked)
-    assert not view.curves[a.key].isVisible()
+    assert not view.plot.curves[a.key].isVisible()
 
 
 def test_cursor_readout_shows_wavelength_frequency_and_trace_value(view: TraceView) -> None:
@@ -140,31 +140,31 @@ def test_cursor_readout_shows_wavelength_frequency_and_trace_value(view: TraceVi
     text = view.cursor_label.text()
     assert text.startswith("λ 1545.0000 nm · 194.04043 THz · cursor -10.00")  # c / λ
     assert text.endswith("M4 C1 TF live: -22.000 dB")
-    assert view.crosshair_wavelength_nm == 1545.0
+    assert view.plot.crosshair_wavelength_nm == 1545.0
 
 
 def test_resonance_table_lists_deepest_dips_with_wavelength_and_depth(
     qtbot: Any, view: TraceView
 ) -> None:
-    with qtbot.waitSignal(view.resonances_changed, timeout=2000):
+    with qtbot.waitSignal(view.resonance_table.resonances_changed, timeout=2000):
         view.store.add_trace(ring_trace())  # listed just after the first paint
     rows = [
-        tuple(view.res_table.item(r, c).text() for c in range(4))
-        for r in range(view.res_table.rowCount())
+        tuple(view.resonance_table.table.item(r, c).text() for c in range(4))
+        for r in range(view.resonance_table.table.rowCount())
     ]
     assert rows[:2] == [
         ("1", "1545.0000", "-22.00 dB", "20.00"),
         ("2", "1555.0000", "-10.00 dB", "8.00"),
     ]
-    assert view.resonance_marks[:2] == [1545.0, 1555.0]  # marked on the plot too
-    with qtbot.waitSignal(view.resonances_changed, timeout=2000):
-        view.res_kind.setCurrentIndex(1)
-    assert all(r.kind == "peak" for r in view.resonances)
-    with qtbot.waitSignal(view.resonances_changed, timeout=2000):
-        view.res_kind.setCurrentIndex(0)
-        view.res_count.setValue(1)  # one update for both changes
-    assert [r.wavelength_nm for r in view.resonances] == [1545.0]
-    assert view.res_table.rowCount() == 1
+    assert view.plot.resonance_marks[:2] == [1545.0, 1555.0]  # marked on the plot too
+    with qtbot.waitSignal(view.resonance_table.resonances_changed, timeout=2000):
+        view.resonance_table.kind_combo.setCurrentIndex(1)
+    assert all(r.kind == "peak" for r in view.resonance_table.resonances)
+    with qtbot.waitSignal(view.resonance_table.resonances_changed, timeout=2000):
+        view.resonance_table.kind_combo.setCurrentIndex(0)
+        view.resonance_table.count_spin.setValue(1)  # one update for both changes
+    assert [r.wavelength_nm for r in view.resonance_table.resonances] == [1545.0]
+    assert view.resonance_table.table.rowCount() == 1
 
 
 def test_live_marker_sits_at_detector_wavelength_with_live_power(
@@ -173,19 +173,50 @@ def test_live_marker_sits_at_detector_wavelength_with_live_power(
     sim.instrument.handle(":CTP:SENS4:CHAN1:WAV 1555NM")
     connect(qtbot, controller, sim)
     view.store.add_trace(ring_trace())
-    qtbot.waitUntil(lambda: view.marker_text.startswith(" live -"), timeout=3000)
-    assert view.marker_text.endswith("dBm @ 1555.000 nm")
+    qtbot.waitUntil(lambda: view.plot.marker_text.startswith(" live -"), timeout=3000)
+    assert view.plot.marker_text.endswith("dBm @ 1555.000 nm")
     # On a TF (dB) trace the dot sits on the trace; the label carries the live dBm value.
-    assert view.marker_point == pytest.approx((1555.0, -10.0), abs=1e-3)
+    assert view.plot.marker_point == pytest.approx((1555.0, -10.0), abs=1e-3)
     view.marker_check.setChecked(False)
-    assert view.marker_text == "" and view.marker_point is None
+    assert view.plot.marker_text == "" and view.plot.marker_point is None
 
 
 def test_open_reports_unreadable_files(qtbot: Any, view: TraceView, tmp_path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
-    with qtbot.waitSignal(view.open_finished, timeout=5000) as opened:
-        view.open_files([bad])
+    with qtbot.waitSignal(view.files.open_finished, timeout=5000) as opened:
+        view.files.open([bad])
     assert opened.args == [[], "cannot open 'notes.txt': only .csv and .npy trace exports are read"]
     assert view.message.text().startswith("Open failed: cannot open 'notes.txt'")
     assert view.message.property("role") == "error"
+
+
+def test_set_theme_recolours_plot_curves_and_list(view: TraceView) -> None:
+    from ctp10_gui.views.theme import DARK, LIGHT
+
+    for channel in (1, 2, 3):
+        view.store.add_trace(ring_trace(points=2001, channel=channel))
+    stored = view.store.add_trace(ring_trace(points=2001, channel=4))
+    assert stored.key == 4  # yellow on dark, blue on white: the one colour the themes differ in
+    assert view.plot.backgroundBrush().color().name() == DARK.background
+    view.set_theme(LIGHT)
+    assert view.plot.backgroundBrush().color().name() == LIGHT.background
+    expected = LIGHT.channel_colours[3].lower()
+    assert expected != DARK.channel_colours[3].lower()
+    assert view.plot.curves[stored.key].opts["pen"].color().name() == expected
+    assert view.trace_list.item(3).foreground().color().name() == expected
+    for _sample, label in view.plot.legend.items:  # the legend text is redrawn, not only noted
+        assert LIGHT.foreground.lower() in label.item.toHtml().lower()
+
+
+def test_a_second_file_job_is_refused_with_a_sentence_while_one_runs(
+    qtbot: Any, view: TraceView, tmp_path
+) -> None:
+    stored = view.store.add_trace(ring_trace(points=200_001))
+    with qtbot.waitSignal(view.files.export_finished, timeout=20_000) as done:
+        assert view.files.export([stored.key], tmp_path / "a.csv")
+        assert not view.export_button.isEnabled()
+        assert not view.files.export([stored.key], tmp_path / "b.csv")
+        assert view.message.text() == "Still writing or reading files; try again when it is done."
+    assert done.args[1] == ""
+    assert view.export_button.isEnabled() and not (tmp_path / "b.csv").exists()

@@ -228,6 +228,9 @@ def clean_leftovers(
     return removed
 
 
+RECORDING_FOLDERS_FILE = "recording_folders.json"  # in the data folder: scanned at start
+
+
 class RecordingFolders:
     """The folders live recordings were started in (newest first), so recovery scans them all.
 
