@@ -13,7 +13,7 @@ from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.hardware.replay import expected_protocol
 from ctp10_gui.hardware.scpi import TunableLaser
 from ctp10_gui.models.connection import LinkState
-from ctp10_gui.models.recording import FlightRecorder
+from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.procedures import tls_group
 from ctp10_gui.views.control_form import ControlForm
