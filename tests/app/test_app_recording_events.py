@@ -17,12 +17,12 @@ def test_sweeps_and_references_are_event_rows_and_sidecars_hold_the_wavelengths(
 ) -> None:
     ctx = build(["--simulate", "--settings", str(user_dirs / "s.json")])
     read_back: list[list[Any]] = []  # every reference read of the sweep panel, in order
-    ctx.parts.sweep.references_updated.connect(read_back.append)
+    ctx.window.sweep.references_updated.connect(read_back.append)
     waves_read: list[dict[int, float]] = []
     ctx.window.live_controls.wavelengths_read.connect(waves_read.append)
     try:
         start(ctx)
-        recording, sweep = ctx.parts.recording, ctx.parts.sweep
+        recording, sweep = ctx.window.recording, ctx.window.sweep
         # Both are read when the link comes up.
         qtbot.waitUntil(lambda: len(read_back) == 1 and len(waves_read) == 1, timeout=8000)
         waves = waves_read[0]

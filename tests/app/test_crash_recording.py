@@ -154,7 +154,7 @@ def test_kill_9_of_the_real_app_mid_recording_keeps_rows_up_to_a_second_before(
         start(ctx)
         (box,) = [b for b in ctx.window.findChildren(QMessageBox) if b.isVisible()]
         assert str(folder.resolve()) in box.text() and sidecar.stem in box.text()
-        with qtbot.waitSignal(ctx.parts.recording.message, timeout=10_000) as msg:
+        with qtbot.waitSignal(ctx.window.recording.message, timeout=10_000) as msg:
             box.button(QMessageBox.StandardButton.Yes).click()
     finally:
         ctx.shutdown()
