@@ -42,7 +42,7 @@ class PitchMap:
         """Return the pitch (Hz) for a power (dBm), clamped to the span."""
         x = (dbm - self.lo_dbm) / (self.hi_dbm - self.lo_dbm)
         x = min(max(x, 0.0), 1.0)
-        return self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x
+        return float(self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x)
 
 
 class AutoSpan:
@@ -110,7 +110,7 @@ class ToneSynth:
         amp = self._amp + (target_amp - self._amp) * ramp
         phase_steps = 2.0 * math.pi * hz / self.sample_rate
         phases = self._phase + np.cumsum(phase_steps) - phase_steps[0]
-        out = (amp * np.sin(phases)).astype(np.float32)
+        out: np.ndarray = (amp * np.sin(phases)).astype(np.float32)
         self._phase = float((phases[-1] + phase_steps[-1]) % (2.0 * math.pi))
         self._hz, self._amp = target_hz, target_amp
         return out
