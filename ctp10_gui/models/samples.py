@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 
 if TYPE_CHECKING:
-    from ctp10_gui.hardware.ctp10 import PowerSnapshot
+    from ctp10_gui.hardware.power import PowerSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import RingHistory, SnapshotBatch
 from ctp10_gui.views.theme import Theme, repolish

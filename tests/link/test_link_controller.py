@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from link_helpers import StateRecorder, connect_live
 
-from ctp10_gui.hardware.ctp10 import CTP10, ChannelStatus
+from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import InstrumentError, OutOfRangeError
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.hardware.replay import ReplayTransport
 from ctp10_gui.hardware.scpi import PowerUnit
 from ctp10_gui.hardware.transport import VisaTransport

@@ -7,7 +7,8 @@ import weakref
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import CTP10, ChannelStatus
+from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.link.worker import BATCH_MAX_AGE_S, AcquisitionWorker, WorkerBatch
 from ctp10_gui.models.samples import SnapshotBatch
 

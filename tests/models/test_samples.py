@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus, PowerSnapshot
+from ctp10_gui.hardware.power import ChannelStatus, PowerSnapshot
 from ctp10_gui.models.samples import (
     GAP_STATUS,
     RingHistory,

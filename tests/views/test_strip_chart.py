@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.strip_chart import StripChart, YAutoRange, capacity_for
