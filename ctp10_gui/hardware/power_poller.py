@@ -142,31 +142,33 @@ class PowerPoller:
             raise failure
         flight = self._in_flight
         if flight is None:
-            return self._exchange()
+            return self._exchange(send_next)
         self._in_flight = None
         turn, sent_at = flight
         text = self._owner.transport.receive(self._messages[turn])
         t_reply = self._clock()
         t_wall = self._wall_clock()
         if send_next:
-            try:
-                self._send()
-            except LinkError as exc:
-                self._send_failure = exc  # this reply is good: the failure comes next time
+            self._send()
         return self._row(turn, text, sent_at, t_reply, t_wall)
 
     # -- one message per snapshot --------------------------------------------------------------
 
     def _send(self) -> None:
+        """Send the next snapshot's message now if one message does a snapshot here."""
         if self._owner.session.compound is not True:
             return  # a snapshot here takes more than one plain exchange
         turn = self._turn
         self._turn = 1 - turn
         sent_at = self._clock()
-        self._owner.transport.write(self._messages[turn])
+        try:
+            self._owner.transport.write(self._messages[turn])
+        except LinkError as exc:
+            self._send_failure = exc  # the reply in hand is good: the failure comes next time
+            return
         self._in_flight = (turn, sent_at)
 
-    def _exchange(self) -> PowerRow:
+    def _exchange(self, send_next: bool) -> PowerRow:
         """Take one snapshot now, detecting compound support on its first use."""
         compound = self._owner.session.compound
         if compound is False:
@@ -180,7 +182,10 @@ class PowerPoller:
                 return self._one_by_one()
         else:
             text = self._owner.query(self._messages[turn])
-        return self._row(turn, text, sent_at, self._clock(), self._wall_clock())
+        t_reply, t_wall = self._clock(), self._wall_clock()
+        if send_next:
+            self._send()
+        return self._row(turn, text, sent_at, t_reply, t_wall)
 
     def _row(self, turn: int, text: str, sent_at: float, t_reply: float,
              t_wall: float) -> PowerRow:
@@ -267,6 +272,8 @@ class PowerPoller:
                "a reply to another query; reopened the session and asked again")
         log.warning("reply stream of %s out of step (%r to %r): %s", self._owner.address,
                     text[:80], message[:80], why)
+        self._in_flight = None  # a query sent ahead goes with the old socket
+        self._send_failure = None
         self._owner.reopen()
         sent_at = self._clock()
         fresh = self._owner.query(message)
