@@ -47,11 +47,14 @@ from ctp10_gui.hardware.scpi import (
 )
 from ctp10_gui.hardware.transport import Transport
 
-__all__ = ["UNIT_CHECK_S", "PowerPoller"]
+__all__ = ["RESYNC_GAP_S", "UNIT_CHECK_S", "PowerPoller"]
 
 log = logging.getLogger(__name__)
 
 UNIT_CHECK_S = 0.5  # s between unit re-reads when each channel is asked on its own
+# A second resync sooner than this (s) gives the session up: an instrument that keeps sending
+# extra replies is a broken link, not something to reopen for at every snapshot.
+RESYNC_GAP_S = 1.0
 _UNIT_NAMES = {PowerUnit.DBM: "dBm", PowerUnit.MW: "mW"}
 
 
@@ -116,6 +119,7 @@ class PowerPoller:
         self._units: tuple[PowerUnit | None, ...] | None = None  # of the last snapshot
         self._units_read_at = -math.inf  # monotonic s, one query per channel only
         self._events: tuple[tuple[str, str], ...] = ()  # for the next row
+        self._resynced_at = -math.inf  # monotonic s of the last resync
         self._in_flight: tuple[int, float] | None = None  # (message turn, monotonic s sent)
         self._send_failure: LinkError | None = None  # a query sent ahead that did not go out
 
@@ -268,8 +272,15 @@ class PowerPoller:
     def _resync(self, turn: int, text: str) -> PowerRow:
         """Drop a reply that belongs to another query: reopen the session and ask again."""
         message = self._messages[turn]
-        why = (f"{len(text.split(';'))} values where {self._counts[turn]} were asked: "
-               "a reply to another query; reopened the session and asked again")
+        count = len(text.split(";"))
+        now = self._clock()
+        if now - self._resynced_at < RESYNC_GAP_S:
+            raise self._owner.garbled(message, text, f"{count} values where "
+                                      f"{self._counts[turn]} were asked: replies out of step "
+                                      f"again within {RESYNC_GAP_S:g} s")
+        self._resynced_at = now
+        why = (f"{count} values where {self._counts[turn]} were asked: a reply to another "
+               "query; reopened the session and asked again")
         log.warning("reply stream of %s out of step (%r to %r): %s", self._owner.address,
                     text[:80], message[:80], why)
         self._in_flight = None  # a query sent ahead goes with the old socket

@@ -12,7 +12,7 @@ import pytest
 from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import LinkError, LinkFailure
 from ctp10_gui.hardware.power import ChannelStatus, PowerRow
-from ctp10_gui.hardware.power_poller import UNIT_CHECK_S
+from ctp10_gui.hardware.power_poller import RESYNC_GAP_S, UNIT_CHECK_S
 from ctp10_gui.hardware.replay import expected_protocol
 from ctp10_gui.hardware.scpi import PowerUnit
 from ctp10_gui.hardware.simulator import SimulatorServer
@@ -211,9 +211,11 @@ class StreamTransport:
         self.answered = 0
         self.opens = 0
         self._twice = False
+        self._always_twice = False
 
-    def answer_twice(self) -> None:
+    def answer_twice(self, always: bool = False) -> None:
         self._twice = True
+        self._always_twice = always
 
     def open(self) -> None:
         self.is_open = True
@@ -236,7 +238,7 @@ class StreamTransport:
         )
         self.replies.append(reply)
         if self._twice:
-            self._twice = False
+            self._twice = self._always_twice
             self.replies.append(reply)
 
     def receive(self, command: str) -> str:
@@ -273,6 +275,25 @@ def test_an_extra_reply_in_the_stream_costs_one_resync_not_a_lasting_lag() -> No
     # Each row's reply is newer than the previous row's: nothing read twice, nothing late.
     firsts = [row.values_dbm[0] for row in rows]
     assert all(b < a for a, b in pairwise(firsts))
+
+
+def test_an_instrument_that_keeps_answering_twice_is_a_broken_link_not_a_resync_storm() -> None:
+    stream = StreamTransport()
+    clock = FakeClock()
+    ctp = CTP10(stream, clock=clock)
+    ctp.connect()
+    poller = ctp.power_poller(4, CH4)
+    poller.receive(send_next=True)
+    stream.answer_twice(always=True)
+    rows = []
+    with pytest.raises(LinkError) as caught:
+        for _ in range(10):
+            clock.now += 0.01
+            rows.append(poller.receive(send_next=True))
+    assert caught.value.kind is LinkFailure.GARBLED
+    assert f"out of step again within {RESYNC_GAP_S:g} s" in str(caught.value)
+    assert [kind for row in rows for kind, _ in row.events] == ["resync"]
+    assert not stream.is_open
 
 
 # -- a shared simulator over TCP ------------------------------------------------------------------
