@@ -117,7 +117,7 @@ class PowerPoller:
         self._all_dbm: tuple[PowerUnit | None, ...] = (PowerUnit.DBM,) * n
         self._dbm_replies = (["0"] * n, ["DBM"] * n)  # the usual unit replies, compared at once
         self._units: tuple[PowerUnit | None, ...] | None = None  # of the last snapshot
-        self._units_read_at = -math.inf  # monotonic s, one query per channel only
+        self._units_read_at = -math.inf  # monotonic s of the last unit read, one query each
         self._events: tuple[tuple[str, str], ...] = ()  # for the next row
         self._resynced_at = -math.inf  # monotonic s of the last resync
         self._in_flight: tuple[int, float] | None = None  # (message turn, monotonic s sent)
