@@ -328,7 +328,7 @@ class PowerPoller:
         errors = owner.error_queue()
         for code, text in errors:
             log.info("cleared after the first snapshot query: %d %s", code, text)
-        if errors and all(code <= -200 for code, _ in errors):
+        if errors and all(-300 < code <= -200 for code, _ in errors):
             code, text = errors[0]
             raise MissingHardwareError(self.module, code, text)
         if known:

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from ctp10_gui.hardware.ctp10 import CTP10
-from ctp10_gui.hardware.errors import LinkError, LinkFailure
+from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
 from ctp10_gui.hardware.power import ChannelStatus, PowerRow
 from ctp10_gui.hardware.power_poller import RESYNC_GAP_S, UNIT_CHECK_S
 from ctp10_gui.hardware.replay import expected_protocol
@@ -103,6 +103,38 @@ def test_nothing_is_sent_ahead_without_compound_messages_and_units_are_reread() 
     assert row.units == (PowerUnit.MW, PowerUnit.DBM)
     assert row.values_dbm == [pytest.approx(10 * math.log10(0.5)), -2.0]
     assert [kind for kind, _ in row.events] == ["unit_changed"]
+
+
+@pytest.mark.parametrize(
+    ("errors", "missing"),
+    [
+        (['-241,"Hardware missing"'], True),  # execution error: no such module
+        (['-113,"Undefined header"'], False),  # command error: no compound messages
+        (['-420,"Query UNTERMINATED"'], False),  # query error: no compound messages either
+        ([], False),
+    ],
+)
+def test_silence_to_the_first_message_names_missing_hardware_only_for_execution_errors(
+    errors: list[str], missing: bool
+) -> None:
+    silence = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.TIMEOUT, "within 1 s")
+    exchange = [
+        IDN,
+        (message(3, (1,)), silence),
+        IDN,
+        *[("SYST:ERR?", e) for e in errors],
+        OK,
+        *([] if missing else [(":CTP:SENS3:CHAN1:UNIT:Y?", "0"), (":CTP:SENS3:CHAN1:POW?", "-5")]),
+    ]
+    with expected_protocol(exchange, connect=True) as ctp:
+        poller = ctp.power_poller(3, (1,))
+        if missing:
+            with pytest.raises(MissingHardwareError, match="-241"):
+                poller.receive()
+            assert ctp.session.compound is None
+        else:
+            assert poller.receive().values_dbm == [-5.0]
+            assert ctp.session.compound is False
 
 
 def test_a_unit_changed_elsewhere_converts_from_that_reply_on_and_is_said_once() -> None:
