@@ -8,10 +8,13 @@ client or the front panel is seen from the next snapshot on. Every other message
 late (an extra reply from the instrument or a proxy) never fits the message it is read for.
 The poller then reopens the session (a new socket holds no stale reply) and asks again.
 
-Whether the instrument answers compound messages is tried once per connection. Without them
-each channel is asked on its own and the units are re-read at most every UNIT_CHECK_S; a value
-whose unit is not known is not valid. One query may be sent ahead (see receive()); nothing
-else may use the session until its reply was read.
+SCPI parses one program message as a unit, so the units in a reply are those the powers in
+the same reply were measured in. Whether the instrument answers compound messages is tried
+once per connection. Without them each channel is asked on its own and the units are re-read
+every UNIT_CHECK_S: a change made elsewhere is then seen within that time, and the values read
+in between carry the unit of the last reading; a value whose unit was never read is not valid.
+One query may be sent ahead (see receive()); nothing else may use the session until its reply
+was read.
 """
 
 from __future__ import annotations
