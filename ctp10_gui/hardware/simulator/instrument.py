@@ -342,30 +342,36 @@ class SimulatedCTP10:
         return (self._batch_powers(units) if resolved else None) or tuple(units), resolved
 
     def _batch_powers(self, units: list[_Unit]) -> tuple[_Unit, ...] | None:
-        """Return one unit answering a compound of valid power queries in one pass, or None.
+        """Return one unit answering a compound of power and power-unit queries, or None.
 
-        A detector module reads its channels together; so does the simulator: one clock and
-        coupling reading and one dispatch for the whole message. Anything else (another
-        command, a parameter, a missing detector, whose error must be queued in order) is
-        answered unit by unit.
+        A detector module reads its channels together and knows their units; so does the
+        simulator: one clock and coupling reading and one dispatch for the whole message, the
+        units read at the same moment as the powers. Anything else (another command, a
+        parameter, a missing detector, whose error must be queued in order) is answered unit
+        by unit.
         """
         if len(units) < 2:
             return None
-        detectors: list[_Detector] = []
+        parts: list[tuple[bool, _Detector]] = []
         for handler, suffixes, params in units:
-            if handler != self._q_power or params:
+            is_unit = handler == self._q_unit_y
+            if params or not (is_unit or handler == self._q_power):
                 return None
             try:
-                detectors.append(self._detector(*suffixes))
+                parts.append((is_unit, self._detector(*suffixes)))
             except ScpiError:
                 return None
-        batch = tuple(detectors)
+        batch = tuple(parts)
         return ((lambda _suffixes, _params: self._power_replies(batch)), (), []),
 
-    def _power_replies(self, detectors: tuple[_Detector, ...]) -> str:
-        """Answer the power queries of these detectors, ';'-joined."""
+    def _power_replies(self, parts: tuple[tuple[bool, _Detector], ...]) -> str:
+        """Answer the power (False) and unit (True) queries of these detectors, ';'-joined."""
         loss_db = self.coupling.loss_db(self.clock())
-        return ";".join([self._power_reply(det, loss_db) for det in detectors])
+        text = self.options.unit_reply == "text"
+        return ";".join([
+            _unit_y_reply(det.unit_mw, text) if is_unit else self._power_reply(det, loss_db)
+            for is_unit, det in parts
+        ])
 
     def condition(self) -> int:
         """Return the operation condition register (4 scanning, 16 aborting, 64 referencing)."""
@@ -912,10 +918,7 @@ class SimulatedCTP10:
 
     def _q_unit_y(self, s: list[int], p: list[str]) -> str:
         _no_params(p)
-        mw = self._detector(s[0], s[1]).unit_mw
-        if self.options.unit_reply == "text":
-            return "MW" if mw else "DBM"
-        return "1" if mw else "0"
+        return _unit_y_reply(self._detector(s[0], s[1]).unit_mw, self.options.unit_reply == "text")
 
     def _s_unit_y(self, s: list[int], p: list[str]) -> None:
         det = self._detector(s[0], s[1])
@@ -1158,3 +1161,10 @@ class SimulatedCTP10:
 
     def _s_sim_speedup(self, s: list[int], p: list[str]) -> None:
         self.speedup = _check_range(parse_plain(_one_param(p)), 1e-3, 1e6, "speedup")
+
+
+def _unit_y_reply(mw: bool, text: bool) -> str:
+    """Return a UNIT:Y? reply: "MW"/"DBM" as text, else the code "1"/"0"."""
+    if text:
+        return "MW" if mw else "DBM"
+    return "1" if mw else "0"
