@@ -9,6 +9,8 @@ Prints one line per measured claim:
   simulator while the link is connected with live acquisition off) and the ratio is the
   median of the per-pair ratios. The raw windows also time 4-query compound messages sent
   bare through the transport: the ceiling the driver and worker overhead is measured against;
+  and the same with the 4 unit queries the driver adds to every snapshot: the unit guard's
+  cost per snapshot;
 - GUI-thread and worker-thread CPU (% of one core) at 10 Hz and at the maximum rate;
 - time from a fault (SIGSTOP) to Stale and from the simulator answering again (SIGCONT) to
   Live, over N repetitions (median, max), the latter also net of the backoff wait left then.
@@ -88,14 +90,20 @@ def _rate(fn: Callable[[], object], seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def raw_windows(ctp: CTP10, seconds: float) -> tuple[float, float, float]:
-    """Return single queries/s, client CPU s per single query, compound messages/s (no Qt)."""
-    compound = ";".join(f":CTP:SENS4:CHAN{c}:POW?" for c in CHANNELS)
+POWERS = ";".join(f":CTP:SENS4:CHAN{c}:POW?" for c in CHANNELS)
+# The unit guard: each channel's unit asked in the same message as the powers (see PowerPoller).
+WITH_UNITS = POWERS + ";" + ";".join(f":CTP:SENS4:CHAN{c}:UNIT:Y?" for c in CHANNELS)
+
+
+def raw_windows(ctp: CTP10, seconds: float) -> tuple[float, float, float, float]:
+    """Return single queries/s, client CPU s per single, power and power+unit messages/s."""
     cpu0 = time.thread_time()
     single = _rate(lambda: ctp.transport.query(":CTP:SENS4:CHAN1:POW?"), seconds)
     # Less sensitive to other processes than the rates: what one round trip costs here.
     cpu = (time.thread_time() - cpu0) / (single * seconds)
-    return single, cpu, _rate(lambda: ctp.transport.query(compound), seconds)
+    powers = _rate(lambda: ctp.transport.query(POWERS), seconds / 2)
+    with_units = _rate(lambda: ctp.transport.query(WITH_UNITS), seconds / 2)
+    return single, cpu, powers, with_units
 
 
 def thread_cpu_s(native_id: int) -> float:
@@ -179,17 +187,18 @@ def rate_pairs(app: QCoreApplication, address: str, pairs: int,
                window_s: float) -> dict[str, list[float]]:
     """Return per pair: single/s, client CPU s per single, compound/s, link/s; CPU totals."""
     runs = RatePairs(app, address)
-    out: dict[str, list[float]] = {k: [] for k in
-                                   ("single", "single_cpu", "compound", "link", "cpu")}
+    out: dict[str, list[float]] = {k: [] for k in ("single", "single_cpu", "compound",
+                                                   "with_units", "link", "cpu")}
     worker_s = gui_s = 0.0
     snapshots = 0.0
     try:
         for _ in range(pairs):
             link, worker, gui = runs.link_window(window_s)
-            single, single_cpu, compound = raw_windows(runs.raw, window_s)
+            single, single_cpu, compound, with_units = raw_windows(runs.raw, window_s)
             out["single"].append(single)
             out["single_cpu"].append(single_cpu)
             out["compound"].append(compound)
+            out["with_units"].append(with_units)
             out["link"].append(link)
             worker_s += worker
             gui_s += gui
@@ -272,6 +281,11 @@ def main() -> None:
         of_ceiling = [link / c for link, c in zip(links, compounds, strict=True)]
         print(f"per pair: bare compound messages / raw single queries {spread(ceiling, '.2f')} "
               f"(the ceiling); link / bare compound messages {spread(of_ceiling, '.2f')}")
+        guard_us = [(1 / u - 1 / c) * 1e6 for c, u in zip(compounds, r["with_units"],
+                                                            strict=True)]
+        print(f"unit guard: bare power+unit messages / bare power messages "
+              f"{spread([u / c for c, u in zip(compounds, r['with_units'], strict=True)], '.2f')};"
+              f" its cost per snapshot {spread(guard_us, '.0f')} µs")
         gui_max, worker_max, per_snapshot = r["cpu"]
         print(f"CPU at max rate: GUI thread {gui_max:.1f} %, worker {worker_max:.1f} %")
         print(f"client CPU per raw single query {statistics.median(r['single_cpu']) * 1e6:.0f} "

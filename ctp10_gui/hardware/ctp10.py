@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 import numpy as np
 
@@ -22,22 +20,19 @@ from ctp10_gui.hardware.errors import (
     InstrumentError,
     LinkError,
     LinkFailure,
-    MissingHardwareError,
     OperationTimeoutError,
     OutOfRangeError,
 )
+from ctp10_gui.hardware.power import PowerSnapshot
+from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.scpi import (
-    DBM_PLANS_KEY,
-    DETECTOR_CHANNELS,
-    DETECTOR_MODULES,
-    POWER_QUERY,
     Detector,
     PowerUnit,
     ReferenceLaser,
+    SessionCache,
     Sweep,
     TunableLaser,
     XUnit,
-    check_index,
     from_si,
 )
 from ctp10_gui.hardware.transport import Transport
@@ -50,17 +45,12 @@ __all__ = [
     "STATUS_LOADING",
     "STATUS_REFERENCING",
     "STATUS_SCANNING",
-    "ChannelStatus",
     "Identity",
-    "PowerReply",
-    "PowerRow",
-    "PowerSnapshot",
     "PowerUnit",
     "ReferenceResult",
     "Trace",
     "TraceType",
     "XUnit",
-    "parse_power",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,22 +63,8 @@ STATUS_REFERENCING = 64
 STATUS_LOADING = 4096
 _BUSY = STATUS_SCANNING | STATUS_ABORTING | STATUS_REFERENCING | STATUS_LOADING
 
-# Replies at or below this (dBm) are under-range sentinels: Keysight sends -200, other EXFO
-# meters -9.9E37 or -INF. Real detector readings stop near -80 dBm.
-UNDER_RANGE_DBM = -190.0
-# Replies at or above this are over-range sentinels (+9.9E37, INF).
-OVER_RANGE_SENTINEL = 9e37
 # Stop draining SYST:ERR? after this many entries (a real queue holds a few dozen at most).
 _MAX_ERRORS = 64
-
-
-class ChannelStatus(enum.IntEnum):
-    """Say whether a channel's value is usable."""
-
-    OK = 0
-    UNDER = 1
-    OVER = 2
-    ERROR = 3
 
 
 class TraceType(enum.IntEnum):
@@ -129,52 +105,6 @@ class Identity:
         return f"{self.manufacturer} {self.model} #{self.serial} (firmware {self.firmware})"
 
 
-@dataclass(frozen=True, eq=False)
-class PowerSnapshot:
-    """Hold the powers of several channels of one module read in one go."""
-
-    t_mono: float
-    t_wall: float
-    module: int
-    channels: tuple[int, ...]
-    values_dbm: np.ndarray  # float64 (C,), NaN where status != OK
-    status: np.ndarray  # int8 (C,) ChannelStatus
-    errors: tuple[str, ...]  # per channel, "" when fine
-    latency_s: float
-
-
-class PowerReply(NamedTuple):
-    """Hold a power reply as read, before parsing, with the times it arrived."""
-
-    text: str  # the values as the instrument sent them, ";"-separated
-    t_mono: float  # s, monotonic time of the reply
-    t_wall: float  # s since the epoch
-
-
-class PowerRow(NamedTuple):
-    """Hold one snapshot as plain Python values (what the acquisition loop batches)."""
-
-    t_mono: float  # s, monotonic time of the reply
-    t_wall: float  # s since the epoch
-    latency_s: float  # s, round trip
-    values_dbm: list[float]  # per channel, NaN where status != OK
-    status: tuple[int, ...]  # per channel ChannelStatus value
-    errors: tuple[str, ...]  # per channel, "" when fine
-
-
-@dataclass(frozen=True, eq=False)
-class PowerPlan:
-    """Hold what a snapshot of one (module, channels) needs, built once and validated once."""
-
-    module: int
-    channels: tuple[int, ...]
-    commands: tuple[str, ...]  # one power query per channel
-    compound: str  # the same joined with ";"
-    unit_keys: tuple[tuple[str, int, int], ...]  # keys of the cached power units
-    no_errors: tuple[str, ...]  # ("",) * C, shared by every all-fine snapshot
-    all_ok: tuple[int, ...]  # (ChannelStatus.OK,) * C as ints, shared likewise
-
-
 @dataclass(frozen=True)
 class ReferenceResult:
     """Hold a detector's reference state: state 0 means no reference taken."""
@@ -199,37 +129,6 @@ class Trace:
     unit: str
 
 
-def parse_power(reply: str, unit: PowerUnit) -> tuple[float, ChannelStatus, str]:
-    """Return (dBm, status, error text) for one power reply: bare float or "value,UNIT"."""
-    text = reply.strip()
-    if not text:
-        return math.nan, ChannelStatus.ERROR, "empty reply"
-    value_text, comma, unit_text = text.partition(",")
-    if comma:
-        word = unit_text.strip().strip('"').upper()
-        if word == "DBM":
-            unit = PowerUnit.DBM
-        elif word == "MW":
-            unit = PowerUnit.MW
-        else:
-            return math.nan, ChannelStatus.ERROR, f"garbled reply {text!r} (unknown unit)"
-    try:
-        value = float(value_text.strip())
-    except ValueError:
-        return math.nan, ChannelStatus.ERROR, f"garbled reply {text!r}"
-    if math.isnan(value):
-        return math.nan, ChannelStatus.UNDER, ""
-    if value >= OVER_RANGE_SENTINEL:
-        return math.nan, ChannelStatus.OVER, ""
-    if unit is PowerUnit.MW:
-        if value <= 0:
-            return math.nan, ChannelStatus.UNDER, ""
-        value = 10.0 * math.log10(value)
-    if value <= UNDER_RANGE_DBM:
-        return math.nan, ChannelStatus.UNDER, ""
-    return value, ChannelStatus.OK, ""
-
-
 def _parse_error(reply: str) -> tuple[int, str]:
     """Parse a SYST:ERR? reply ('0,No error', '-113,"Undefined header"'); ValueError if not."""
     code_text, _, text = reply.strip().partition(",")
@@ -249,16 +148,8 @@ class CTP10:
     ) -> None:
         self.transport = transport
         self.identity: Identity | None = None
-        # None: not yet known on this connection; see snapshot() for how it is detected.
-        self.compound_supported: bool | None = None
-        # Per-connection knowledge: ("power_unit", m, c), ("tls_model", n), ("laser_model", r).
-        self.cache: dict[Hashable, object] = {}
-        # Snapshot plans depend on the arguments only (units are looked up in self.cache on
-        # every snapshot), so they outlive reconnections. The last plan is kept together with
-        # the caller's channel tuple: the acquisition loop passes the same tuple every time.
-        self._plans: dict[tuple[int, tuple[int, ...]], PowerPlan] = {}
-        self._last_plan: PowerPlan | None = None
-        self._last_channels: tuple[int, ...] | None = None
+        self.session = SessionCache()
+        self._poller: PowerPoller | None = None  # of the last snapshot()
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -276,8 +167,7 @@ class CTP10:
 
     def connect(self) -> Identity:
         """Open the session, probe *IDN? and return the identity; LinkError if not a CTP10."""
-        self.compound_supported = None
-        self.cache.clear()
+        self._forget_session()
         self.identity = None
         self.identity = self._open_and_identify()
         log.info("connected to %s at %s", self.identity, self.address)
@@ -317,7 +207,25 @@ class CTP10:
     def close(self) -> None:
         """Close the session; idempotent."""
         self.transport.close()
-        self.compound_supported = None
+        self._forget_session()
+
+    def _forget_session(self) -> None:
+        self.session = SessionCache()
+        self._poller = None
+
+    def reopen(self) -> None:
+        """Reopen the session on the same instrument (a new socket holds no stale reply).
+
+        Raise LinkError when nothing answers, or WRONG_INSTRUMENT when another serial does.
+        """
+        identity = self._open_and_identify()
+        if self.identity is not None and identity.serial != self.identity.serial:
+            self.transport.close()
+            raise LinkError(
+                self.address,
+                LinkFailure.WRONG_INSTRUMENT,
+                f"(another instrument answered after reopening: {identity.raw!r})",
+            )
 
     def probe(self) -> None:
         """Check the link with a cheap *OPC? round trip; raise LinkError if it fails."""
@@ -338,7 +246,7 @@ class CTP10:
     def garbled(self, command: str, reply: str, why: str) -> LinkError:
         """Close the session and return a GARBLED LinkError for reply to command."""
         self.transport.close()
-        self.compound_supported = None
+        self._forget_session()
         error = LinkError(self.address, LinkFailure.GARBLED, f"to {command!r}: {reply!r} ({why})")
         log.warning("%s", error)
         return error
@@ -375,7 +283,7 @@ class CTP10:
     def reset(self) -> None:
         """Reset the instrument to its defaults (*RST) and forget cached settings."""
         self.write("*RST")
-        self.cache.clear()
+        self.session.forget_settings()
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -393,244 +301,29 @@ class CTP10:
 
     # -- power ------------------------------------------------------------------------------------
 
+    def power_poller(self, module: int, channels: Sequence[int]) -> PowerPoller:
+        """Return a poller of the powers of channels (1–6) of module (1–20) on this session."""
+        return PowerPoller(self, module, channels, clock=self._clock,
+                           wall_clock=self._wall_clock)
+
     def snapshot(self, module: int, channels: Sequence[int]) -> PowerSnapshot:
         """Read the power (dBm) of channels of one module, in one round trip when possible."""
-        plan = self._plan(module, channels)
-        row = self.read_power_row(plan)
+        poller = self._poller
+        if (poller is None or module.__class__ is not int  # bool: True == 1 is no module
+                or (module, tuple(channels)) != (poller.module, poller.channels)):
+            poller = self._poller = self.power_poller(module, channels)
+        row = poller.receive()
         return PowerSnapshot(
             t_mono=row.t_mono,
             t_wall=row.t_wall,
-            module=plan.module,
-            channels=plan.channels,
+            module=poller.module,
+            channels=poller.channels,
             values_dbm=np.array(row.values_dbm, dtype=np.float64),
             status=np.array(row.status, dtype=np.int8),
             errors=row.errors,
             latency_s=row.latency_s,
+            units=row.units,
         )
-
-    def power_row(self, module: int, channels: Sequence[int]) -> PowerRow:
-        """Read like snapshot() (module 1–20, channels 1–6) but return plain Python values."""
-        return self.read_power_row(self._plan(module, channels))
-
-    def power_plan(self, module: int, channels: Sequence[int]) -> PowerPlan:
-        """Return the validated query plan of module (1–20) and channels (1–6) for read_power_row.
-
-        Raise OutOfRangeError for an invalid module or channel. A plan holds no session state:
-        it stays valid across reconnections.
-        """
-        return self._plan(module, channels)
-
-    def read_power_row(self, plan: PowerPlan) -> PowerRow:
-        """Query and parse the powers of a plan from power_plan(); units read once per session."""
-        units = self._known_units(plan)
-        if units is None:
-            # Units are static settings: read once per connection, never per snapshot.
-            units = self._note_units(plan, self._read_units(plan))
-        t0 = self._clock()
-        replies = self._read_powers(plan)
-        return self._power_row(plan, units, replies, t0, self._clock(), self._wall_clock())
-
-    def send_power_query(self, plan: PowerPlan) -> float | None:
-        """Send plan's power query without reading the reply; return the send time (s).
-
-        receive_power_reply() must follow before anything else uses the session: the caller
-        works while the instrument answers. Return None, sending nothing, when a snapshot of
-        this plan takes more than one plain exchange on this session (units not read yet,
-        compound queries not yet detected, or not supported).
-        """
-        if len(plan.commands) > 1 and self.compound_supported is not True:
-            return None
-        if self._known_units(plan) is None:
-            return None
-        t0 = self._clock()
-        self.transport.write(plan.compound)
-        return t0
-
-    def receive_power_reply(self, plan: PowerPlan) -> PowerReply:
-        """Read the reply to send_power_query(plan); return it unparsed, with when it came."""
-        text = self.transport.receive(plan.compound)
-        return PowerReply(text, self._clock(), self._wall_clock())
-
-    def parse_power_reply(self, plan: PowerPlan, reply: PowerReply, sent_at: float) -> PowerRow:
-        """Parse a reply from receive_power_reply() to a query sent at sent_at (monotonic s).
-
-        Raise a GARBLED LinkError (and close the session) if the value count is wrong.
-        """
-        text = reply.text
-        replies = [text] if len(plan.commands) == 1 else self._split_powers(plan, text)
-        units = self._known_units(plan)
-        assert units is not None, "send_power_query() sends only with every unit known"
-        return self._power_row(plan, units, replies, sent_at, reply.t_mono, reply.t_wall)
-
-    def _known_units(self, plan: PowerPlan) -> list[PowerUnit] | tuple[()] | None:
-        """Return plan's units from the cache, () if all are dBm, None if one is not known."""
-        known = self.cache.get(DBM_PLANS_KEY)
-        if known is not None and plan in known:  # type: ignore[operator]
-            return ()  # the usual case, answered without looking up every channel
-        units = list(map(self.cache.get, plan.unit_keys))
-        return None if None in units else self._note_units(plan, units)  # type: ignore[arg-type]
-
-    def _note_units(self, plan: PowerPlan, units: list[PowerUnit]) -> list[PowerUnit] | tuple[()]:
-        """Return units, or () after noting the plan as all dBm.
-
-        The note lets the next snapshots skip the per-channel lookups (1 µs, thousands of
-        times a second); noting a power unit drops it (Detector._remember).
-        """
-        if units.count(PowerUnit.DBM) != len(units):
-            return units
-        self.cache.setdefault(DBM_PLANS_KEY, set()).add(plan)  # type: ignore[attr-defined]
-        return ()
-
-    def _power_row(self, plan: PowerPlan, units: list[PowerUnit] | tuple[()],
-                   replies: list[str], t0: float, t1: float, t_wall: float) -> PowerRow:
-        """Parse replies (one per channel; units () = all dBm) sent at t0, read at t1 (s)."""
-        if not units:
-            # The usual case in a few C-level calls (this runs thousands of times a second):
-            # bare numbers, all in range. Anything else (unit suffix, sentinel, NaN, garbage)
-            # takes the per-channel parser below.
-            try:
-                values = list(map(float, replies))
-            except ValueError:
-                pass
-            else:
-                # sum() is NaN if any value is NaN, which min() and max() may skip.
-                in_range = min(values) > UNDER_RANGE_DBM and max(values) < OVER_RANGE_SENTINEL
-                if in_range and not math.isnan(sum(values)):
-                    return PowerRow(t1, t_wall, t1 - t0, values, plan.all_ok, plan.no_errors)
-            units = [PowerUnit.DBM] * len(plan.commands)
-        values = []
-        status: list[int] = []
-        errors = plan.no_errors
-        for i, (reply, unit) in enumerate(zip(replies, units, strict=True)):
-            value, state, error = parse_power(reply, unit)
-            values.append(value)
-            status.append(int(state))
-            if error:  # a new tuple, so that the shared plan.no_errors stays all ""
-                errors = (*errors[:i], error, *errors[i + 1 :])
-        return PowerRow(t1, t_wall, t1 - t0, values, tuple(status), errors)
-
-    def _plan(self, module: int, channels: Sequence[int]) -> PowerPlan:
-        """Return the validated query plan for (module, channels); OutOfRangeError if invalid."""
-        plan = self._last_plan
-        if (
-            plan is not None
-            and channels is self._last_channels
-            and module.__class__ is int  # not bool: True == 1 but is no module number
-            and module == plan.module
-        ):
-            return plan
-        check_index("module", module, DETECTOR_MODULES)
-        chans = tuple(channels)
-        if not chans:
-            raise OutOfRangeError("channels", chans, "one or more of 1–6", "is empty")
-        for channel in chans:
-            check_index("channel", channel, DETECTOR_CHANNELS)
-        key = (int(module), tuple(int(c) for c in chans))
-        plan = self._plans.get(key)
-        if plan is None:
-            m, cs = key
-            commands = tuple(POWER_QUERY.format(m=m, c=c) for c in cs)
-            plan = PowerPlan(
-                module=m,
-                channels=cs,
-                commands=commands,
-                compound=";".join(commands),
-                unit_keys=tuple(("power_unit", m, c) for c in cs),
-                no_errors=("",) * len(cs),
-                all_ok=(int(ChannelStatus.OK),) * len(cs),
-            )
-            self._plans[key] = plan
-        self._last_plan = plan
-        # Only a tuple can be recognised by identity: a list may change between calls.
-        self._last_channels = channels if isinstance(channels, tuple) else None
-        return plan
-
-    def _read_powers(self, plan: PowerPlan) -> list[str]:
-        commands = plan.commands
-        if len(commands) == 1:
-            return [self.query(commands[0])]
-        if self.compound_supported is False:
-            return [self.query(command) for command in commands]
-        compound = plan.compound
-        if self.compound_supported is None:
-            return self._detect_compound(compound, list(commands))
-        return self._split_powers(plan, self.query(compound))
-
-    def _split_powers(self, plan: PowerPlan, reply: str) -> list[str]:
-        """Split a compound power reply into one value per channel; GARBLED if it does not fit."""
-        parts = reply.split(";")
-        if len(parts) != len(plan.commands):
-            # Detection succeeded on this connection, so a wrong count means a reply of some
-            # other query was read here: the stream is out of step.
-            why = f"{len(parts)} values for {len(plan.commands)} channels: reply stream out of step"
-            raise self.garbled(plan.compound, reply, why)
-        return parts
-
-    def _detect_compound(self, compound: str, commands: list[str]) -> list[str]:
-        """Try a compound query once per connection; on failure resync and query one by one.
-
-        An instrument that rejects "A?;B?" may answer nothing (timeout), answer only the first
-        part, or answer the parts on separate lines, and it queues -113. None of these can be
-        told apart for sure from the first reply, so after a failed attempt the session is
-        reopened (a new socket holds no stale reply) and SYST:ERR? is drained (so the -113 is
-        not blamed on the next setting). Only then is compound_supported set to False. A link
-        that is really down fails the reopen, and detection starts again on the next connection.
-        """
-        try:
-            reply = self.query(compound)
-        except LinkError as exc:
-            if exc.kind is not LinkFailure.TIMEOUT:
-                raise
-            reason = "no reply"
-        else:
-            parts = reply.split(";")
-            if len(parts) == len(commands):
-                self.compound_supported = True
-                log.info("%s answers compound queries: one round trip per snapshot", self.address)
-                return parts
-            reason = f"{len(parts)} value(s) for {len(commands)} queries: {reply!r}"
-        log.info(
-            "%s does not answer compound queries (%s); one query per channel on this connection",
-            self.address,
-            reason,
-        )
-        self._reopen_same_instrument()
-        for code, text in self.error_queue():
-            log.info("cleared after the compound-query test: %d %s", code, text)
-        self.compound_supported = False
-        return [self.query(command) for command in commands]
-
-    def _reopen_same_instrument(self) -> None:
-        """Reopen the session after an unanswered query: a new socket holds no stale reply."""
-        identity = self._open_and_identify()
-        if self.identity is not None and identity.serial != self.identity.serial:
-            self.transport.close()
-            raise LinkError(
-                self.address,
-                LinkFailure.WRONG_INSTRUMENT,
-                f"(another instrument answered after reopening: {identity.raw!r})",
-            )
-
-    def _read_units(self, plan: PowerPlan) -> list[PowerUnit]:
-        """Read the units of a plan's channels (once per connection); name a silent module.
-
-        A SCPI instrument does not answer a query to hardware it lacks: it queues an error
-        (-241 "Hardware missing") and stays silent, which looks like a dead link. Reopening
-        and reading the error queue tells the two apart, so an empty slot chosen by mistake
-        gives a sentence instead of an endless reconnect loop.
-        """
-        try:
-            return [self.detector(plan.module, c).cached_power_unit() for c in plan.channels]
-        except LinkError as exc:
-            if exc.kind is not LinkFailure.TIMEOUT:
-                raise
-            silence = exc
-        self._reopen_same_instrument()
-        errors = self.error_queue()
-        if not errors:
-            raise silence
-        code, text = errors[0]
-        raise MissingHardwareError(plan.module, code, text)
 
     # -- sweeps and referencing -------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ _OPENING: dict[LinkFailure, str] = {
 _VISA_SOCKET = re.compile(r"^tcpip\d*::(?P<host>[^:]+)::(?P<port>\d+)::socket$", re.IGNORECASE)
 
 
-def _where(address: str) -> str:
+def short_address(address: str) -> str:
     """Return "host:port" for a VISA socket address, else the text as given (quoted if odd)."""
     match = _VISA_SOCKET.match(address.strip())
     if match:
@@ -60,7 +60,7 @@ class LinkError(CTP10Error):
     @property
     def where(self) -> str:
         """Return the "host:port" this error is about."""
-        return _where(self.address)
+        return short_address(self.address)
 
     def __str__(self) -> str:
         opening = _OPENING[self.kind].format(where=self.where)

@@ -13,14 +13,11 @@ import enum
 import math
 import numbers
 import string
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Protocol
 
 from ctp10_gui.hardware.errors import LinkError, OutOfRangeError
-
-if TYPE_CHECKING:
-    from ctp10_gui.hardware.ctp10 import PowerSnapshot
 
 __all__ = [
     "DETECTOR_CHANNELS",
@@ -35,6 +32,7 @@ __all__ = [
     "Detector",
     "PowerUnit",
     "ReferenceLaser",
+    "SessionCache",
     "Sweep",
     "TunableLaser",
     "XUnit",
@@ -121,7 +119,7 @@ class Control:
     unit: str
     get_command: str | None
     set_command: str | None
-    kind: type = float
+    kind: type[Any] = float
     minimum: float | None = None
     maximum: float | None = None
     allowed: tuple[Any, ...] | None = None
@@ -201,13 +199,13 @@ class Control:
         raise OutOfRangeError(self.name, value, self.range_text)
 
     def _validate_enum(self, value: Any) -> enum.Enum:
-        kind = self.kind
+        kind: type[enum.Enum] = self.kind
         if isinstance(value, kind):
-            return value  # type: ignore[return-value]
+            return value
         if isinstance(value, str):
-            for member in kind:  # type: ignore[attr-defined]
+            for member in kind:
                 if value.strip().upper() in (member.name, str(member.value).upper()):
-                    return member  # type: ignore[no-any-return]
+                    return member
         raise OutOfRangeError(self.name, value, self.range_text)
 
     def encode(self, value: Any) -> object:
@@ -271,10 +269,29 @@ def _template_fields(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
+@dataclass
+class SessionCache:
+    """Hold what was learned on one connection; a new connection starts from an empty one."""
+
+    # Compound queries ("A?;B?" answered "a;b"): None until tried on this connection.
+    compound: bool | None = None
+    # Detector power units read or set through this driver, by (module, channel).
+    power_units: dict[tuple[int, int], PowerUnit] = field(default_factory=dict)
+    # Laser model at each TLS (1–4) and reference laser (1–10) position; None: no laser.
+    tls_models: dict[int, str | None] = field(default_factory=dict)
+    laser_models: dict[int, str | None] = field(default_factory=dict)
+
+    def forget_settings(self) -> None:
+        """Forget the instrument settings (after *RST); compound support is kept."""
+        self.power_units.clear()
+        self.tls_models.clear()
+        self.laser_models.clear()
+
+
 class Owner(Protocol):
     """What a channel needs from the instrument object (implemented by CTP10)."""
 
-    cache: dict[Hashable, object]
+    session: SessionCache
 
     def query(self, command: str) -> str:
         """Send a query and return its reply."""
@@ -292,16 +309,13 @@ class Owner(Protocol):
         """Close the session and return the LinkError for an unparseable reply."""
         ...
 
-    def snapshot(self, module: int, channels: tuple[int, ...]) -> PowerSnapshot:
-        """Read the power of channels of one module."""
-        ...
-
 
 class Channel:
     """Give get/set and attribute access to a channel's declared controls."""
 
     controls: ClassVar[tuple[Control, ...]] = ()
     _by_name: ClassVar[dict[str, Control]] = {}
+    _owner: Owner
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -385,18 +399,23 @@ class Channel:
         return {c.name: f"{c.label} ({c.range_text})" for c in self.controls}
 
 
-_WAVELENGTH = {"unit": "nm", "minimum": WAVELENGTH_MIN_NM, "maximum": WAVELENGTH_MAX_NM}
-_POWER_DBM = {"unit": "dBm", "minimum": -20.0, "maximum": 20.0}
+def _wavelength(name: str, label: str, get_command: str, set_command: str) -> Control:
+    """Declare a wavelength setting: nm, 1240–1680, replied in metres."""
+    return Control(name, label, "nm", get_command, set_command, minimum=WAVELENGTH_MIN_NM,
+                   maximum=WAVELENGTH_MAX_NM, reply_si=True)
+
+
+def _power_dbm(name: str, label: str, get_command: str, set_command: str) -> Control:
+    """Declare a laser power setpoint: dBm, −20 to +20."""
+    return Control(name, label, "dBm", get_command, set_command, minimum=-20.0, maximum=20.0)
 
 
 class Sweep(Channel):
     """Hold the global scan settings (:INIT:…)."""
 
     controls = (
-        Control("start_nm", "Scan start", get_command=":INIT:WAV:STAR?",
-                set_command=":INIT:WAV:STAR {value:.3f}NM", reply_si=True, **_WAVELENGTH),
-        Control("stop_nm", "Scan stop", get_command=":INIT:WAV:STOP?",
-                set_command=":INIT:WAV:STOP {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?", ":INIT:WAV:STAR {value:.3f}NM"),
+        _wavelength("stop_nm", "Scan stop", ":INIT:WAV:STOP?", ":INIT:WAV:STOP {value:.3f}NM"),
         Control("sampling_pm", "Sampling step", "pm", ":INIT:WAV:SAMP?",
                 ":INIT:WAV:SAMP {value}PM", minimum=1, maximum=250, step=1,
                 allowed=(0.5, 0.2, 0.1, 0.05, 0.02), reply_si=True),
@@ -438,16 +457,16 @@ class TunableLaser(Channel):
     controls = (
         Control("identifier", "Laser position", "", ":INIT:TLS{n}:ID?", ":INIT:TLS{n}:ID {value}",
                 kind=int, minimum=0, maximum=10),
-        Control("start_nm", "Start", get_command=":INIT:TLS{n}:WAV:STAR?",
-                set_command=":INIT:TLS{n}:WAV:STAR {value:.3f}NM", reply_si=True, **_WAVELENGTH),
-        Control("stop_nm", "Stop", get_command=":INIT:TLS{n}:WAV:STOP?",
-                set_command=":INIT:TLS{n}:WAV:STOP {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
+                    ":INIT:TLS{n}:WAV:STAR {value:.3f}NM"),
+        _wavelength("stop_nm", "Stop", ":INIT:TLS{n}:WAV:STOP?",
+                    ":INIT:TLS{n}:WAV:STOP {value:.3f}NM"),
         _SPEED_BASE,
-        Control("power_dbm", "Power", get_command=":INIT:TLS{n}:POW?",
-                set_command=":INIT:TLS{n}:POW {value}DBM", **_POWER_DBM),
+        _power_dbm("power_dbm", "Power", ":INIT:TLS{n}:POW?", ":INIT:TLS{n}:POW {value}DBM"),
         Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
                 ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
     )  # fmt: skip
+    n: int
 
     def __init__(self, owner: Owner, n: int) -> None:
         super().__init__(owner)
@@ -458,12 +477,11 @@ class TunableLaser(Channel):
 
     def model(self) -> str | None:
         """Return the model of the laser at this TLS's position (cached), None if none."""
-        key = ("tls_model", self.n)
-        if key not in self._owner.cache:
+        models = self._owner.session.tls_models
+        if self.n not in models:
             position = self.get("identifier")
-            model = ReferenceLaser(self._owner, position).model() if position else None
-            self._owner.cache[key] = model
-        return self._owner.cache[key]  # type: ignore[return-value]
+            models[self.n] = ReferenceLaser(self._owner, position).model() if position else None
+        return models[self.n]
 
     def control_for_set(self, name: str) -> Control:
         """Return the control for name, with the speed steps of this laser's model."""
@@ -474,22 +492,22 @@ class TunableLaser(Channel):
     def _remember(self, name: str, value: Any) -> None:
         if name == "identifier":
             # Another laser position may be another model with other speed steps.
-            self._owner.cache.pop(("tls_model", self.n), None)
+            self._owner.session.tls_models.pop(self.n, None)
 
 
 class ReferenceLaser(Channel):
     """Hold the static settings of reference laser r (1–10)."""
 
     controls = (
-        Control("power_dbm", "Power", get_command=":CTP:RLAS{r}:POW?",
-                set_command=":CTP:RLAS{r}:POW {value}DBM", **_POWER_DBM),
+        _power_dbm("power_dbm", "Power", ":CTP:RLAS{r}:POW?", ":CTP:RLAS{r}:POW {value}DBM"),
         Control("output", "Output", "", ":CTP:RLAS{r}:POW:STAT?",
                 ":CTP:RLAS{r}:POW:STAT {value}", kind=bool, words=("ON", "OFF")),
-        Control("wavelength_nm", "Wavelength", get_command=":CTP:RLAS{r}:WAV?",
-                set_command=":CTP:RLAS{r}:WAV {value:.3f}NM", reply_si=True, **_WAVELENGTH),
+        _wavelength("wavelength_nm", "Wavelength", ":CTP:RLAS{r}:WAV?",
+                    ":CTP:RLAS{r}:WAV {value:.3f}NM"),
         Control("frequency_thz", "Frequency", "THz", None, None,
                 derive=("wavelength_nm", frequency_thz)),
     )  # fmt: skip
+    r: int
 
     def __init__(self, owner: Owner, r: int) -> None:
         super().__init__(owner)
@@ -504,28 +522,29 @@ class ReferenceLaser(Channel):
 
     def model(self) -> str | None:
         """Return the laser's model from its identity (cached per connection)."""
-        key = ("laser_model", self.r)
-        if key not in self._owner.cache:
-            self._owner.cache[key] = laser_model(self.identity())
-        return self._owner.cache[key]  # type: ignore[return-value]
+        models = self._owner.session.laser_models
+        if self.r not in models:
+            models[self.r] = laser_model(self.identity())
+        return models[self.r]
 
 
 POWER_QUERY = ":CTP:SENS{m}:CHAN{c}:POW?"
-# Cache key of the set of snapshot plans whose channels are all known to be in dBm.
-DBM_PLANS_KEY = "dbm_plans"
+POWER_UNIT_QUERY = ":CTP:SENS{m}:CHAN{c}:UNIT:Y?"
 
 
 class Detector(Channel):
     """Hold the settings of detector channel c (1–6) of module m (1–20)."""
 
     controls = (
-        Control("power_unit", "Power unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:Y?",
+        Control("power_unit", "Power unit", "", POWER_UNIT_QUERY,
                 ":CTP:SENS{m}:CHAN{c}:UNIT:Y {value}", kind=PowerUnit),
         Control("x_unit", "Spectral unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:X?",
                 ":CTP:SENS{m}:CHAN{c}:UNIT:X {value}", kind=XUnit),
-        Control("wavelength_nm", "Calibration wavelength", get_command=":CTP:SENS{m}:CHAN{c}:WAV?",
-                set_command=":CTP:SENS{m}:CHAN{c}:WAV {value}NM", reply_si=True, **_WAVELENGTH),
+        _wavelength("wavelength_nm", "Calibration wavelength", ":CTP:SENS{m}:CHAN{c}:WAV?",
+                    ":CTP:SENS{m}:CHAN{c}:WAV {value}NM"),
     )  # fmt: skip
+    module: int
+    channel: int
 
     def __init__(self, owner: Owner, module: int, channel: int) -> None:
         super().__init__(owner)
@@ -537,20 +556,4 @@ class Detector(Channel):
 
     def _remember(self, name: str, value: Any) -> None:
         if name == "power_unit":
-            self._owner.cache[("power_unit", self.module, self.channel)] = value
-            self._owner.cache.pop(DBM_PLANS_KEY, None)  # snapshots must look the units up again
-
-    def cached_power_unit(self) -> PowerUnit:
-        """Return the power unit, read from the instrument only once per connection."""
-        key = ("power_unit", self.module, self.channel)
-        if key not in self._owner.cache:
-            self.get("power_unit")
-        return self._owner.cache[key]  # type: ignore[return-value]
-
-    def power(self) -> PowerSnapshot:
-        """Read this channel's power now (one query) as a one-channel snapshot."""
-        return self._owner.snapshot(self.module, (self.channel,))
-
-    def power_dbm(self) -> float:
-        """Return this channel's power in dBm now; NaN when under/over range or unreadable."""
-        return float(self.power().values_dbm[0])
+            self._owner.session.power_units[(self.module, self.channel)] = value

@@ -133,6 +133,7 @@ class LinkController(QObject):
         self._worker.probe_ok.connect(self._on_probe_ok, queued)
         self._worker.channel_errors.connect(self._on_channel_errors, queued)
         self._worker.live_refused.connect(self._on_live_refused, queued)
+        self._worker.link_notice.connect(self._on_link_notice, queued)
         self._worker.request_started.connect(self._on_request_started, queued)
         self._worker.request_done.connect(self._on_request_done, queued)
         self._worker.request_failed.connect(self._on_request_failed, queued)
@@ -549,6 +550,11 @@ class LinkController(QObject):
         self._instrument_errors.append(why)
         self.instrument_error.emit(why)
         self._handle(LinkEvent.LIVE_OFF, why)
+
+    @Slot(int, str, str)
+    def _on_link_notice(self, session: int, kind: str, text: str) -> None:
+        if session == self._session:
+            self.link_event.emit(kind, text)
 
     @Slot(int, int, float)
     def _on_request_started(self, session: int, request_id: int, t: float) -> None:

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ctp10_gui.hardware.ctp10 import CTP10, PowerPlan
+from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
+from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.transport import VisaTransport
 from ctp10_gui.models.samples import SnapshotBatch, SnapshotBatcher
 
@@ -112,6 +113,7 @@ class AcquisitionWorker(QObject):
     probe_ok = Signal(int, float)  # session, monotonic s of the *OPC? reply
     channel_errors = Signal(int, object)  # session, tuple[str, ...] per channel, on change
     live_refused = Signal(int, str)  # session, why live acquisition stopped (link still fine)
+    link_notice = Signal(int, str, str)  # session, kind ("unit_changed", "resync"), sentence
     request_started = Signal(int, int, float)  # session, request id, monotonic s (busy only)
     request_done = Signal(int, int, object, float)  # session, request id, result, monotonic s
     request_failed = Signal(int, int, object, float)  # session, request id, exception, s
@@ -193,8 +195,7 @@ class AcquisitionLoop:
         self._interval_s = interval_s
         self._live = live
         self._ctp: CTP10 | None = None
-        self._plan: PowerPlan | None = None  # of (module, channels), made at the first snapshot
-        self._sent_at: float | None = None  # monotonic s: a snapshot query sent ahead, unread
+        self._poller: PowerPoller | None = None  # of (module, channels) on this session
         self._session = 0
         self._address = ""
         self._next_snapshot_at = 0.0
@@ -286,7 +287,7 @@ class AcquisitionLoop:
                 self._next_probe_at = now + self._probe_interval_s
             case _Configure(module, channels, interval_s):
                 self._module, self._channels = module, channels
-                self._plan = None
+                self._poller = None
                 self._interval_s = interval_s
                 # A longer interval starts from now; a shorter one takes effect at once.
                 self._next_snapshot_at = min(self._next_snapshot_at,
@@ -341,7 +342,7 @@ class AcquisitionLoop:
     def _drop_session(self) -> None:
         """Send what is pending and close the session (never clear(): it hangs on a dead peer)."""
         self._flush()
-        self._sent_at = None  # its reply, if any, goes with the socket
+        self._poller = None  # a reply sent ahead, if any, goes with the socket
         ctp, self._ctp = self._ctp, None
         if ctp is not None:
             ctp.close()
@@ -357,45 +358,34 @@ class AcquisitionLoop:
     def _snapshot(self, ahead: bool = True) -> float:
         """Take one snapshot into the pending batch; return the monotonic time (s) after it.
 
-        With ahead, when the next snapshot is already due (the maximum rate), its query is
-        sent as soon as this reply is in, before this reply is parsed and batched: the
-        instrument answers it meanwhile, so that work costs no round-trip time. Its reply is
-        read first thing next time, before any command can use the session. This reply was
-        read in full before, so no instrument ever holds two queries.
+        With ahead, when the next snapshot is already due (the maximum rate) and no command
+        waits, the poller sends its query as soon as this reply is in, before this reply is
+        parsed and batched: the instrument answers it meanwhile. Its reply is read first
+        thing next time, before any command can use the session (_settle).
         """
         ctp = self._ctp
         assert ctp is not None
         # The hot path at the maximum rate: plain values go straight into the batcher's lists
-        # (no PowerSnapshot, no per-sample numpy arrays), a plan validated once, no logging.
+        # (no PowerSnapshot, no per-sample numpy arrays), a poller made once, no logging.
         module = self._module
-        sent_at, self._sent_at = self._sent_at, None
-        lost = None
         try:
-            plan = self._plan
-            if plan is None:
-                plan = self._plan = ctp.power_plan(module, self._channels)
-            if sent_at is None:
-                row = ctp.read_power_row(plan)
-            else:
-                reply = ctp.receive_power_reply(plan)
+            poller = self._poller
+            if poller is None:
+                poller = self._poller = ctp.power_poller(module, self._channels)
             # Deadline pacing: the next snapshot is one interval after the previous deadline,
             # so the rate does not drift; after a slow reply skip to now instead of catching up.
-            now = self._clock()
             next_at = self._next_snapshot_at + self._interval_s
+            send_next = ahead and next_at <= self._clock() and self._queue.empty()
+            row = poller.receive(send_next)
+            now = self._clock()
             self._next_snapshot_at = next_at if next_at >= now else now
-            if ahead and next_at <= now and self._queue.empty():
-                try:
-                    self._sent_at = ctp.send_power_query(plan)
-                except LinkError as exc:
-                    lost = exc  # after this snapshot, which is good, is kept
-            if sent_at is not None:
-                row = ctp.parse_power_reply(plan, reply, sent_at)
         except LinkError as exc:
             self._lose(exc)
             return self._clock()
         except MissingHardwareError as exc:
             # The link is fine (the driver reopened it); polling again would only repeat this.
             self._flush()
+            self._poller = None
             self._live = False
             self._next_probe_at = self._clock()
             self._events.live_refused.emit(self._session, str(exc))
@@ -404,7 +394,7 @@ class AcquisitionLoop:
             log.exception("snapshot of module %d failed", module)
             self._lose(LinkError(self._address, LinkFailure.GARBLED, f"({exc})"))
             return self._clock()
-        flushed = self._batcher.add_row(module, plan.channels, row.t_mono, row.t_wall,
+        flushed = self._batcher.add_row(module, poller.channels, row.t_mono, row.t_wall,
                                         row.values_dbm, row.status)
         if flushed is not None:  # module or channels changed: the old layout goes on its own
             self._emit(flushed, self._latencies)
@@ -413,13 +403,13 @@ class AcquisitionLoop:
         if row.errors != self._last_errors:
             self._last_errors = row.errors
             self._events.channel_errors.emit(self._session, row.errors)
-        if lost is not None:
-            self._lose(lost)
+        for kind, text in row.events:
+            self._events.link_notice.emit(self._session, kind, text)
         return now
 
     def _settle(self) -> None:
         """Read the reply of a snapshot query sent ahead, if any, so the session is free."""
-        if self._sent_at is not None and self._ctp is not None:
+        if self._poller is not None and self._poller.pending and self._ctp is not None:
             self._snapshot(ahead=False)
 
     def _flush(self) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 
 OK, UNDER, OVER, ERROR = (int(ChannelStatus.OK), int(ChannelStatus.UNDER),
                           int(ChannelStatus.OVER), int(ChannelStatus.ERROR))

@@ -15,7 +15,7 @@ from typing import Literal, overload
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.samples import SnapshotBatch
 
 log = logging.getLogger(__name__)

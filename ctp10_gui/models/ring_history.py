@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.decimation import (
     assemble_columns,
     block_stats,

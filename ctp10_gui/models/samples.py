@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ctp10_gui.hardware.ctp10 import PowerSnapshot
+    from ctp10_gui.hardware.power import PowerSnapshot
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on numpy arrays has no single truth value

@@ -49,29 +49,35 @@ class DetectorCommands:
         dispatcher.add_batcher(self._batch_powers)
 
     def _batch_powers(self, units: list[Unit]) -> Unit | None:
-        """Return one unit answering a compound of valid power queries in one pass, or None.
+        """Return one unit answering a compound of power and power-unit queries, or None.
 
-        A detector module reads its channels together; so does the simulator: one clock and
-        coupling reading and one dispatch for the whole message. Anything else (another
-        command, a parameter, a missing detector, whose error must be queued in order) is
-        answered unit by unit.
+        A detector module reads its channels together and knows their units; so does the
+        simulator: one clock and coupling reading and one dispatch for the whole message, the
+        units read at the same moment as the powers. Anything else (another command, a
+        parameter, a missing detector, whose error must be queued in order) is answered unit
+        by unit.
         """
-        detectors: list[Detector] = []
+        parts: list[tuple[bool, Detector]] = []
         for handler, suffixes, params in units:
-            if handler != self._q_power or params:
+            is_unit = handler == self._q_unit_y
+            if params or not (is_unit or handler == self._q_power):
                 return None
             try:
-                detectors.append(self._state.detector(*suffixes))
+                parts.append((is_unit, self._state.detector(*suffixes)))
             except ScpiError:
                 return None
-        batch = tuple(detectors)
+        batch = tuple(parts)
         return (lambda _suffixes, _params: self._power_replies(batch)), (), []
 
-    def _power_replies(self, detectors: tuple[Detector, ...]) -> str:
-        """Answer the power queries of these detectors, ';'-joined."""
+    def _power_replies(self, parts: tuple[tuple[bool, Detector], ...]) -> str:
+        """Answer the power (False) and unit (True) queries of these detectors, ';'-joined."""
         state = self._state
         loss_db = state.coupling.loss_db(state.clock())
-        return ";".join([self._power_reply(det, loss_db) for det in detectors])
+        text = state.options.unit_reply == "text"
+        return ";".join([
+            unit_y_reply(det.unit_mw, text) if is_unit else self._power_reply(det, loss_db)
+            for is_unit, det in parts
+        ])
 
     def _q_power(self, s: list[int], p: list[str]) -> str:
         if p:
@@ -119,10 +125,8 @@ class DetectorCommands:
 
     def _q_unit_y(self, s: list[int], p: list[str]) -> str:
         no_params(p)
-        mw = self._state.detector(s[0], s[1]).unit_mw
-        if self._state.options.unit_reply == "text":
-            return "MW" if mw else "DBM"
-        return "1" if mw else "0"
+        return unit_y_reply(self._state.detector(s[0], s[1]).unit_mw,
+                            self._state.options.unit_reply == "text")
 
     def _s_unit_y(self, s: list[int], p: list[str]) -> None:
         det = self._state.detector(s[0], s[1])
@@ -162,3 +166,10 @@ class DetectorCommands:
         det = self._state.detector(s[0], s[1])
         value = parse_int(one_param(p))
         det.logging_trigger = int(check_range(value, *TRIGGER_INPUTS, "logging trigger"))
+
+
+def unit_y_reply(mw: bool, text: bool) -> str:
+    """Return a UNIT:Y? reply: "MW"/"DBM" as text, else the code "1"/"0"."""
+    if text:
+        return "MW" if mw else "DBM"
+    return "1" if mw else "0"

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.live_history import HistoryChange, LiveHistory
 from ctp10_gui.models.ring_history import GAP_STATUS
 from ctp10_gui.models.y_autorange import YAutoRange

@@ -8,20 +8,16 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.ctp10 import (
-    ChannelStatus,
-    Identity,
-    PowerUnit,
-    TraceType,
-    parse_power,
-)
+from ctp10_gui.hardware.ctp10 import Identity, PowerUnit, TraceType
 from ctp10_gui.hardware.errors import (
     InstrumentError,
     LinkError,
     LinkFailure,
+    MissingHardwareError,
     OperationTimeoutError,
     OutOfRangeError,
 )
+from ctp10_gui.hardware.power import ChannelStatus, parse_power
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
 
 ADDRESS = "TCPIP::replay::5025::SOCKET"
@@ -33,8 +29,17 @@ def units(module: int, channels: tuple[int, ...], reply: str = "0") -> list[tupl
     return [(f":CTP:SENS{module}:CHAN{c}:UNIT:Y?", reply) for c in channels]
 
 
-def compound(module: int, channels: tuple[int, ...]) -> str:
-    return ";".join(f":CTP:SENS{module}:CHAN{c}:POW?" for c in channels)
+def compound(module: int, channels: tuple[int, ...], turn: int = 0) -> str:
+    """Return the snapshot message: powers, then units; turn 1 asks the first unit again."""
+    powers = [f":CTP:SENS{module}:CHAN{c}:POW?" for c in channels]
+    unit_queries = [f":CTP:SENS{module}:CHAN{c}:UNIT:Y?" for c in channels]
+    return ";".join(powers + unit_queries + unit_queries[:turn])
+
+
+def answer(values: str, unit: str = "0", turn: int = 0) -> str:
+    """Return the reply to compound(): the values, then one unit reply per channel (+ turn)."""
+    count = len(values.split(";"))
+    return ";".join([values, *[unit] * (count + turn)])
 
 
 def single(module: int, channel: int) -> str:
@@ -109,23 +114,23 @@ def test_probe_is_one_opc_round_trip() -> None:
 CH4 = (1, 2, 3, 4)
 
 
-def test_snapshot_detects_compound_support_once_and_caches_units() -> None:
+def test_snapshot_detects_compound_support_once_and_reads_units_with_every_snapshot() -> None:
     exchange = [
         IDN,
-        *units(4, CH4),
-        (compound(4, CH4), "-10.5;-20.25;-30;-40.125"),
-        # Second snapshot: one round trip, no unit query.
-        (compound(4, CH4), "-11;-21;-31;-41"),
+        (compound(4, CH4), answer("-10.5;-20.25;-30;-40.125")),
+        # Second snapshot: one round trip again, the other message of the pair.
+        (compound(4, CH4, turn=1), answer("-11;-21;-31;-41", turn=1)),
     ]
     clock = FakeClock()
     with expected_protocol(exchange, connect=True, clock=clock, wall_clock=lambda: 1e9) as ctp:
         first = ctp.snapshot(4, CH4)
-        assert ctp.compound_supported is True
+        assert ctp.session.compound is True
         second = ctp.snapshot(4, [1, 2, 3, 4])
     np.testing.assert_array_equal(first.values_dbm, [-10.5, -20.25, -30.0, -40.125])
     np.testing.assert_array_equal(second.values_dbm, [-11, -21, -31, -41])
     assert second.status.dtype == np.int8 and list(second.status) == [ChannelStatus.OK] * 4
     assert second.errors == ("", "", "", "")
+    assert second.units == (PowerUnit.DBM,) * 4
     assert (second.module, second.channels, second.t_wall) == (4, CH4, 1e9)
 
 
@@ -142,18 +147,19 @@ def test_rejected_compound_query_resyncs_and_falls_back_for_the_connection(
 ) -> None:
     exchange = [
         IDN,
-        *units(4, CH4),
         (compound(4, CH4), rejection),
         # A fresh session (no stale reply can be read) and a drained -113.
         IDN,
         ("SYST:ERR?", '-113,"Undefined header"'),
         OK,
+        *units(4, CH4),
         *[(single(4, c), f"-{c}0.0") for c in CH4],
+        # The units are read again only UNIT_CHECK_S later.
         *[(single(4, c), f"-{c}1.0") for c in CH4],
     ]
     with expected_protocol(exchange, connect=True) as ctp:
         first = ctp.snapshot(4, CH4)
-        assert ctp.compound_supported is False
+        assert ctp.session.compound is False
         second = ctp.snapshot(4, CH4)
         assert ctp.transport.opens == 2  # type: ignore[attr-defined]
     np.testing.assert_array_equal(first.values_dbm, [-10, -20, -30, -40])
@@ -163,7 +169,6 @@ def test_rejected_compound_query_resyncs_and_falls_back_for_the_connection(
 def test_another_instrument_after_the_fallback_reopen_is_refused() -> None:
     exchange = [
         IDN,
-        *units(4, (1, 2)),
         (compound(4, (1, 2)), "-1"),
         ("*IDN?", "EXFO,CTP10,OTHER,1.2.3"),
     ]
@@ -174,17 +179,36 @@ def test_another_instrument_after_the_fallback_reopen_is_refused() -> None:
 
 def test_link_failure_during_detection_is_not_mistaken_for_no_support() -> None:
     error = LinkError(ADDRESS, LinkFailure.RESET, "while sending")
-    with expected_protocol(
-        [IDN, *units(4, (1, 2)), (compound(4, (1, 2)), error)], connect=True
-    ) as ctp:
+    with expected_protocol([IDN, (compound(4, (1, 2)), error)], connect=True) as ctp:
         with pytest.raises(LinkError) as caught:
             ctp.snapshot(4, (1, 2))
         assert caught.value is error
-        assert ctp.compound_supported is None
+        assert ctp.session.compound is None
 
 
-def test_wrong_part_count_after_detection_is_a_desync() -> None:
-    exchange = [IDN, *units(4, (1, 2)), (compound(4, (1, 2)), "-1;-2"), (compound(4, (1, 2)), "-1")]
+def test_a_silent_empty_slot_is_named_not_taken_for_a_dead_link() -> None:
+    exchange = [
+        IDN,
+        (compound(3, (1, 2)), LinkError(ADDRESS, LinkFailure.TIMEOUT, "within 1 s")),
+        IDN,
+        ("SYST:ERR?", '-241,"Hardware missing"'),
+        ("SYST:ERR?", '-241,"Hardware missing"'),
+        OK,
+    ]
+    with expected_protocol(exchange, connect=True) as ctp:
+        with pytest.raises(MissingHardwareError, match="detector module 3 does not answer"):
+            ctp.snapshot(3, (1, 2))
+        assert ctp.session.compound is None  # nothing learned about compound messages
+
+
+def test_a_reply_of_the_wrong_count_twice_in_a_row_is_a_desync() -> None:
+    exchange = [
+        IDN,
+        (compound(4, (1, 2)), answer("-1;-2")),
+        (compound(4, (1, 2), turn=1), answer("-1;-2")),  # one value short: another query's
+        IDN,  # reopened: a new socket holds no stale reply
+        (compound(4, (1, 2), turn=1), "-1"),
+    ]
     with expected_protocol(exchange, connect=True) as ctp:
         ctp.snapshot(4, (1, 2))
         with pytest.raises(LinkError) as caught:
@@ -197,28 +221,30 @@ def test_wrong_part_count_after_detection_is_a_desync() -> None:
 def test_reconnect_forgets_compound_support_and_units() -> None:
     exchange = [
         IDN,
-        *units(1, (1, 2)),
-        (compound(1, (1, 2)), "-1;-2"),
+        (compound(1, (1, 2)), answer("-1;-2")),
         IDN,
-        *units(1, (1, 2)),
-        (compound(1, (1, 2)), "-1;-2"),
+        (compound(1, (1, 2)), answer("-1;-2", unit="MW")),
     ]
     with expected_protocol(exchange, connect=True) as ctp:
         ctp.snapshot(1, (1, 2))
         ctp.connect()
-        assert ctp.compound_supported is None
-        ctp.snapshot(1, (1, 2))
+        assert ctp.session.compound is None and not ctp.session.power_units
+        snap = ctp.snapshot(1, (1, 2))
+    assert snap.units == (PowerUnit.MW,) * 2 and list(snap.status) == [ChannelStatus.UNDER] * 2
 
 
-def test_one_channel_is_one_plain_query_without_detection() -> None:
-    with expected_protocol([*units(4, (3,)), (single(4, 3), "-7.25,DBM")]) as ctp:
-        assert ctp.detector(4, 3).power_dbm() == -7.25
-        assert ctp.compound_supported is None
+def test_one_channel_is_one_message_of_its_power_and_unit() -> None:
+    with expected_protocol(
+        [(compound(4, (3,)), "-7.25,DBM;DBM"), (compound(4, (3,), turn=1), "0.5;MW;MW")]
+    ) as ctp:
+        assert ctp.snapshot(4, (3,)).values_dbm[0] == -7.25
+        assert ctp.session.compound is True
+        assert ctp.snapshot(4, (3,)).values_dbm[0] == pytest.approx(10 * math.log10(0.5))
 
 
 def test_each_channel_keeps_its_own_status() -> None:
     with expected_protocol(
-        [IDN, *units(4, CH4), (compound(4, CH4), "-12.5;x#;-200;9.9E37")], connect=True
+        [IDN, (compound(4, CH4), answer("-12.5;x#;-200;9.9E37"))], connect=True
     ) as ctp:
         snap = ctp.snapshot(4, CH4)
     assert snap.values_dbm[0] == -12.5
@@ -269,94 +295,17 @@ def test_power_reply_forms(
 
 
 def test_milliwatt_channels_are_converted_to_dbm() -> None:
-    exchange = [IDN, *units(1, (1, 2), reply="MW"), (compound(1, (1, 2)), "1.0;0.001")]
+    exchange = [IDN, (compound(1, (1, 2)), answer("1.0;0.001", unit="MW"))]
     with expected_protocol(exchange, connect=True) as ctp:
         snap = ctp.snapshot(1, (1, 2))
     np.testing.assert_allclose(snap.values_dbm, [0.0, -30.0])
-
-
-def test_unit_changed_through_the_driver_updates_the_cache_without_a_query() -> None:
-    exchange = [
-        IDN,
-        *units(4, (1, 2)),
-        (compound(4, (1, 2)), "-3;-6"),
-        (":CTP:SENS4:CHAN2:UNIT:Y MW", None),
-        OK,
-        (":CTP:SENS4:CHAN2:UNIT:Y?", "1"),
-        (compound(4, (1, 2)), "-3;0.01"),
-    ]
-    with expected_protocol(exchange, connect=True) as ctp:
-        ctp.snapshot(4, (1, 2))
-        ctp.detector(4, 2).power_unit = PowerUnit.MW
-        snap = ctp.snapshot(4, (1, 2))
-    np.testing.assert_allclose(snap.values_dbm, [-3.0, -20.0])
-
-
-def test_a_snapshot_query_sent_ahead_is_one_exchange_split_in_two() -> None:
-    exchange = [
-        IDN,
-        *units(4, CH4),
-        (compound(4, CH4), "-1;-2;-3;-4"),  # detection, by the first snapshot
-        (compound(4, CH4), None),
-        (None, "-5;x#;-7;-8"),
-    ]
-    clock = FakeClock()
-    with expected_protocol(exchange, connect=True, clock=clock, wall_clock=lambda: 9.0) as ctp:
-        plan = ctp.power_plan(4, CH4)
-        ctp.read_power_row(plan)
-        clock.now = 3.0
-        sent_at = ctp.send_power_query(plan)
-        clock.now = 3.25  # the caller works while the instrument answers
-        reply = ctp.receive_power_reply(plan)
-        clock.now = 4.0  # parsed later: the times are those of the exchange
-        assert sent_at is not None
-        row = ctp.parse_power_reply(plan, reply, sent_at)
-    assert sent_at == 3.0 and (row.t_mono, row.t_wall, row.latency_s) == (3.25, 9.0, 0.25)
-    assert row.values_dbm[::2] == [-5.0, -7.0] and math.isnan(row.values_dbm[1])
-    assert row.status == (0, int(ChannelStatus.ERROR), 0, 0)
-    assert row.errors == ("", "garbled reply 'x#'", "", "")
-
-
-def test_nothing_is_sent_ahead_until_one_plain_exchange_answers_a_snapshot() -> None:
-    fallback = [IDN, ("SYST:ERR?", '-113,"Undefined header"'), OK]
-    exchange = [
-        IDN,
-        *units(4, (1, 2)),
-        (compound(4, (1, 2)), "-1"),  # compound queries rejected: one query per channel
-        *fallback,
-        (single(4, 1), "-1"),
-        (single(4, 2), "-2"),
-    ]
-    with expected_protocol(exchange, connect=True) as ctp:
-        plan = ctp.power_plan(4, (1, 2))
-        assert ctp.send_power_query(plan) is None  # units and compound support unknown
-        ctp.read_power_row(plan)
-        assert ctp.compound_supported is False
-        assert ctp.send_power_query(plan) is None  # two queries: nothing to send ahead
-
-
-def test_a_reply_sent_ahead_with_a_wrong_value_count_is_a_desync() -> None:
-    exchange = [
-        IDN,
-        *units(4, CH4),
-        (compound(4, CH4), "-1;-2;-3;-4"),
-        (compound(4, CH4), "-1;-2;-3"),
-    ]
-    with expected_protocol(exchange, connect=True) as ctp:
-        plan = ctp.power_plan(4, CH4)
-        ctp.read_power_row(plan)
-        sent_at = ctp.send_power_query(plan)
-        assert sent_at is not None
-        reply = ctp.receive_power_reply(plan)
-        with pytest.raises(LinkError, match="out of step") as caught:
-            ctp.parse_power_reply(plan, reply, sent_at)
-        assert caught.value.kind is LinkFailure.GARBLED and not ctp.transport.is_open
+    assert snap.units == (PowerUnit.MW, PowerUnit.MW)
 
 
 def test_snapshot_times_come_from_the_injected_clocks() -> None:
     ticks = iter([10.0, 10.004])
     with expected_protocol(
-        [*units(1, (1,)), (single(1, 1), "-1")], clock=lambda: next(ticks), wall_clock=lambda: 5.0
+        [(compound(1, (1,)), answer("-1"))], clock=lambda: next(ticks), wall_clock=lambda: 5.0
     ) as ctp:
         snap = ctp.snapshot(1, (1,))
     assert (snap.t_mono, snap.t_wall) == (10.004, 5.0)
@@ -376,7 +325,7 @@ def test_snapshot_values_match_the_full_parser_for_every_reply_form(
     replies: tuple[str, ...],
 ) -> None:
     channels = (1, 2, 3, 4, 5, 6)
-    exchange = [IDN, *units(4, channels), (compound(4, channels), ";".join(replies))]
+    exchange = [IDN, (compound(4, channels), answer(";".join(replies)))]
     with expected_protocol(exchange, connect=True) as ctp:
         snap = ctp.snapshot(4, channels)
     expected = [parse_power(reply, PowerUnit.DBM) for reply in replies]
@@ -388,9 +337,8 @@ def test_snapshot_values_match_the_full_parser_for_every_reply_form(
 def test_an_error_on_one_snapshot_does_not_stick_to_the_next() -> None:
     exchange = [
         IDN,
-        *units(4, (1, 2)),
-        (compound(4, (1, 2)), "-1;x#"),
-        (compound(4, (1, 2)), "-1;-2"),
+        (compound(4, (1, 2)), answer("-1;x#")),
+        (compound(4, (1, 2), turn=1), answer("-1;-2", turn=1)),
     ]
     with expected_protocol(exchange, connect=True) as ctp:
         bad = ctp.snapshot(4, (1, 2))
@@ -399,28 +347,8 @@ def test_an_error_on_one_snapshot_does_not_stick_to_the_next() -> None:
     assert good.errors == ("", "") and list(good.status) == [ChannelStatus.OK] * 2
 
 
-def test_power_row_reads_like_snapshot_as_plain_values() -> None:
-    ticks = iter([1.0, 1.002, 2.0, 2.003])
-    exchange = [
-        IDN,
-        *units(4, CH4),
-        (compound(4, CH4), "-1.5;-200;x#;-4"),
-        (compound(4, CH4), "-1.5;-200;x#;-4"),
-    ]
-    with expected_protocol(
-        exchange, connect=True, clock=lambda: next(ticks), wall_clock=lambda: 7.0
-    ) as ctp:
-        snap = ctp.snapshot(4, CH4)
-        row = ctp.power_row(4, CH4)
-    np.testing.assert_array_equal(row.values_dbm, snap.values_dbm)
-    assert list(row.status) == snap.status.tolist() == [0, 1, 3, 0]
-    assert row.errors == snap.errors
-    assert (row.t_mono, row.t_wall) == (2.003, 7.0)
-    assert row.latency_s == pytest.approx(0.003)
-
-
 def test_repeated_snapshots_still_refuse_bad_arguments() -> None:
-    exchange = [IDN, *units(1, CH4), (compound(1, CH4), "-1;-2;-3;-4")]
+    exchange = [IDN, (compound(1, CH4), answer("-1;-2;-3;-4"))]
     with expected_protocol(exchange, connect=True) as ctp:
         ctp.snapshot(1, CH4)
         with pytest.raises(OutOfRangeError):
@@ -436,10 +364,8 @@ def test_repeated_snapshots_still_refuse_bad_arguments() -> None:
 def test_a_channel_list_changed_between_snapshots_is_read_anew() -> None:
     exchange = [
         IDN,
-        *units(4, (1, 2)),
-        (compound(4, (1, 2)), "-1;-2"),
-        *units(4, (3,)),
-        (compound(4, (1, 3)), "-1;-3"),
+        (compound(4, (1, 2)), answer("-1;-2")),
+        (compound(4, (1, 3)), answer("-1;-3")),
     ]
     channels = [1, 2]
     with expected_protocol(exchange, connect=True) as ctp:

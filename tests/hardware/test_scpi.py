@@ -255,6 +255,25 @@ def test_changing_the_identifier_forgets_the_laser_model() -> None:
             laser.speed_nm_s = 7
 
 
+def test_a_reset_forgets_laser_models_and_units_but_not_compound_support() -> None:
+    exchange = [
+        (":INIT:TLS1:ID?", "1"),
+        (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06"),
+        (":CTP:SENS4:CHAN1:UNIT:Y?", "MW"),
+        ("*RST", None),
+        (":INIT:TLS1:ID?", "1"),  # read again: *RST may have moved the laser
+        (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06"),
+    ]
+    with expected_protocol(exchange) as ctp:
+        ctp.session.compound = True
+        assert ctp.tls(1).model() == "T100S-HP"
+        assert ctp.detector(4, 1).power_unit is PowerUnit.MW
+        assert ctp.session.power_units == {(4, 1): PowerUnit.MW}
+        ctp.reset()
+        assert not ctp.session.power_units and ctp.session.compound is True
+        assert ctp.tls(1).model() == "T100S-HP"
+
+
 @pytest.mark.parametrize(
     ("model", "good", "bad", "valid"),
     [

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from link_helpers import StateRecorder, connect_live
 
-from ctp10_gui.hardware.ctp10 import CTP10, ChannelStatus
+from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import InstrumentError, OutOfRangeError
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.hardware.replay import ReplayTransport
 from ctp10_gui.hardware.scpi import PowerUnit
 from ctp10_gui.hardware.transport import VisaTransport
@@ -407,3 +408,30 @@ def test_an_empty_module_slot_stops_live_with_a_sentence_not_a_reconnect_loop(
     ctl.set_module(4)
     ctl.set_live(True)
     qtbot.waitUntil(lambda: ctl.status.state is S.LIVE, timeout=5000)
+
+
+def test_a_unit_changed_by_a_second_client_is_a_link_event_and_no_wrong_value_is_ok(
+        qtbot, sim_factory, make_controller) -> None:
+    """Another pyvisa session switches channel 1 to mW while live polling runs at 20 Hz."""
+    sim = sim_factory(max_clients=2, noise_db=0.0, drift=False, unique_power=False)
+    ctl = make_controller()
+    events: list[tuple[str, str]] = []
+    ctl.link_event.connect(lambda kind, text: events.append((kind, text)))
+    batches: list[SnapshotBatch] = []
+    ctl.batch_received.connect(batches.append)
+    connect_live(qtbot, ctl, sim.address)
+    other = CTP10(VisaTransport(sim.address))
+    other.connect()
+    try:
+        other.detector(4, 1).power_unit = PowerUnit.MW
+    finally:
+        other.close()
+    qtbot.waitUntil(lambda: any(kind == "unit_changed" for kind, _ in events), timeout=3000)
+    n = len(batches)
+    qtbot.waitUntil(lambda: len(batches) >= n + 3, timeout=3000)
+    truth = [sim.instrument.live_power_dbm(4, c) for c in (1, 2, 3, 4)]
+    every = SnapshotBatch.concat(batches)
+    assert not every.status.any()
+    np.testing.assert_allclose(every.values_dbm, np.tile(truth, (len(every), 1)), atol=1e-6)
+    said = [text for kind, text in events if kind == "unit_changed"]
+    assert len(said) == 1 and said[0].startswith("module 4 channel 1 replies in mW")

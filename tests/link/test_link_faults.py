@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from link_helpers import STALE_TOLERANCE_S, StateRecorder, connect_live, off_gui_thread
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.samples import SnapshotBatch
 

@@ -7,7 +7,8 @@ import weakref
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import CTP10, ChannelStatus
+from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.link.worker import BATCH_MAX_AGE_S, AcquisitionWorker, WorkerBatch
 from ctp10_gui.models.samples import SnapshotBatch
 
@@ -69,9 +70,8 @@ class ScriptedCtp10:
         if command == "*IDN?":
             self.requests_seen += self.snapshots > 0
             return "EXFO,CTP10,SN1,1.0"
-        if command.endswith("UNIT:Y?"):
-            return "DBM"
-        assert command.endswith("POW?"), command
+        parts = command.split(";")
+        assert all(p.endswith(("POW?", "UNIT:Y?")) for p in parts), command
         k = self.snapshots
         self.snapshots += 1
         self.clock.now += 0.001  # a 1 ms round trip
@@ -81,9 +81,11 @@ class ScriptedCtp10:
             self.worker.submit(7, lambda ctp: ctp.query("*IDN?"))  # between two snapshots
         if k == STOP_AT:
             self.worker.stop()
-        channels = [int(part.split("CHAN")[1].split(":")[0]) for part in command.split(";")]
+        channels = [int(part.split("CHAN")[1].split(":")[0]) for part in parts]
         return ";".join(
-            "x#" if (k == GARBLED_AT and c == 3) else f"{-(k + c / 10):.1f}" for c in channels
+            "DBM" if part.endswith("UNIT:Y?")
+            else "x#" if (k == GARBLED_AT and c == 3) else f"{-(k + c / 10):.1f}"
+            for part, c in zip(parts, channels, strict=True)
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus, PowerSnapshot
+from ctp10_gui.hardware.power import ChannelStatus, PowerSnapshot
 from ctp10_gui.models.decimation import column_edges
 from ctp10_gui.models.samples import SnapshotBatch
 

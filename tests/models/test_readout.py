@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.readout import (
     ChannelReading,
     ReadoutModel,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.readout import NO_DATA, ChannelReading, ReadoutModel
 from ctp10_gui.models.samples import SnapshotBatch

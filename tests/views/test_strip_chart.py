@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint
 from PySide6.QtGui import QGuiApplication, QImage, QPaintEvent
 from PySide6.QtWidgets import QApplication
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.live_history import LiveHistory, capacity_for
 from ctp10_gui.models.samples import SnapshotBatch

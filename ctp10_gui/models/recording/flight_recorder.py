@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.recording.format import BatchLike, RecordingMetadata
 from ctp10_gui.models.recording.session_writer import SaveResult, SessionWriter
 

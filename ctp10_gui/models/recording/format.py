@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from ctp10_gui import __version__
-from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.readout import dbm_to_mw
 
 PowerUnitName = Literal["dBm", "mW"]
