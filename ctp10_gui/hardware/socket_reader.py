@@ -17,6 +17,9 @@ __all__ = ["DeadlineExceeded", "PeerClosed", "ReplyTooLong", "SocketReader"]
 
 RECV_SIZE = 64 * 1024
 BLOCK_CHUNK = 1024 * 1024
+# A block is received into buffers of at most this size, allocated as the bytes arrive: a header
+# announcing a gigabyte then stalling costs one piece, not a gigabyte.
+PIECE_SIZE = 16 * 1024 * 1024
 
 
 class DeadlineExceeded(Exception):
@@ -87,36 +90,48 @@ class SocketReader:
             self._fill(deadline, scanned)
 
     def exact(self, count: int, deadline: float) -> bytes:
-        """Return exactly count bytes (count already checked against a limit by the caller)."""
+        """Return exactly count bytes; memory grows with what arrives, not what is announced."""
         if len(self._buffer) >= count:
             out = bytes(self._buffer[:count])
             del self._buffer[:count]
             return out
-        payload = bytearray(count)
-        view = memoryview(payload)
-        got = len(self._buffer)
-        view[:got] = self._buffer
-        self._buffer.clear()
+        pieces: list[bytes] = []
+        got = 0
+        while got < count:
+            piece = bytearray(min(count - got, PIECE_SIZE))
+            filled = 0
+            if not pieces:  # the bytes already buffered start the first piece
+                filled = len(self._buffer)
+                piece[:filled] = self._buffer
+                self._buffer.clear()
+            pieces.append(self._fill_piece(piece, filled, deadline, got))
+            got += len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _fill_piece(self, piece: bytearray, filled: int, deadline: float, before: int) -> bytes:
+        """Receive into piece from offset filled to its end (before: bytes of earlier pieces)."""
+        size = len(piece)
+        view = memoryview(piece)
         try:
-            while got < count:
+            while filled < size:
                 remaining = deadline - self._clock()
                 if remaining <= 0:
-                    raise DeadlineExceeded(got)
+                    raise DeadlineExceeded(before + filled)
                 try:
                     readable, _, _ = select.select([self._sock], [], [], remaining)
                     if not readable:
-                        raise DeadlineExceeded(got)
-                    n = self._sock.recv_into(view[got:], min(count - got, BLOCK_CHUNK))
+                        raise DeadlineExceeded(before + filled)
+                    n = self._sock.recv_into(view[filled:], min(size - filled, BLOCK_CHUNK))
                 except (ConnectionResetError, ConnectionAbortedError):
                     raise
                 except (OSError, ValueError) as exc:
                     raise PeerClosed(str(exc)) from exc
                 if n == 0:
                     raise PeerClosed("end of stream")
-                got += n
+                filled += n
         finally:
             view.release()
-        return bytes(payload)
+        return bytes(piece)
 
     def byte(self, deadline: float) -> bytes:
         """Return the next single byte."""

@@ -244,7 +244,7 @@ class VisaTransport(Transport):
         self.open_timeout_s = float(open_timeout_s)
         self._resolver = resolver or system_resolver
         self._clock = clock
-        self._resource: pyvisa.resources.MessageBasedResource | None = None
+        self._resource: pyvisa.resources.Resource | None = None
         self._reader: SocketReader | None = None
         # Shared with abort(), which any thread may call: guarded by _abort_lock.
         self._abort_lock = threading.Lock()
@@ -362,7 +362,8 @@ class VisaTransport(Transport):
     def _raise_if_aborted(self, when: str) -> None:
         if self._aborted.is_set():
             self.close()
-            raise LinkError(self.address, LinkFailure.CLOSED, f"by the application {when}")
+            raise LinkError(self.address, LinkFailure.NOT_OPEN,
+                            f"(closed by the application {when})")
 
     def close(self) -> None:
         """Close the session; idempotent, never raises (a failure to close is logged)."""
@@ -393,7 +394,7 @@ class VisaTransport(Transport):
     def _require(self, command: str) -> SocketReader:
         reader = self._reader
         if reader is None:
-            self._raise_if_aborted(f"(cannot send {command!r})")
+            self._raise_if_aborted(f"before sending {command!r}")
             raise LinkError(self.address, LinkFailure.NOT_OPEN, f"(cannot send {command!r})")
         return reader
 
@@ -496,8 +497,14 @@ class VisaTransport(Transport):
         if count > limit:
             raise self._garbled(command, f"a block of {count} bytes where at most {limit} "
                                          "were expected")
-        scaled = self._clock() + self.io_timeout_s + count / MIN_BLOCK_RATE
-        return reader.exact(count, min(deadline, scaled))
+        now = self._clock()
+        end = min(deadline, now + self.io_timeout_s + count / MIN_BLOCK_RATE)
+        try:
+            return reader.exact(count, end)
+        except DeadlineExceeded as exc:
+            raise self._fail(LinkFailure.TIMEOUT,
+                             f"within {end - now:.3g} s to {command!r} (incomplete: only "
+                             f"{exc.received} of {count} bytes of the block arrived)") from exc
 
     def _drain_trailer(self, reader: SocketReader, command: str) -> bool:
         """Consume an optional CR LF after a block; return True if one was there."""
@@ -539,8 +546,9 @@ class VisaTransport(Transport):
     def _closed_under_us(self, command: str) -> LinkError:
         if self._aborted.is_set():
             self.close()
-            return LinkError(self.address, LinkFailure.CLOSED,
-                             f"by the application while waiting for the reply to {command!r}")
+            return LinkError(self.address, LinkFailure.NOT_OPEN,
+                             f"(closed by the application while waiting for the reply to "
+                             f"{command!r})")
         return self._fail(LinkFailure.CLOSED, f"while waiting for the reply to {command!r}")
 
     def _fail(self, kind: LinkFailure, detail: str) -> LinkError:
@@ -588,8 +596,8 @@ class VisaTransport(Transport):
 
     def _open_failure(self, exc: BaseException) -> LinkError:
         if self._aborted.is_set():
-            return LinkError(self.address, LinkFailure.CLOSED, "by the application while "
-                                                               "connecting")
+            return LinkError(self.address, LinkFailure.NOT_OPEN,
+                             "(closed by the application while connecting)")
         text = str(exc)
         # pyvisa-py words a connect timeout "could not connect: <StatusCode.error_timeout>",
         # printed by name or by number depending on the Python version.
