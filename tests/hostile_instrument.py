@@ -7,22 +7,26 @@
 - ``endless_line``: the reply after ``*IDN?`` is an endless line without LF;
 - ``giant_block``: a block query gets a header announcing 300 MB, then bytes without end;
 - ``stall_block``: a block query gets ``#9999999999``, then silence;
-- ``stall_after_header``: a block query gets a sane header (1 MB), then silence;
+- ``stall_after_header``: a block query gets the header LENGth? implies (``points`` float32
+  values), 1000 bytes, then silence;
 - ``nan_settings``: setting reads (laser power, wavelengths…) reply ``NaN``;
 - ``idn_then_silent``: ``*IDN?`` is answered, then nothing more;
 - ``huge_idn``: ``*IDN?`` replies 2 MB; ``control_idn``: ``*IDN?`` carries ESC and CR.
 
 ``bytes_sent`` counts what the kernel accepted from it; ``open_connections`` is how many clients
-are connected now. Everything runs on daemon threads; ``stop()`` ends them at once.
+are connected now. Everything runs on daemon threads; ``stop()`` ends them at once. The fixture
+``hostile`` (import ``hostile_fixture`` into a test module) makes them and stops them.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = ["IDN", "MODES", "HostileInstrument"]
+import pytest
+
+__all__ = ["IDN", "MODES", "HostileInstrument", "hostile_fixture"]
 
 IDN = "EXFO,CTP10,HOSTILE-1,1.0"
 MODES = ("sane", "drip", "endless_line", "giant_block", "stall_block", "stall_after_header",
@@ -34,11 +38,12 @@ SETTING_READS = (":POW?", ":WAV?", ":WAV:STAR?", ":WAV:STOP?", ":SAMP?", ":SPE?"
 class HostileInstrument:
     """Serve one misbehaving CTP10 on loopback until stop()."""
 
-    def __init__(self, mode: str, *, drip_s: float = 0.2) -> None:
+    def __init__(self, mode: str, *, drip_s: float = 0.2, points: int = 1000) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
         self.mode = mode
         self.drip_s = drip_s
+        self.points = points
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self.address = f"TCPIP::127.0.0.1::{self.port}::SOCKET"
@@ -148,7 +153,8 @@ class HostileInstrument:
             self._send(conn, b"#9999999999")
             return True
         if block and self.mode == "stall_after_header":
-            self._send(conn, b"#71000000" + b"\0" * 1000)
+            size = str(self.points * 4)
+            self._send(conn, f"#{len(size)}{size}".encode() + b"\0" * 1000)
             return True
         if self.mode == "nan_settings" and command.endswith(SETTING_READS) \
                 and ":CTP:SENS" not in command:
@@ -163,8 +169,7 @@ class HostileInstrument:
         while not self._stop.is_set():
             self._send(conn, chunk)
 
-    @staticmethod
-    def _reply(command: str) -> str:
+    def _reply(self, command: str) -> str:
         """Return a plausible CTP10 reply to a query."""
         if command == "*OPC?":
             return "1"
@@ -177,9 +182,23 @@ class HostileInstrument:
         if ":UNIT:Y?" in command:
             return "0"
         if command.endswith(":LENG?"):
-            return "1000"
+            return str(self.points)
         if command.endswith(":STAR?"):
             return "1.50000000E-006"
         if command.endswith(":SAMP?"):
             return "1.00000000E-012"
         return "0"
+
+
+@pytest.fixture(name="hostile")
+def hostile_fixture() -> Iterator[Callable[..., HostileInstrument]]:
+    """Return hostile(mode, **options) -> a started HostileInstrument; all stopped at teardown."""
+    made: list[HostileInstrument] = []
+
+    def make(mode: str, **options: float) -> HostileInstrument:
+        made.append(HostileInstrument(mode, **options))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
