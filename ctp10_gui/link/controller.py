@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -105,13 +106,19 @@ class LinkController(QObject):
                                           rng=rng if rng is not None else random.Random(),
                                           live=s.live)
         base_factory = driver_factory or visa_driver_factory(s.io_timeout_s, s.open_timeout_s)
-        # The transport the worker opened last: the GUI thread aborts its I/O on close,
+        # The transport the worker made last: the GUI thread aborts its I/O on close,
         # disconnect and shutdown instead of waiting for the worker (assigned atomically).
         self._transport: Transport | None = None
+        # One flag per queued open, in queue order (the worker makes one driver per open):
+        # an open given up on before the worker reached it is aborted as soon as it starts.
+        self._open_tickets: deque[threading.Event] = deque()
 
         def factory(address: str) -> CTP10:
+            ticket = self._open_tickets.popleft() if self._open_tickets else None
             ctp = base_factory(address)
             self._transport = ctp.transport
+            if ticket is not None and ticket.is_set():
+                ctp.transport.abort()
             return ctp
 
         self._worker = AcquisitionWorker(factory, module=s.module, channels=s.channels,
@@ -334,7 +341,9 @@ class LinkController(QObject):
                         SHUTDOWN_WAIT_S)
 
     def _abort_io(self) -> None:
-        """Break the worker's current I/O at once (GUI thread; the worker closes the session)."""
+        """Break the worker's I/O and the opens still queued (GUI thread; the worker closes)."""
+        for ticket in list(self._open_tickets):
+            ticket.set()
         transport = self._transport
         if transport is not None:
             transport.abort()
@@ -352,6 +361,7 @@ class LinkController(QObject):
             case OpenSession(address):
                 self._session += 1
                 self._abort_io()  # the worker opens only after leaving the session it is in
+                self._open_tickets.append(threading.Event())
                 self._worker.open(self._session, address)
             case CloseSession():
                 self._session += 1
