@@ -29,6 +29,7 @@ from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, Link
 from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.process_signals import ProcessSignals
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.main_window import MainWindow
@@ -429,9 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         raise
     start(ctx)
+    # SIGTERM/SIGHUP/SIGINT end the event loop; the shutdown below closes as the window does.
+    signals = ProcessSignals(lambda signum: ctx.app.exit(128 + signum))
+    signals.install()
     try:
         rc = ctx.app.exec()
     finally:
+        signals.uninstall()
         ctx.shutdown()
         close_resource_manager()
         log.info("ctp10-gui stopped")
