@@ -404,7 +404,8 @@ class VisaTransport(Transport):
         """Send one command that has no reply, within io_timeout_s s; raise LinkError."""
         self._require(command)
         self._check_peer(command)
-        scpi_log.debug("-> %s", printable(command, LOG_TEXT_LIMIT))
+        if scpi_log.isEnabledFor(logging.DEBUG):  # escaping costs more than the send
+            scpi_log.debug("-> %s", printable(command, LOG_TEXT_LIMIT))
         self._send((command + TERMINATION).encode("ascii", "replace"), command)
 
     def _send(self, data: bytes, command: str) -> None:
@@ -450,7 +451,8 @@ class VisaTransport(Transport):
         except UnicodeDecodeError as exc:
             raise self._garbled(command, f"{raw[:60]!r} is not text") from exc
         reply = reply.removesuffix("\n").removesuffix("\r")
-        scpi_log.debug("<- %s", printable(reply, LOG_TEXT_LIMIT))
+        if scpi_log.isEnabledFor(logging.DEBUG):
+            scpi_log.debug("<- %s", printable(reply, LOG_TEXT_LIMIT))
         return reply
 
     def query_block(self, command: str, timeout_s: float, *,
