@@ -20,6 +20,7 @@ are connected now. Everything runs on daemon threads; ``stop()`` ends them at on
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -140,8 +141,8 @@ class HostileInstrument:
         if self.mode == "drip":
             for byte in self._reply(command).encode("ascii") + b"\r\n":
                 self._send(conn, bytes([byte]))
-                if self._stop.wait(self.drip_s):
-                    return True
+                if self._peer_gone_within(conn, self.drip_s):
+                    raise ConnectionAbortedError("the client hung up mid-drip")
             return True
         if self.mode == "endless_line":
             self._stream(conn, b"")
@@ -161,6 +162,17 @@ class HostileInstrument:
             self._send(conn, b"NaN\r\n")
             return True
         return False
+
+    def _peer_gone_within(self, conn: socket.socket, wait_s: float) -> bool:
+        """Wait wait_s s; return True at once if the client closes (or stop() is called)."""
+        readable, _, _ = select.select([conn], [], [], wait_s)
+        if self._stop.is_set():
+            return True
+        if readable and conn.recv(1, socket.MSG_PEEK) == b"":
+            return True
+        if readable:  # a command arrived early: it waits its turn; finish the pause
+            self._stop.wait(wait_s)
+        return self._stop.is_set()
 
     def _stream(self, conn: socket.socket, head: bytes) -> None:
         """Send head, then digits without end, until the client hangs up or stop()."""

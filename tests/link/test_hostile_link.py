@@ -110,3 +110,21 @@ def test_shutdown_returns_at_once_with_the_worker_ended(
             qtbot.waitUntil(lambda: server.open_connections == 0, timeout=500)
     finally:
         release.set()
+
+
+@pytest.mark.parametrize("state", STUCK_STATES)
+def test_switching_to_a_sane_instrument_never_waits_for_the_stuck_one(
+        qtbot, hostile, make_controller, sim, gui_gaps, state: str) -> None:
+    release = threading.Event()
+    try:
+        ctl, server = _stuck(state, qtbot, hostile, make_controller, release)
+        started = time.monotonic()
+        ctl.connect_to(sim.address)
+        assert time.monotonic() - started < DISCONNECT_BUDGET_S
+        qtbot.waitUntil(lambda: ctl.status.state is S.LIVE and ctl.address == sim.address,
+                        timeout=3000)
+        assert time.monotonic() - started < 1.5
+        if server is not None:
+            qtbot.waitUntil(lambda: server.open_connections == 0, timeout=500)
+    finally:
+        release.set()
