@@ -348,16 +348,17 @@ class VisaTransport(Transport):
         a blocked select()/recv() return end-of-stream, so the owner fails with LinkError now
         instead of at its deadline and closes the session itself.
         """
+        # Under the lock close() also takes: the socket cannot be closed (and its descriptor
+        # reused by another connection) between looking it up and shutting it down.
         with self._abort_lock:
             self._aborted.set()
-            sock, resolving = self._sock, self._resolving
-        if resolving is not None:
-            resolving.set()
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed or never connected: nothing left to break
+            if self._resolving is not None:
+                self._resolving.set()
+            if self._sock is not None:
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already shut down or reset: nothing left to break
 
     def _raise_if_aborted(self, when: str) -> None:
         if self._aborted.is_set():
@@ -367,16 +368,16 @@ class VisaTransport(Transport):
 
     def close(self) -> None:
         """Close the session; idempotent, never raises (a failure to close is logged)."""
+        self._reader = None
         with self._abort_lock:
             self._sock = None
-        self._reader = None
-        resource, self._resource = self._resource, None
-        if resource is None:
-            return
-        try:
-            resource.close()
-        except Exception:  # the socket may already be gone; closing must still succeed
-            log.warning("closing the session to %s failed", self.address, exc_info=True)
+            resource, self._resource = self._resource, None
+            if resource is None:
+                return
+            try:
+                resource.close()
+            except Exception:  # the socket may already be gone; closing must still succeed
+                log.warning("closing the session to %s failed", self.address, exc_info=True)
         scpi_log.debug("closed %s", self.address)
 
     def _socket(self) -> socket.socket | None:
