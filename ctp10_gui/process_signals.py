@@ -64,6 +64,7 @@ class ProcessSignals(QObject):
         self._notifier = QSocketNotifier(self._receiver.fileno(), QSocketNotifier.Type.Read,
                                          self)
         self._notifier.activated.connect(self._on_wakeup)
+        log.info("%s close the app", ", ".join(sig.name for sig in self._signals))
 
     def uninstall(self) -> None:
         """Give the signals back to their previous handlers; idempotent."""
