@@ -4,6 +4,7 @@ thread ended."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 from gui_gap_probe import GUI_GAP_LIMIT_S, GapMeter
 from hostile_instrument import hostile_fixture  # noqa: F401  (the fixture "hostile")
 
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.app import BuiltinSimulator
+from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.transport import VisaTransport
+from ctp10_gui.link.controller import LinkController
+from ctp10_gui.models.connection import AcquisitionSettings, LinkState
+from ctp10_gui.models.settings import AppSettings, SettingsStore
+from ctp10_gui.views.main_window import MainWindow
 
 S = LinkState
 CLOSE_BUDGET_S = 1.0
@@ -64,3 +71,37 @@ def test_disconnect_action_returns_at_once_and_a_sane_instrument_connects(
     qtbot.waitUntil(lambda: rig.state is S.LIVE, timeout=3000)
     gap = meter.stop()
     assert gap < GUI_GAP_LIMIT_S, f"GUI event loop blocked for {gap * 1000:.0f} ms"
+
+
+def test_closing_the_window_during_a_host_lookup_that_never_answers(
+        qtbot, sim, tmp_path) -> None:
+    release = threading.Event()
+
+    def resolve(host: str, port: int) -> str:
+        release.wait()
+        return "127.0.0.1"
+
+    def factory(address: str) -> CTP10:
+        return CTP10(VisaTransport(address, open_timeout_s=30.0, resolver=resolve))
+
+    controller = LinkController(AcquisitionSettings(), driver_factory=factory)
+    store = SettingsStore(tmp_path / "settings.json")
+    window = MainWindow(controller, AppSettings(), store,
+                        simulator=BuiltinSimulator(server=sim))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    meter = GapMeter()
+    try:
+        controller.connect_to("lab-ctp10")
+        qtbot.wait(300)  # the worker waits for the lookup; the GUI must not
+        assert controller.status.state is S.CONNECTING
+        gap = meter.stop()
+        assert gap < GUI_GAP_LIMIT_S, f"GUI event loop blocked for {gap * 1000:.0f} ms"
+        started = time.monotonic()
+        window.close()
+        closed_in = time.monotonic() - started
+    finally:
+        release.set()
+    assert closed_in < CLOSE_BUDGET_S, f"closing took {closed_in:.2f} s"
+    assert not controller.worker_running and store.path.exists()
