@@ -128,3 +128,25 @@ def test_switching_to_a_sane_instrument_never_waits_for_the_stuck_one(
             qtbot.waitUntil(lambda: server.open_connections == 0, timeout=500)
     finally:
         release.set()
+
+
+def test_a_two_megabyte_idn_is_refused_without_stalling_the_gui(
+        qtbot, hostile, make_controller, gui_gaps) -> None:
+    server = hostile("huge_idn")
+    ctl = make_controller()
+    rec = StateRecorder(ctl)
+    ctl.connect_to(server.address)
+    qtbot.waitUntil(lambda: ctl.status.state is S.RECONNECTING, timeout=3000)
+    reason = rec.statuses(S.RECONNECTING)[0].reason
+    assert "to '*IDN?': a reply longer than 65536 bytes" in reason
+
+
+def test_control_characters_in_the_idn_reach_the_gui_escaped(
+        qtbot, hostile, make_controller, gui_gaps) -> None:
+    server = hostile("control_idn")
+    ctl = make_controller()
+    ctl.connect_to(server.address)
+    qtbot.waitUntil(lambda: ctl.identity is not None, timeout=3000)
+    assert ctl.identity is not None
+    assert ctl.identity.serial == "\\x1b[2J\\rERROR forged line"
+    assert not any(ch in ctl.status.reason for ch in "\x1b\r\n")
