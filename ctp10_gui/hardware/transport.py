@@ -320,6 +320,8 @@ class VisaTransport(Transport):
 
         with self._abort_lock:
             self._resolving = done
+            if self._aborted.is_set():  # aborted before the lookup could be cancelled
+                done.set()
         # A daemon: a resolver that never answers must not keep the process alive.
         threading.Thread(target=ask, name=f"resolve {host}", daemon=True).start()
         try:
