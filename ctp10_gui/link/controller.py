@@ -208,7 +208,7 @@ class LinkController(QObject):
 
     @property
     def worker_running(self) -> bool:
-        """Return True while the worker thread runs (False after shutdown() returned)."""
+        """Return True while the worker thread runs (shutdown() ends it unless in a connect)."""
         return self._thread.is_running()
 
     def cancelled(self) -> bool:
