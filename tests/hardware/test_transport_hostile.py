@@ -218,3 +218,12 @@ def test_control_characters_from_the_instrument_never_reach_the_log_raw(
     assert "\x1b" in reply  # the driver gets what was sent; only logs and labels are escaped
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("<- ")]
     assert logged == ["<- EXFO,CTP10,\\x1b[2J\\rERROR forged line,1.0"]
+
+
+def test_the_nan_mode_answers_setting_reads_with_nan_and_detectors_with_numbers(
+        hostile, transports) -> None:
+    server = hostile("nan_settings")
+    transport = opened(server.address, transports)
+    assert transport.query(":INIT:TLS1:POW?") == "NaN"
+    assert transport.query(":CTP:RLAS1:WAV?") == "NaN"
+    assert transport.query(":CTP:SENS4:CHAN1:POW?") == "-10.0"
