@@ -341,7 +341,8 @@ class CTP10:
         """Close the session and return a GARBLED LinkError for reply to command."""
         self.transport.close()
         self.compound_supported = None
-        error = LinkError(self.address, LinkFailure.GARBLED, f"to {command!r}: {reply!r} ({why})")
+        error = LinkError(self.address, LinkFailure.GARBLED,
+                          f"to {command!r}: '{printable(reply)}' ({why})")
         log.warning("%s", error)
         return error
 

@@ -53,3 +53,13 @@ def test_error_queue_text_enters_the_driver_escaped() -> None:
                                  ("SYST:ERR?", '0,"No error"')])
     transport.open()
     assert CTP10(transport).error_queue() == [(-113, "Undefined\\x1b[31m header\\r")]
+
+
+def test_a_garbled_reply_is_named_escaped_and_briefly() -> None:
+    transport = ReplayTransport([("*OPC?", "\x1b[2J" + "W" * 60_000)])
+    transport.open()
+    with pytest.raises(LinkError) as caught:
+        CTP10(transport).probe()
+    text = str(caught.value)
+    assert caught.value.kind is LinkFailure.GARBLED
+    assert "to '*OPC?': '\\x1b[2JWWW" in text and "\x1b" not in text and len(text) < 400
