@@ -65,7 +65,7 @@ TERMINATION = "\r\n"
 # A CR LF that follows a binary block arrives with the block's last segment; waiting longer
 # than this for it only slows instruments that send no trailer.
 BLOCK_TRAILER_WAIT_S = 0.05
-# The longest legitimate text reply (an ASCII trace is fetched as a block): longer is garbage.
+# The longest legitimate text reply (traces come as binary blocks): anything longer is garbage.
 MAX_LINE_BYTES = 64 * 1024
 # A block whose size the caller did not give: 22 M float64 points, a full 1240–1680 nm X axis
 # at 0.02 pm, is 176 MB.
