@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 import pytest
 from hostile_instrument import HostileInstrument, hostile_fixture  # noqa: F401  ("hostile")
 from link_helpers import StateRecorder
@@ -150,3 +151,18 @@ def test_control_characters_in_the_idn_reach_the_gui_escaped(
     assert ctl.identity is not None
     assert ctl.identity.serial == "\\x1b[2J\\rERROR forged line"
     assert not any(ch in ctl.status.reason for ch in "\x1b\r\n")
+
+
+def test_an_endless_line_keeps_memory_flat_across_reconnections(
+        qtbot, hostile, make_controller, gui_gaps) -> None:
+    server = hostile("endless_line")
+    ctl = make_controller()
+    rec = StateRecorder(ctl)
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    ctl.connect_to(server.address)
+    qtbot.waitUntil(lambda: server.connections >= 6, timeout=10000)
+    grown = process.memory_info().rss - rss_before
+    # Unbounded, each connection held all it was sent (1.2 GB); bounded, a line costs 64 kB.
+    assert grown < 30_000_000, f"resident memory grew by {grown / 1e6:.0f} MB"
+    assert "a reply longer than 65536 bytes" in rec.statuses(S.RECONNECTING)[0].reason
