@@ -114,9 +114,15 @@ class LinkController(QObject):
         self._open_tickets: deque[threading.Event] = deque()
 
         def factory(address: str) -> CTP10:
-            ticket = self._open_tickets.popleft() if self._open_tickets else None
-            ctp = base_factory(address)
-            self._transport = ctp.transport
+            # The ticket leaves the queue only once the transport can be aborted directly, so
+            # an abort in between reaches one or the other.
+            ticket = self._open_tickets[0] if self._open_tickets else None
+            try:
+                ctp = base_factory(address)
+                self._transport = ctp.transport
+            finally:
+                if ticket is not None:
+                    self._open_tickets.popleft()
             if ticket is not None and ticket.is_set():
                 ctp.transport.abort()
             return ctp
