@@ -424,7 +424,8 @@ class VisaTransport(Transport):
                 writable = select.select([], [sock], [], max(0.0, remaining))[1]
                 if not writable:
                     raise self._fail(LinkFailure.TIMEOUT,
-                                     f"the instrument took no more of {command!r} within "
+                                     f"the instrument took no more of "
+                                     f"'{printable(command, LOG_TEXT_LIMIT)}' within "
                                      f"{self.io_timeout_s:g} s")
                 sent += sock.send(view[sent : sent + SEND_CHUNK])
         except LinkError:

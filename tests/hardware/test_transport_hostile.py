@@ -4,6 +4,7 @@ and size, the host lookup in the open timeout, and abort() breaks any wait at on
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import tracemalloc
@@ -227,3 +228,22 @@ def test_the_nan_mode_answers_setting_reads_with_nan_and_detectors_with_numbers(
     assert transport.query(":INIT:TLS1:POW?") == "NaN"
     assert transport.query(":CTP:RLAS1:WAV?") == "NaN"
     assert transport.query(":CTP:SENS4:CHAN1:POW?") == "-10.0"
+
+
+def test_a_peer_that_never_reads_fails_a_send_at_its_deadline(transports) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody reads
+    try:
+        transport = VisaTransport(f"127.0.0.1:{listener.getsockname()[1]}",
+                                  io_timeout_s=IO_S, open_timeout_s=1.0)
+        transports.append(transport)
+        transport.open()
+        start = time.monotonic()
+        with pytest.raises(LinkError) as caught:
+            transport.write("X" * 50_000_000)  # more than both socket buffers hold
+        elapsed = time.monotonic() - start
+    finally:
+        listener.close()
+    assert elapsed < IO_S + MARGIN_S
+    assert caught.value.kind is LinkFailure.TIMEOUT
+    assert "the instrument took no more of 'XXXX" in str(caught.value)
+    assert len(str(caught.value)) < 600
