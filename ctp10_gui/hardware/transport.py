@@ -32,7 +32,6 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import pyvisa
 from pyvisa import constants
-from pyvisa.errors import VisaIOError
 
 from ctp10_gui.hardware.errors import LinkError, LinkFailure
 from ctp10_gui.hardware.instrument_text import printable
@@ -545,7 +544,7 @@ class VisaTransport(Transport):
         except PeerClosed as exc:
             raise self._closed_under_us(command) from exc
         except OSError as exc:
-            raise self._failure(exc, command) from exc
+            raise self._failure(exc, command, reading=True) from exc
 
     # -- error mapping ---------------------------------------------------------------------------
 
@@ -593,11 +592,13 @@ class VisaTransport(Transport):
             raise self._closed_under_us(command)
         raise self._fail(kind, detail)
 
-    def _failure(self, exc: BaseException, command: str) -> LinkError:
+    def _failure(self, exc: BaseException, command: str, *, reading: bool = False) -> LinkError:
         """Close the session and translate exc into a LinkError that says what happened."""
         if self._aborted.is_set():
             return self._closed_under_us(command)
-        kind, detail = _classify(exc, command, self.io_timeout_s)
+        during = (f"while waiting for the reply to {command!r}" if reading
+                  else f"while sending {command!r}")
+        kind, detail = _classify(exc, during)
         return self._fail(kind, detail)
 
     def _open_failure(self, exc: BaseException) -> LinkError:
@@ -638,26 +639,17 @@ def _strerror(code: int) -> str:
         return f"errno {code}"
 
 
-def _classify(exc: BaseException, command: str, timeout_s: float) -> tuple[LinkFailure, str]:
-    """Return the failure kind and the detail sentence for an exception raised during I/O."""
-    during = f"while sending {command!r}"
-    if isinstance(exc, VisaIOError):
-        if exc.error_code == constants.StatusCode.error_timeout:
-            return LinkFailure.TIMEOUT, f"within {timeout_s:g} s to {command!r}"
-        return LinkFailure.CLOSED, f"{during} ({exc.abbreviation})"
+def _classify(exc: BaseException, during: str) -> tuple[LinkFailure, str]:
+    """Return the failure kind and the detail sentence for a socket error raised during I/O."""
     if isinstance(exc, ConnectionRefusedError):
         return LinkFailure.REFUSED, during
     if isinstance(exc, ConnectionResetError | ConnectionAbortedError):
         return LinkFailure.RESET, during
     if isinstance(exc, BrokenPipeError):
         return LinkFailure.CLOSED, f"{during} (the connection was already gone)"
-    if isinstance(exc, TimeoutError):
-        return LinkFailure.TIMEOUT, f"within {timeout_s:g} s to {command!r}"
     if isinstance(exc, OSError):
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
             return LinkFailure.UNREACHABLE, f"{during} ({exc.strerror})"
         return LinkFailure.CLOSED, f"{during} ({exc.strerror or exc})"
-    if isinstance(exc, UnicodeError):
-        return LinkFailure.GARBLED, f"to {command!r} (not text)"
-    # pyvisa-py raises TypeError/AttributeError when its socket vanished under it.
+    # A socket closed under the call: ValueError (fileno -1) or the like.
     return LinkFailure.CLOSED, f"{during} ({type(exc).__name__}: {exc})"
