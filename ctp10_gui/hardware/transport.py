@@ -470,7 +470,7 @@ class VisaTransport(Transport):
         limit = MAX_BLOCK_BYTES if expected_bytes is None else int(expected_bytes)
         self.write(command)
         deadline = self._clock() + timeout_s
-        payload = self._read(lambda: self._read_block(reader, command, limit, deadline),
+        payload = self._read(lambda: self._read_block(reader, command, limit, timeout_s, deadline),
                              command, timeout_s)
         trailer = self._read(lambda: self._drain_trailer(reader, command), command,
                              self.io_timeout_s)
@@ -478,7 +478,7 @@ class VisaTransport(Transport):
         scpi_log.debug("<- #block %d bytes%s", len(payload), " + CR LF" if trailer else "")
         return payload
 
-    def _read_block(self, reader: SocketReader, command: str, limit: int,
+    def _read_block(self, reader: SocketReader, command: str, limit: int, timeout_s: float,
                     deadline: float) -> bytes:
         for _ in range(_MAX_BLOCK_PREAMBLE):
             first = reader.byte(deadline)
@@ -503,12 +503,16 @@ class VisaTransport(Transport):
             raise self._garbled(command, f"a block of {count} bytes where at most {limit} "
                                          "were expected")
         now = self._clock()
-        end = min(deadline, now + self.io_timeout_s + count / MIN_BLOCK_RATE)
+        scaled_s = self.io_timeout_s + count / MIN_BLOCK_RATE
+        # The caller's timeout (from the query) or the one scaled to the size (from the
+        # header), whichever ends first; the message names that one.
+        end, allowed_s = ((deadline, timeout_s) if deadline <= now + scaled_s
+                          else (now + scaled_s, scaled_s))
         try:
             return reader.exact(count, end)
         except DeadlineExceeded as exc:
             raise self._fail(LinkFailure.TIMEOUT,
-                             f"within {end - now:.3g} s to {command!r} (incomplete: only "
+                             f"within {allowed_s:.3g} s to {command!r} (incomplete: only "
                              f"{exc.received} of {count} bytes of the block arrived)") from exc
 
     def _drain_trailer(self, reader: SocketReader, command: str) -> bool:
