@@ -91,9 +91,9 @@ def test_closing_the_window_during_a_host_lookup_that_never_answers(
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    meter = GapMeter()
     try:
         controller.connect_to("lab-ctp10")
+        meter = GapMeter()
         qtbot.wait(300)  # the worker waits for the lookup; the GUI must not
         assert controller.status.state is S.CONNECTING
         gap = meter.stop()
