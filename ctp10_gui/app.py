@@ -29,6 +29,7 @@ from ctp10_gui.models.recording.recovery import (
     clean_leftovers,
 )
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
+from ctp10_gui.process_signals import ProcessSignals
 from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
 from ctp10_gui.views.main_window import MainWindow
@@ -360,9 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         raise
     start(ctx)
+    # SIGTERM/SIGHUP/SIGINT end the event loop; the shutdown below closes as the window does.
+    signals = ProcessSignals(lambda signum: ctx.app.exit(128 + signum))
+    signals.install()
     try:
         rc = ctx.app.exec()
     finally:
+        signals.uninstall()
         ctx.shutdown()
         close_resource_manager()
         log.info("ctp10-gui stopped")

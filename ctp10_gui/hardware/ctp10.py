@@ -23,6 +23,7 @@ from ctp10_gui.hardware.errors import (
     OperationTimeoutError,
     OutOfRangeError,
 )
+from ctp10_gui.hardware.instrument_text import printable
 from ctp10_gui.hardware.power import PowerSnapshot
 from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.scpi import (
@@ -89,6 +90,7 @@ class Identity:
     @classmethod
     def from_idn(cls, text: str) -> Identity:
         """Parse "EXFO,CTP10,<serial>,<firmware>" (spacing free); raise ValueError if not IDN."""
+        text = printable(text)  # shown in labels and logs: no control characters, no floods
         fields = [part.strip().strip('"').strip() for part in text.strip().split(",")]
         if len(fields) < 2 or not fields[0] or not fields[1]:
             raise ValueError(f"{text!r} is not an identification reply")
@@ -132,7 +134,7 @@ class Trace:
 def _parse_error(reply: str) -> tuple[int, str]:
     """Parse a SYST:ERR? reply ('0,No error', '-113,"Undefined header"'); ValueError if not."""
     code_text, _, text = reply.strip().partition(",")
-    return int(code_text.strip()), text.strip().strip('"')
+    return int(code_text.strip()), printable(text.strip().strip('"'))
 
 
 class CTP10:
@@ -193,14 +195,14 @@ class CTP10:
         except ValueError as exc:
             self.transport.close()
             raise LinkError(
-                self.address, LinkFailure.WRONG_INSTRUMENT, f"(*IDN? replied {idn!r})"
+                self.address, LinkFailure.WRONG_INSTRUMENT, f"(*IDN? replied {printable(idn)!r})"
             ) from exc
         if not identity.is_ctp10:
             self.transport.close()
             raise LinkError(
                 self.address,
                 LinkFailure.WRONG_INSTRUMENT,
-                f"(it is a {identity.manufacturer} {identity.model}: {idn!r})",
+                f"(it is a {identity.manufacturer} {identity.model}: {identity.raw!r})",
             )
         return identity
 
@@ -247,7 +249,8 @@ class CTP10:
         """Close the session and return a GARBLED LinkError for reply to command."""
         self.transport.close()
         self._forget_session()
-        error = LinkError(self.address, LinkFailure.GARBLED, f"to {command!r}: {reply!r} ({why})")
+        error = LinkError(self.address, LinkFailure.GARBLED,
+                          f"to {command!r}: '{printable(reply)}' ({why})")
         log.warning("%s", error)
         return error
 
@@ -454,8 +457,8 @@ class CTP10:
             raise self.garbled(command, reply, "expected a number") from exc
 
     def _block_array(self, command: str, dtype: str, count: int, timeout_s: float) -> np.ndarray:
-        payload = self.transport.query_block(command, timeout_s)
         size = np.dtype(dtype).itemsize
+        payload = self.transport.query_block(command, timeout_s, expected_bytes=count * size)
         if len(payload) != count * size:
             raise self.garbled(
                 command,

@@ -69,6 +69,10 @@ class ReplayTransport(Transport):
             scpi_log.debug("closed %s", self.address)
         self._open = False
 
+    def abort(self) -> None:
+        """Close the pretend session, as a real transport's abort() makes its owner do."""
+        self.close()
+
     @property
     def remaining(self) -> list[tuple[str | None, Reply]]:
         """Return the pairs not yet played."""
@@ -120,7 +124,8 @@ class ReplayTransport(Transport):
         scpi_log.debug("<- %s", reply)
         return reply
 
-    def query_block(self, command: str, timeout_s: float) -> bytes:
+    def query_block(self, command: str, timeout_s: float, *,
+                    expected_bytes: int | None = None) -> bytes:
         """Check command against the script and return the payload of the scripted block."""
         self._require_read()
         reply = self._reply_for(command, "binary query")

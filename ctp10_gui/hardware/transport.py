@@ -1,13 +1,19 @@
-"""Carry bytes to a CTP10: a pyvisa-py raw-socket session, bounded timeouts, one error type.
+"""Carry bytes to a CTP10: a pyvisa-py raw-socket session, bounded replies, one error type.
 
-Every failure (timeout, broken pipe, reset, refused, a silent host, a garbled reply) becomes a
-:class:`LinkError` naming the address, and the session is closed at once: pyvisa-py's ``clear()``
-loops forever on a dead peer and a late reply would be read as the answer to the next query, so a
-failed session is never cleared or reused. The caller reconnects.
+pyvisa-py connects the socket; the replies are read here (``socket_reader``) because pyvisa-py
+bounds only the wait for a reply's first byte and buffers without limit. Every reply has one
+deadline from the first byte to the last and a size limit, the host name is looked up on a
+helper thread within the open timeout, and ``abort()`` (any thread) shuts the socket down so a
+blocked read returns at once.
 
-All SCPI traffic is logged here (and in the replay transport), on the ``ctp10_gui.scpi`` logger.
-A session belongs to the thread that opened it: pyvisa-py breaks a reader when another thread
-closes its socket.
+Every failure (timeout, broken pipe, reset, refused, a silent host, a garbled or oversized
+reply) becomes a :class:`LinkError` naming the address and the query, and the session is closed
+at once: a late reply would be read as the answer to the next query, so a failed session is
+never cleared or reused. The caller reconnects.
+
+All SCPI traffic is logged here (and in the replay transport), on the ``ctp10_gui.scpi`` logger,
+control characters escaped. A session belongs to the thread that opened it; only ``abort()``
+may be called from another.
 """
 
 from __future__ import annotations
@@ -20,35 +26,56 @@ import re
 import select
 import socket
 import threading
-from typing import Protocol, runtime_checkable
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import pyvisa
 from pyvisa import constants
-from pyvisa.errors import VisaIOError
 
 from ctp10_gui.hardware.errors import LinkError, LinkFailure
+from ctp10_gui.hardware.instrument_text import printable
+from ctp10_gui.hardware.socket_reader import (
+    DeadlineExceeded,
+    PeerClosed,
+    ReplyTooLong,
+    SocketReader,
+)
 
 __all__ = [
     "DEFAULT_PORT",
+    "MAX_BLOCK_BYTES",
+    "MAX_LINE_BYTES",
+    "Resolver",
     "Transport",
     "VisaTransport",
     "close_resource_manager",
     "host_port",
     "parse_address",
     "resource_manager",
+    "system_resolver",
 ]
+
+T = TypeVar("T")
+Resolver = Callable[[str, int], str]  # (host, port) -> IPv4 address text; may block
 
 DEFAULT_PORT = 5025
 TERMINATION = "\r\n"
 # A CR LF that follows a binary block arrives with the block's last segment; waiting longer
 # than this for it only slows instruments that send no trailer.
 BLOCK_TRAILER_WAIT_S = 0.05
-# pyvisa-py receives 4 KiB per recv() and pyvisa 20 KiB per read call by default; larger pieces
-# make a 3.8 MB trace block about 3x faster on loopback (16.6 -> 5.5 ms measured).
-RECV_SIZE = 64 * 1024
-BLOCK_CHUNK = 1024 * 1024
+# The longest legitimate text reply (traces come as binary blocks): anything longer is garbage.
+MAX_LINE_BYTES = 64 * 1024
+# A block whose size the caller did not give: 22 M float64 points, a full 1240–1680 nm X axis
+# at 0.02 pm, is 176 MB.
+MAX_BLOCK_BYTES = 256 * 1024 * 1024
+# The slowest transfer rate a block payload may take before it counts as stalled (bytes/s).
+MIN_BLOCK_RATE = 1_000_000
+SEND_CHUNK = 4096
 # Whitespace an instrument may put before '#'; more than this is not a block.
 _MAX_BLOCK_PREAMBLE = 16
+# Instrument text in a log line: enough for any sane reply, never a 64 kB flood.
+LOG_TEXT_LIMIT = 400
 
 scpi_log = logging.getLogger("ctp10_gui.scpi")
 log = logging.getLogger(__name__)
@@ -184,16 +211,27 @@ class Transport(Protocol):
         """
         ...
 
-    def query_block(self, command: str, timeout_s: float) -> bytes:
-        """Send one command and return the payload of its IEEE 488.2 block reply, in timeout_s s."""
+    def query_block(self, command: str, timeout_s: float, *,
+                    expected_bytes: int | None = None) -> bytes:
+        """Send command; return its IEEE 488.2 block payload (≤ expected_bytes) in timeout_s s."""
+        ...
+
+    def abort(self) -> None:
+        """Break the I/O in progress from any thread; the session then fails and is closed."""
         ...
 
 
 class VisaTransport(Transport):
-    """Talk to a CTP10 over pyvisa-py's raw TCP socket with bounded open and I/O timeouts."""
+    """Talk to a CTP10 over a pyvisa-py raw TCP socket; every reply bounded in time and size."""
 
     def __init__(
-        self, address: str, *, io_timeout_s: float = 1.0, open_timeout_s: float = 2.0
+        self,
+        address: str,
+        *,
+        io_timeout_s: float = 1.0,
+        open_timeout_s: float = 2.0,
+        resolver: Resolver | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
             self.address = parse_address(address)
@@ -203,7 +241,15 @@ class VisaTransport(Transport):
             raise ValueError("timeouts must be positive seconds")
         self.io_timeout_s = float(io_timeout_s)
         self.open_timeout_s = float(open_timeout_s)
-        self._resource: pyvisa.resources.MessageBasedResource | None = None
+        self._resolver = resolver or system_resolver
+        self._clock = clock
+        self._resource: pyvisa.resources.Resource | None = None
+        self._reader: SocketReader | None = None
+        # Shared with abort(), which any thread may call: guarded by _abort_lock.
+        self._abort_lock = threading.Lock()
+        self._aborted = threading.Event()
+        self._sock: socket.socket | None = None
+        self._resolving: threading.Event | None = None
         # Set after a block with no CR LF trailer: a trailer that arrives later than the short
         # wait would otherwise be read as an empty answer to the next query.
         self._late_trailer_possible = False
@@ -220,13 +266,18 @@ class VisaTransport(Transport):
     # -- session -------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the socket session within open_timeout_s s; raise LinkError if it cannot."""
+        """Resolve, connect and open the session within open_timeout_s s; raise LinkError."""
         # One client at a time may be all the CTP10 allows: drop ours before asking again.
         self.close()
+        self._raise_if_aborted("before connecting")
+        deadline = self._clock() + self.open_timeout_s
+        host, port = host_port(self.address)
+        ip = self._resolve(host, port, deadline)
+        remaining_ms = max(1, round((deadline - self._clock()) * 1000))
         try:
             resource = resource_manager().open_resource(
-                self.address,
-                open_timeout=round(self.open_timeout_s * 1000),
+                f"TCPIP::{ip}::{port}::SOCKET",
+                open_timeout=remaining_ms,
                 timeout=round(self.io_timeout_s * 1000),
                 read_termination=TERMINATION,
                 write_termination=TERMINATION,
@@ -235,62 +286,151 @@ class VisaTransport(Transport):
             raise self._open_failure(exc) from exc
         self._resource = resource
         self._late_trailer_possible = False
-        # pyvisa-py reports success on a refused or unroutable port; the socket knows better.
         sock = self._socket()
-        if sock is not None:
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                self.close()
-                if code == errno.ECONNREFUSED:
-                    raise LinkError(self.address, LinkFailure.REFUSED, _NOTHING_LISTENS)
-                raise LinkError(self.address, LinkFailure.UNREACHABLE, f"({_strerror(code)})")
-        session = self._session()
-        if session is not None and hasattr(session, "max_recv_size"):
-            session.max_recv_size = RECV_SIZE
+        if sock is None:
+            self.close()
+            raise LinkError(self.address, LinkFailure.CLOSED, "(pyvisa-py gave no socket)")
+        with self._abort_lock:
+            self._sock = sock
+        self._reader = SocketReader(sock, self._clock)
+        self._raise_if_aborted("while connecting")
+        # pyvisa-py reports success on a refused or unroutable port; the socket knows better.
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self.close()
+            if code == errno.ECONNREFUSED:
+                raise LinkError(self.address, LinkFailure.REFUSED, _NOTHING_LISTENS)
+            raise LinkError(self.address, LinkFailure.UNREACHABLE, f"({_strerror(code)})")
         scpi_log.debug("opened %s", self.address)
+
+    def _resolve(self, host: str, port: int, deadline: float) -> str:
+        """Return host's IPv4 address, asked on a helper thread and awaited until deadline."""
+        if re.fullmatch(r"[0-9.]+", host):
+            return host
+        done = threading.Event()
+        answer: list[str | BaseException] = []
+
+        def ask() -> None:
+            try:
+                answer.append(self._resolver(host, port))
+            except BaseException as exc:  # handed to the waiting thread, which reports it
+                answer.append(exc)
+            done.set()
+
+        with self._abort_lock:
+            self._resolving = done
+            if self._aborted.is_set():  # aborted before the lookup could be cancelled
+                done.set()
+        # A daemon: a resolver that never answers must not keep the process alive.
+        threading.Thread(target=ask, name=f"resolve {host}", daemon=True).start()
+        try:
+            done.wait(max(0.0, deadline - self._clock()))
+        finally:
+            with self._abort_lock:
+                self._resolving = None
+        self._raise_if_aborted(f"while looking up {host!r}")
+        if not answer:
+            error = LinkError(self.address, LinkFailure.UNREACHABLE,
+                              f"(no answer looking up {host!r} within "
+                              f"{self.open_timeout_s:g} s)")
+            log.warning("%s", error)
+            raise error
+        result = answer[0]
+        if isinstance(result, BaseException):
+            error = LinkError(self.address, LinkFailure.UNREACHABLE, "(host name not found)")
+            log.warning("%s (%s)", error, result)
+            raise error from result
+        return result
+
+    def abort(self) -> None:
+        """Break any I/O in progress at once (from any thread); the session is then unusable.
+
+        shutdown() (never close(): the owning thread may be inside a call on the socket) makes
+        a blocked select()/recv() return end-of-stream, so the owner fails with LinkError now
+        instead of at its deadline and closes the session itself.
+        """
+        # Under the lock close() also takes: the socket cannot be closed (and its descriptor
+        # reused by another connection) between looking it up and shutting it down.
+        with self._abort_lock:
+            self._aborted.set()
+            if self._resolving is not None:
+                self._resolving.set()
+            if self._sock is not None:
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already shut down or reset: nothing left to break
+
+    def _raise_if_aborted(self, when: str) -> None:
+        if self._aborted.is_set():
+            self.close()
+            raise LinkError(self.address, LinkFailure.NOT_OPEN,
+                            f"(closed by the application {when})")
 
     def close(self) -> None:
         """Close the session; idempotent, never raises (a failure to close is logged)."""
-        resource, self._resource = self._resource, None
-        if resource is None:
-            return
-        try:
-            resource.close()
-        except Exception:  # the socket may already be gone; closing must still succeed
-            log.warning("closing the session to %s failed", self.address, exc_info=True)
+        self._reader = None
+        with self._abort_lock:
+            self._sock = None
+            resource, self._resource = self._resource, None
+            if resource is None:
+                return
+            try:
+                resource.close()
+            except Exception:  # the socket may already be gone; closing must still succeed
+                log.warning("closing the session to %s failed", self.address, exc_info=True)
         scpi_log.debug("closed %s", self.address)
 
-    def _session(self) -> object | None:
-        """Return pyvisa-py's session object of the open resource, or None if unreachable."""
+    def _socket(self) -> socket.socket | None:
+        """Return pyvisa-py's socket of the open session, or None if it is not reachable."""
         resource = self._resource
         if resource is None:
             return None
         try:
-            return resource.visalib.sessions[resource.session]  # type: ignore[attr-defined]
+            session = resource.visalib.sessions[resource.session]  # type: ignore[attr-defined]
         except (AttributeError, KeyError, TypeError):
             return None
-
-    def _socket(self) -> socket.socket | None:
-        """Return pyvisa-py's socket of the open session, or None if it is not reachable."""
-        sock = getattr(self._session(), "interface", None)
+        sock = getattr(session, "interface", None)
         return sock if isinstance(sock, socket.socket) else None
 
-    def _require(self, command: str) -> pyvisa.resources.MessageBasedResource:
-        if self._resource is None:
+    def _require(self, command: str) -> SocketReader:
+        reader = self._reader
+        if reader is None:
+            self._raise_if_aborted(f"before sending {command!r}")
             raise LinkError(self.address, LinkFailure.NOT_OPEN, f"(cannot send {command!r})")
-        return self._resource
+        return reader
 
     # -- I/O ---------------------------------------------------------------------------------
 
     def write(self, command: str) -> None:
-        """Send one command that has no reply; raise LinkError on failure."""
-        resource = self._require(command)
+        """Send one command that has no reply, within io_timeout_s s; raise LinkError."""
+        self._require(command)
         self._check_peer(command)
-        scpi_log.debug("-> %s", command)
+        if scpi_log.isEnabledFor(logging.DEBUG):  # escaping costs more than the send
+            scpi_log.debug("-> %s", printable(command, LOG_TEXT_LIMIT))
+        self._send((command + TERMINATION).encode("ascii", "replace"), command)
+
+    def _send(self, data: bytes, command: str) -> None:
+        sock = self._sock
+        if sock is None:
+            raise self._closed_under_us(command)
+        deadline = self._clock() + self.io_timeout_s
+        view = memoryview(data)
+        sent = 0
         try:
-            resource.write(command)
-        except Exception as exc:
-            raise self._failure(exc, command, self.io_timeout_s) from exc
+            while sent < len(data):
+                remaining = deadline - self._clock()
+                writable = select.select([], [sock], [], max(0.0, remaining))[1]
+                if not writable:
+                    raise self._fail(LinkFailure.TIMEOUT,
+                                     f"the instrument took no more of "
+                                     f"'{printable(command, LOG_TEXT_LIMIT)}' within "
+                                     f"{self.io_timeout_s:g} s")
+                sent += sock.send(view[sent : sent + SEND_CHUNK])
+        except LinkError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise self._failure(exc, command) from exc
 
     def query(self, command: str) -> str:
         """Send one command and return its reply line (CR LF stripped) within io_timeout_s s."""
@@ -298,118 +438,151 @@ class VisaTransport(Transport):
         return self.receive(command)
 
     def receive(self, command: str) -> str:
-        """Read the reply line (CR LF stripped) to command, sent by write(), in io_timeout_s s."""
-        resource = self._require(command)
-        self._await_reply(command)
-        try:
-            raw = bytes(resource.read_raw())
-            if self._late_trailer_possible and raw in (b"\r\n", b"\n"):
-                # The CR LF of the previous binary block came after we stopped waiting for it.
-                log.debug("skipped a late block trailer from %s", self.address)
-                raw = bytes(resource.read_raw())
-        except Exception as exc:
-            raise self._failure(exc, command, self.io_timeout_s) from exc
+        """Read the reply line (CR LF stripped) to command, first to last byte in io_timeout_s s."""
+        reader = self._require(command)
+        deadline = self._clock() + self.io_timeout_s
+        raw = self._read(lambda: reader.line(deadline, MAX_LINE_BYTES), command,
+                         self.io_timeout_s)
+        if self._late_trailer_possible and raw in (b"\r\n", b"\n"):
+            # The CR LF of the previous binary block came after we stopped waiting for it.
+            log.debug("skipped a late block trailer from %s", self.address)
+            raw = self._read(lambda: reader.line(deadline, MAX_LINE_BYTES), command,
+                             self.io_timeout_s)
         self._late_trailer_possible = False
         try:
             reply = raw.decode("ascii")
         except UnicodeDecodeError as exc:
-            self.close()
-            raise LinkError(
-                self.address, LinkFailure.GARBLED, f"to {command!r}: {raw[:60]!r} is not text"
-            ) from exc
+            raise self._garbled(command, f"{raw[:60]!r} is not text") from exc
         reply = reply.removesuffix("\n").removesuffix("\r")
-        scpi_log.debug("<- %s", reply)
+        if scpi_log.isEnabledFor(logging.DEBUG):
+            scpi_log.debug("<- %s", printable(reply, LOG_TEXT_LIMIT))
         return reply
 
-    def query_block(self, command: str, timeout_s: float) -> bytes:
-        """Send one command and return its definite-length block payload within timeout_s s."""
-        resource = self._require(command)
-        self._check_peer(command)
-        scpi_log.debug("-> %s", command)
-        try:
-            resource.write(command)
-            # Without the termination pyvisa-py reads the block in large chunks instead of
-            # stopping at every 0x0A byte of the payload (13x faster).
-            resource.read_termination = None
-            resource.timeout = round(timeout_s * 1000)
-            payload = self._read_block(resource, command)
-            trailer = self._drain_trailer(resource, command)
-        except LinkError:
-            raise
-        except Exception as exc:
-            raise self._failure(exc, command, timeout_s) from exc
-        finally:
-            if self._resource is resource:
-                try:
-                    resource.read_termination = TERMINATION
-                    resource.timeout = round(self.io_timeout_s * 1000)
-                except Exception as exc:  # restoring failed: the session is no longer trusted
-                    self.close()
-                    raise LinkError(
-                        self.address, LinkFailure.CLOSED, f"(could not restore settings: {exc})"
-                    ) from exc
+    def query_block(self, command: str, timeout_s: float, *,
+                    expected_bytes: int | None = None) -> bytes:
+        """Send command; return its IEEE 488.2 block payload (≤ expected_bytes, in timeout_s s).
+
+        The payload deadline is scaled to the size the header announces (io_timeout_s plus
+        MIN_BLOCK_RATE bytes/s), within timeout_s; a header announcing more than expected_bytes
+        (or MAX_BLOCK_BYTES) is refused before the payload is read.
+        """
+        reader = self._require(command)
+        limit = MAX_BLOCK_BYTES if expected_bytes is None else int(expected_bytes)
+        self.write(command)
+        deadline = self._clock() + timeout_s
+        payload = self._read(lambda: self._read_block(reader, command, limit, timeout_s, deadline),
+                             command, timeout_s)
+        trailer = self._read(lambda: self._drain_trailer(reader, command), command,
+                             self.io_timeout_s)
         self._late_trailer_possible = not trailer
         scpi_log.debug("<- #block %d bytes%s", len(payload), " + CR LF" if trailer else "")
         return payload
 
-    def _read_block(self, resource: pyvisa.resources.MessageBasedResource, command: str) -> bytes:
+    def _read_block(self, reader: SocketReader, command: str, limit: int, timeout_s: float,
+                    deadline: float) -> bytes:
         for _ in range(_MAX_BLOCK_PREAMBLE):
-            first = resource.read_bytes(1)
+            first = reader.byte(deadline)
             if first == b"#":
                 break
             if not first.isspace():
                 raise self._garbled(command, f"{first!r} where a binary block '#' was expected")
         else:
             raise self._garbled(command, "no binary block '#' in the first bytes")
-        digits = resource.read_bytes(1)
+        digits = reader.byte(deadline)
         if not digits.isdigit():
             raise self._garbled(command, f"block header '#{digits.decode('latin-1')}' is invalid")
         if digits == b"0":
             # Indefinite-length block: it ends at the final LF, which cannot appear inside it.
-            resource.read_termination = TERMINATION
-            data = bytes(resource.read_raw())
+            data = reader.line(deadline, limit + len(TERMINATION))
             return data.removesuffix(b"\n").removesuffix(b"\r")
-        length_text = resource.read_bytes(int(digits))
+        length_text = reader.exact(int(digits), deadline)
         if not length_text.isdigit():
             raise self._garbled(command, f"block length {length_text!r} is not a number")
-        return bytes(resource.read_bytes(int(length_text), chunk_size=BLOCK_CHUNK))
-
-    def _drain_trailer(self, resource: pyvisa.resources.MessageBasedResource, command: str) -> bool:
-        """Consume an optional CR LF after a block; return True if one was there."""
-        resource.timeout = round(BLOCK_TRAILER_WAIT_S * 1000)
+        count = int(length_text)
+        if count > limit:
+            raise self._garbled(command, f"a block of {count} bytes where at most {limit} "
+                                         "were expected")
+        now = self._clock()
+        scaled_s = self.io_timeout_s + count / MIN_BLOCK_RATE
+        # The caller's timeout (from the query) or the one scaled to the size (from the
+        # header), whichever ends first; the message names that one.
+        end, allowed_s = ((deadline, timeout_s) if deadline <= now + scaled_s
+                          else (now + scaled_s, scaled_s))
         try:
-            first = resource.read_bytes(1)
-        except VisaIOError as exc:
-            if exc.error_code != constants.StatusCode.error_timeout:
-                raise
+            return reader.exact(count, end)
+        except DeadlineExceeded as exc:
+            raise self._fail(LinkFailure.TIMEOUT,
+                             f"within {allowed_s:.3g} s to {command!r} (incomplete: only "
+                             f"{exc.received} of {count} bytes of the block arrived)") from exc
+
+    def _drain_trailer(self, reader: SocketReader, command: str) -> bool:
+        """Consume an optional CR LF after a block; return True if one was there."""
+        first = reader.peek_byte(BLOCK_TRAILER_WAIT_S)
+        if not first:
             return False
         if first == b"\n":
+            reader.byte(self._clock())
             return True
         if first != b"\r":
             raise self._garbled(command, f"{first!r} after the binary block")
-        resource.timeout = round(self.io_timeout_s * 1000)
-        second = resource.read_bytes(1)
+        reader.byte(self._clock())
+        second = reader.byte(self._clock() + self.io_timeout_s)
         if second != b"\n":
             raise self._garbled(command, f"'\\r' {second!r} after the binary block")
         return True
 
+    def _read(self, step: Callable[[], T], command: str, total_s: float) -> T:
+        """Run one bounded read step; turn its failures into LinkError naming command."""
+        try:
+            return step()
+        except LinkError:
+            raise
+        except DeadlineExceeded as exc:
+            if exc.received:
+                raise self._fail(LinkFailure.TIMEOUT,
+                                 f"within {total_s:g} s to {command!r} (incomplete: only "
+                                 f"{exc.received} bytes of it arrived)") from exc
+            raise self._fail(LinkFailure.TIMEOUT, f"within {total_s:g} s to {command!r}") from exc
+        except ReplyTooLong as exc:
+            raise self._garbled(command, f"a reply longer than {exc.limit} bytes") from exc
+        except PeerClosed as exc:
+            raise self._closed_under_us(command) from exc
+        except OSError as exc:
+            raise self._failure(exc, command, reading=True) from exc
+
     # -- error mapping ---------------------------------------------------------------------------
+
+    def _closed_under_us(self, command: str) -> LinkError:
+        if self._aborted.is_set():
+            self.close()
+            return LinkError(self.address, LinkFailure.NOT_OPEN,
+                             f"(closed by the application while waiting for the reply to "
+                             f"{command!r})")
+        return self._fail(LinkFailure.CLOSED, f"while waiting for the reply to {command!r}")
+
+    def _fail(self, kind: LinkFailure, detail: str) -> LinkError:
+        self.close()
+        error = LinkError(self.address, kind, detail)
+        log.warning("%s", printable(str(error), LOG_TEXT_LIMIT))
+        return error
 
     def _garbled(self, command: str, what: str) -> LinkError:
         self.close()
-        return LinkError(self.address, LinkFailure.GARBLED, f"to {command!r}: {what}")
+        return LinkError(self.address, LinkFailure.GARBLED,
+                         f"to {command!r}: {printable(what, LOG_TEXT_LIMIT)}")
 
     def _check_peer(self, command: str) -> None:
         """Raise LinkError at once if the peer already closed or reset the connection.
 
-        pyvisa-py's read spins on a socket closed by the peer until the I/O timeout, taking
-        the GIL on every turn: the GUI thread then stalls 70–150 ms per fault (measured). A FIN
-        almost always arrives between two queries, so one select() + MSG_PEEK (a few µs)
-        before sending turns that spin into an immediate, correctly named failure.
+        A FIN almost always arrives between two queries: one select() + MSG_PEEK (a few µs)
+        before sending names that failure at once instead of after a write and a read.
         """
-        sock = self._socket()
+        sock = self._sock
         if sock is None:
-            return
+            raise self._closed_under_us(command)
+        reader = self._reader
+        if reader is not None and reader.buffered:
+            return  # bytes waiting: the query itself deals with those
         try:
             readable, _, _ = select.select([sock], [], [], 0)
             if not readable or sock.recv(1, socket.MSG_PEEK) != b"":
@@ -417,66 +590,25 @@ class VisaTransport(Transport):
             kind, detail = LinkFailure.CLOSED, f"before sending {command!r}"
         except ConnectionResetError:
             kind, detail = LinkFailure.RESET, f"before sending {command!r}"
-        except OSError as exc:
-            kind, detail = LinkFailure.CLOSED, f"before sending {command!r} ({exc.strerror})"
-        self.close()
-        error = LinkError(self.address, kind, detail)
-        log.warning("%s", error)
-        raise error
+        except (OSError, ValueError) as exc:
+            kind, detail = LinkFailure.CLOSED, f"before sending {command!r} ({exc})"
+        if self._aborted.is_set():
+            raise self._closed_under_us(command)
+        raise self._fail(kind, detail)
 
-    def _await_reply(self, command: str) -> None:
-        """Wait, GIL released, for the reply to start; LinkError if the peer closes or is silent.
-
-        The same pyvisa-py spin as in _check_peer, for a FIN that lands while a reply is
-        awaited: at the maximum poll rate that is nearly all the time, and the GUI stalled
-        143 ms (measured). select() + MSG_PEEK tells a reply from a closed connection before
-        pyvisa-py reads.
-        """
-        session = self._session()
-        sock = getattr(session, "interface", None)
-        if not isinstance(sock, socket.socket) or getattr(session, "_pending_buffer", b"?"):
-            return  # pyvisa-py already holds bytes of the reply (or is not a socket session)
-        try:
-            readable, _, _ = select.select([sock], [], [], self.io_timeout_s)
-            if readable and sock.recv(1, socket.MSG_PEEK) != b"":
-                return  # the reply is coming: pyvisa-py reads it
-            if readable:
-                kind, detail = LinkFailure.CLOSED, f"while waiting for the reply to {command!r}"
-            else:
-                kind, detail = LinkFailure.TIMEOUT, f"within {self.io_timeout_s:g} s to {command!r}"
-        except ConnectionResetError:
-            kind, detail = LinkFailure.RESET, f"while waiting for the reply to {command!r}"
-        except OSError as exc:
-            kind = LinkFailure.CLOSED
-            detail = f"while waiting for the reply to {command!r} ({exc.strerror})"
-        self.close()
-        error = LinkError(self.address, kind, detail)
-        log.warning("%s", error)
-        raise error
-
-    def _peer_closed(self) -> bool:
-        """Return True if the peer has closed its side (FIN) of the open session."""
-        sock = self._socket()
-        if sock is None:
-            return False
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-
-    def _failure(self, exc: BaseException, command: str, timeout_s: float) -> LinkError:
+    def _failure(self, exc: BaseException, command: str, *, reading: bool = False) -> LinkError:
         """Close the session and translate exc into a LinkError that says what happened."""
-        kind, detail = _classify(exc, command, timeout_s)
-        if kind is LinkFailure.TIMEOUT and self._peer_closed():
-            # pyvisa-py spins on a closed socket until the timeout: tell the user the real cause.
-            kind, detail = LinkFailure.CLOSED, f"while waiting for the reply to {command!r}"
-        self.close()
-        error = LinkError(self.address, kind, detail)
-        log.warning("%s", error)
-        return error
+        if self._aborted.is_set():
+            return self._closed_under_us(command)
+        during = (f"while waiting for the reply to {command!r}" if reading
+                  else f"while sending {command!r}")
+        kind, detail = _classify(exc, during)
+        return self._fail(kind, detail)
 
     def _open_failure(self, exc: BaseException) -> LinkError:
+        if self._aborted.is_set():
+            return LinkError(self.address, LinkFailure.NOT_OPEN,
+                             "(closed by the application while connecting)")
         text = str(exc)
         # pyvisa-py words a connect timeout "could not connect: <StatusCode.error_timeout>",
         # printed by name or by number depending on the Python version.
@@ -488,8 +620,6 @@ class VisaTransport(Transport):
         ):
             detail = f"(no answer to the connection request within {self.open_timeout_s:g} s)"
             kind = LinkFailure.UNREACHABLE
-        elif "Name or service not known" in text or "getaddrinfo" in text or "nodename" in text:
-            detail, kind = "(host name not found)", LinkFailure.UNREACHABLE
         elif isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
             detail, kind = _NOTHING_LISTENS, LinkFailure.REFUSED
         else:
@@ -500,6 +630,12 @@ class VisaTransport(Transport):
         return error
 
 
+def system_resolver(host: str, port: int) -> str:
+    """Return the first IPv4 address of host (blocks as long as the system resolver does)."""
+    infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+    return str(infos[0][4][0])
+
+
 def _strerror(code: int) -> str:
     try:
         return os.strerror(code)
@@ -507,26 +643,17 @@ def _strerror(code: int) -> str:
         return f"errno {code}"
 
 
-def _classify(exc: BaseException, command: str, timeout_s: float) -> tuple[LinkFailure, str]:
-    """Return the failure kind and the detail sentence for an exception raised during I/O."""
-    during = f"while sending {command!r}"
-    if isinstance(exc, VisaIOError):
-        if exc.error_code == constants.StatusCode.error_timeout:
-            return LinkFailure.TIMEOUT, f"within {timeout_s:g} s to {command!r}"
-        return LinkFailure.CLOSED, f"{during} ({exc.abbreviation})"
+def _classify(exc: BaseException, during: str) -> tuple[LinkFailure, str]:
+    """Return the failure kind and the detail sentence for a socket error raised during I/O."""
     if isinstance(exc, ConnectionRefusedError):
         return LinkFailure.REFUSED, during
     if isinstance(exc, ConnectionResetError | ConnectionAbortedError):
         return LinkFailure.RESET, during
     if isinstance(exc, BrokenPipeError):
         return LinkFailure.CLOSED, f"{during} (the connection was already gone)"
-    if isinstance(exc, TimeoutError):
-        return LinkFailure.TIMEOUT, f"within {timeout_s:g} s to {command!r}"
     if isinstance(exc, OSError):
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
             return LinkFailure.UNREACHABLE, f"{during} ({exc.strerror})"
         return LinkFailure.CLOSED, f"{during} ({exc.strerror or exc})"
-    if isinstance(exc, UnicodeError):
-        return LinkFailure.GARBLED, f"to {command!r} (not text)"
-    # pyvisa-py raises TypeError/AttributeError when its socket vanished under it.
+    # A socket closed under the call: ValueError (fileno -1) or the like.
     return LinkFailure.CLOSED, f"{during} ({type(exc).__name__}: {exc})"

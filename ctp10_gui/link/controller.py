@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -31,14 +32,14 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from ctp10_gui.hardware.ctp10 import CTP10, Identity
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure
 from ctp10_gui.hardware.scpi import PowerUnit
-from ctp10_gui.hardware.transport import host_port, parse_address
+from ctp10_gui.hardware.transport import Transport, host_port, parse_address
 from ctp10_gui.link.worker import (
     AcquisitionWorker,
     DriverFactory,
     WorkerBatch,
-    WorkerThread,
     visa_driver_factory,
 )
+from ctp10_gui.link.worker_thread import WorkerThread
 from ctp10_gui.models.connection import (
     OPEN_STATES,
     AcquisitionSettings,
@@ -66,7 +67,8 @@ T = TypeVar("T")
 HEALTH_INTERVAL_MS = 500  # health panel refresh, about 2 Hz
 RATE_WINDOW_S = 2.0  # achieved rate: samples over the last 2 s
 LATENCY_WINDOW = 1000  # latency percentiles over the last 1000 snapshots
-SHUTDOWN_MARGIN_S = 1.0
+# How long shutdown() waits for the worker after breaking its I/O (s): the window closes in 1 s.
+SHUTDOWN_WAIT_S = 0.3
 # Link failures that no retry can mend: a typo in the address or another kind of instrument.
 _HOPELESS = frozenset({LinkFailure.BAD_ADDRESS, LinkFailure.WRONG_INSTRUMENT})
 # On a first connect these mostly mean a wrong address or an instrument that is off: saying so
@@ -85,8 +87,6 @@ def first_connect_sentence(error: LinkError) -> str:
         case LinkFailure.UNREACHABLE:
             return f"Cannot reach {where} {error.detail} — check the address and the network."
     return str(error)
-# Threads whose loop outlived shutdown(): kept referenced so Qt never destroys them running.
-_ORPHANS: list[WorkerThread] = []
 
 
 @dataclass
@@ -121,7 +121,28 @@ class LinkController(QObject):
         self._machine = ConnectionMachine(s.backoff, clock=clock, wall_clock=wall_clock,
                                           rng=rng if rng is not None else random.Random(),
                                           live=s.live)
-        factory = driver_factory or visa_driver_factory(s.io_timeout_s, s.open_timeout_s)
+        base_factory = driver_factory or visa_driver_factory(s.io_timeout_s, s.open_timeout_s)
+        # The transport the worker made last: the GUI thread aborts its I/O on close,
+        # disconnect and shutdown instead of waiting for the worker (assigned atomically).
+        self._transport: Transport | None = None
+        # One flag per queued open, in queue order (the worker makes one driver per open):
+        # an open given up on before the worker reached it is aborted as soon as it starts.
+        self._open_tickets: deque[threading.Event] = deque()
+
+        def factory(address: str) -> CTP10:
+            # The ticket leaves the queue only once the transport can be aborted directly, so
+            # an abort in between reaches one or the other.
+            ticket = self._open_tickets[0] if self._open_tickets else None
+            try:
+                ctp = base_factory(address)
+                self._transport = ctp.transport
+            finally:
+                if ticket is not None:
+                    self._open_tickets.popleft()
+            if ticket is not None and ticket.is_set():
+                ctp.transport.abort()
+            return ctp
+
         self._worker = AcquisitionWorker(factory, module=s.module, channels=s.channels,
                                          interval_s=s.interval_s, live=s.live,
                                          probe_interval_s=s.probe_interval_s, clock=clock)
@@ -210,8 +231,8 @@ class LinkController(QObject):
 
     @property
     def worker_running(self) -> bool:
-        """Return True while the worker thread runs (False after shutdown() returned)."""
-        return self._thread.isRunning()
+        """Return True while the worker thread runs (shutdown() ends it unless in a connect)."""
+        return self._thread.is_running()
 
     def cancelled(self) -> bool:
         """Return True once shutdown began: long requests pass this to wait_until_idle()."""
@@ -331,7 +352,7 @@ class LinkController(QObject):
             lambda ctp: ctp.detector(module, channel).set("power_unit", unit), on_done, on_error)
 
     def shutdown(self) -> None:
-        """Stop the worker and wait for it: bounded by the open/I/O timeout plus 1 s."""
+        """Stop the worker, break its I/O and wait at most SHUTDOWN_WAIT_S s for it to end."""
         if self._shut_down:
             return
         self._shut_down = True
@@ -339,17 +360,20 @@ class LinkController(QObject):
             timer.stop()
         self._session += 1  # nothing the worker still sends is acted upon
         self._worker.stop()
-        self._thread.quit()
-        s = self._settings
-        bound_s = max(s.io_timeout_s, s.open_timeout_s) + SHUTDOWN_MARGIN_S
-        if self._thread.wait(round(bound_s * 1000)):
-            return
-        # A long transfer is bounded by its own (longer) timeout: wait for it, never terminate().
-        log.warning("acquisition worker still busy after %.1f s; waiting for its I/O timeout",
-                    bound_s)
-        if not self._thread.wait(round(max(s.busy_timeout_s, 1.0) * 1000)):
-            log.error("acquisition worker did not stop; leaving its thread to finish alone")
-            _ORPHANS.append(self._thread)
+        self._abort_io()
+        if not self._thread.wait(SHUTDOWN_WAIT_S):
+            # Only pyvisa-py's connect (bounded by the open timeout) cannot be broken from
+            # outside; the thread is a daemon and ends by itself or with the process.
+            log.warning("acquisition worker still busy %.1f s after shutdown; not waiting",
+                        SHUTDOWN_WAIT_S)
+
+    def _abort_io(self) -> None:
+        """Break the worker's I/O and the opens still queued (GUI thread; the worker closes)."""
+        for ticket in list(self._open_tickets):
+            ticket.set()
+        transport = self._transport
+        if transport is not None:
+            transport.abort()
 
     # ---- the state machine -----------------------------------------------------------------
 
@@ -363,10 +387,13 @@ class LinkController(QObject):
         match action:
             case OpenSession(address):
                 self._session += 1
+                self._abort_io()  # the worker opens only after leaving the session it is in
+                self._open_tickets.append(threading.Event())
                 self._worker.open(self._session, address)
             case CloseSession():
                 self._session += 1
                 self._opened_at = None
+                self._abort_io()
                 self._worker.close()
             case StartBackoffTimer(delay_s, _):
                 self._backoff.start(max(0, round(delay_s * 1000)))

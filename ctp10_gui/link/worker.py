@@ -1,6 +1,6 @@
 """The acquisition worker: the only code that touches the CTP10 driver and its VISA session.
 
-``AcquisitionLoop`` is a plain Python loop run in its own QThread (pyvisa-py sessions belong to
+``AcquisitionLoop`` is a plain Python loop run in its own thread (pyvisa-py sessions belong to
 the thread that opened them: closing one from another thread breaks the reader). Commands
 arrive on a thread-safe queue and run in order; the loop waits on that queue with a timeout
 until the next snapshot, probe or batch deadline, so it never spins. ``AcquisitionWorker`` is
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
@@ -456,16 +456,3 @@ class AcquisitionLoop:
             self._events.request_failed.emit(session, request_id, exc, self._clock())
             return
         self._events.request_done.emit(session, request_id, result, self._clock())
-
-
-class WorkerThread(QThread):
-    """Run an AcquisitionWorker's loop; the worker object itself stays in the GUI thread."""
-
-    def __init__(self, worker: AcquisitionWorker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._worker = worker
-        self.setObjectName("ctp10-acquisition")
-
-    def run(self) -> None:
-        """Run the worker loop until it is stopped."""
-        self._worker.run()

@@ -30,6 +30,8 @@ MAX_RECENT_ADDRESSES = 10
 WINDOWS_S = (10.0, 60.0, 600.0, 3600.0)  # strip-chart windows: 10 s, 1 min, 10 min, 1 h
 CHANNEL_RANGE = (1, 6)
 MODULE_RANGE = (1, 20)
+# A settings file is a few kB; a larger one is damaged (or not ours) and is not read whole.
+MAX_SETTINGS_BYTES = 1024 * 1024
 
 
 def default_backoff() -> dict[str, float | int]:
@@ -198,42 +200,69 @@ _SIMPLE_RULES: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _apply(s: AppSettings, name: str, rule: Callable[[Any], Any], value: Any,
+           bad: list[str]) -> None:
+    """Set one field from its rule; any failure leaves the default and lists the field."""
+    try:
+        setattr(s, name, rule(value))
+    except _Bad as e:
+        log.warning("settings: %s reset to default: %s", name, e)
+        bad.append(name)
+    except Exception as e:  # a value no rule foresaw (e.g. nested too deep): that field only
+        log.warning("settings: %s reset to default: %s: %s", name, type(e).__name__, e)
+        bad.append(name)
+
+
+def _listed(rule: Callable[[Any], tuple[Any, bool]], name: str,
+            bad: list[str]) -> Callable[[Any], Any]:
+    """Wrap a rule that drops bad entries: keep the good ones and list the field as bad."""
+
+    def apply(value: Any) -> Any:
+        good, dropped = rule(value)
+        if dropped:
+            log.warning("settings: invalid entries dropped from %s", name)
+            bad.append(name)
+        return good
+
+    return apply
+
+
+def _check_across_fields(s: AppSettings, bad: list[str]) -> None:
+    """Reset fields that contradict each other (each alone is in range) and list them."""
+    if s.stale_after_s is not None and s.stale_after_s < s.poll_interval_s:
+        log.warning("settings: stale_after_s %g s is shorter than the poll interval %g s; "
+                    "reset to automatic", s.stale_after_s, s.poll_interval_s)
+        s.stale_after_s = None
+        bad.append("stale_after_s")
+
+
 def settings_from_dict(data: dict[str, Any]) -> tuple[AppSettings, list[str]]:
     """Build settings from parsed JSON: bad fields get defaults and are listed by name."""
     s = AppSettings()
     bad: list[str] = []
     known = {f.name for f in fields(AppSettings)}
-    unknown = sorted(set(data) - known - {"version"})
+    unknown = sorted(str(k) for k in set(data) - known - {"version"})
     if unknown:
         # A newer version may have written them: not an error, but worth a line in the log.
-        log.info("settings: ignored unknown keys %s", ", ".join(unknown))
+        log.info("settings: ignored unknown keys %s", ", ".join(unknown)[:500])
     for name, rule in _SIMPLE_RULES.items():
         if name in data:
-            try:
-                setattr(s, name, rule(data[name]))
-            except _Bad as e:
-                log.warning("settings: %s reset to default: %s", name, e)
-                bad.append(name)
-    for name, rule2 in (("recent_addresses", _recent), ("references", _references)):
+            _apply(s, name, rule, data[name], bad)
+    for name, listed in (("recent_addresses", _recent), ("references", _references)):
         if name in data:
-            try:
-                value, dropped = rule2(data[name])
-            except _Bad as e:
-                log.warning("settings: %s reset to default: %s", name, e)
-                bad.append(name)
-                continue
-            setattr(s, name, value)
-            if dropped:
-                log.warning("settings: invalid entries dropped from %s", name)
-                bad.append(name)
+            _apply(s, name, _listed(listed, name, bad), data[name], bad)
     if "backoff" in data:
-        try:
-            s.backoff, bad_keys = _backoff(data["backoff"])
-            bad.extend(bad_keys)
-        except _Bad as e:
-            log.warning("settings: backoff reset to default: %s", e)
-            bad.append("backoff")
-    return s, bad
+        bad_keys: list[str] = []
+
+        def backoff(value: Any) -> dict[str, float | int]:
+            out, keys = _backoff(value)
+            bad_keys.extend(keys)
+            return out
+
+        _apply(s, "backoff", backoff, data["backoff"], bad)
+        bad.extend(bad_keys)
+    _check_across_fields(s, bad)
+    return s, list(dict.fromkeys(bad))
 
 
 def settings_to_dict(s: AppSettings) -> dict[str, Any]:
@@ -283,7 +312,8 @@ class SettingsStore:
         self.load_problem = None
         self.kept_copy = None
         try:
-            raw = self.path.read_bytes()
+            with self.path.open("rb") as f:
+                raw = f.read(MAX_SETTINGS_BYTES + 1)
         except FileNotFoundError:
             return AppSettings()  # first start: nothing to report
         except OSError as e:
@@ -294,11 +324,16 @@ class SettingsStore:
             )
             return AppSettings()
         try:
-            data = json.loads(raw.decode("utf-8"))
+            if len(raw) > MAX_SETTINGS_BYTES:
+                raise ValueError(f"larger than {MAX_SETTINGS_BYTES // 1024} kB")
+            # utf-8-sig: an editor on Windows may have put a byte-order mark in front.
+            data = json.loads(raw.decode("utf-8-sig"))
             if not isinstance(data, dict):
                 raise ValueError(f"top level is {type(data).__name__}, not an object")
-        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            log.warning("settings: %s is corrupt: %s", self.path, e)
+        except (ValueError, RecursionError, MemoryError) as e:
+            # JSONDecodeError and UnicodeDecodeError are ValueErrors; deep nesting recurses.
+            log.warning("settings: %s is corrupt: %s: %s", self.path, type(e).__name__,
+                        str(e)[:200])
             kept = self._keep_damaged()
             self.load_problem = "Settings file was corrupt; started with defaults. " + kept
             return AppSettings()

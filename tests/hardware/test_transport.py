@@ -224,12 +224,16 @@ def test_silent_host_is_unreachable_within_the_open_timeout(
 
 
 def test_unknown_host_name_is_unreachable(transports: list) -> None:
-    transport = VisaTransport("no-such-host.invalid", io_timeout_s=IO_S, open_timeout_s=0.3)
+    def resolver(host: str, port: int) -> str:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    transport = VisaTransport("no-such-host.invalid", io_timeout_s=IO_S, open_timeout_s=0.3,
+                              resolver=resolver)
     transports.append(transport)
     with pytest.raises(LinkError) as caught:
         transport.open()
     assert caught.value.kind is LinkFailure.UNREACHABLE
-    assert "no-such-host.invalid:5025" in str(caught.value)
+    assert str(caught.value) == "cannot reach no-such-host.invalid:5025 (host name not found)"
 
 
 # -- failures during I/O --------------------------------------------------------------------------

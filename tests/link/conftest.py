@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from link_helpers import FAST_BACKOFF, GUI_GAP_LIMIT_S, GapMeter
+from gui_gap_probe import GUI_GAP_LIMIT_S, GapMeter
+from link_helpers import FAST_BACKOFF
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy

@@ -1,12 +1,10 @@
-"""Helpers for the link tests: a state recorder, a GUI-gap meter, connect and backoff helpers."""
+"""Helpers for the link tests: a state recorder, connect and backoff helpers."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-
-from PySide6.QtCore import Qt, QTimer
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import (
@@ -17,7 +15,6 @@ from ctp10_gui.models.connection import (
 
 # Small waits so a fault test costs seconds, not minutes; one test keeps the defaults.
 FAST_BACKOFF = BackoffPolicy(initial_s=0.1, factor=2.0, cap_s=0.4, jitter=0.2, max_attempts=50)
-GUI_GAP_LIMIT_S = 0.1  # the GUI event loop must never stall longer than this
 STALE_TOLERANCE_S = 0.05  # timer and queued-signal latency on a loaded 2-core machine
 
 
@@ -49,33 +46,6 @@ class StateRecorder:
     def statuses(self, state: LinkState) -> list[LinkStatus]:
         """Return every status reported in `state`."""
         return [s for _, s in self.events if s.state is state]
-
-
-class GapMeter:
-    """Tick a 10 ms timer in the GUI thread and keep the longest gap between ticks."""
-
-    def __init__(self) -> None:
-        self.max_gap_s = 0.0
-        self.worst_at = 0.0  # monotonic s at which the longest gap began
-        self.started = time.monotonic()
-        self._last: float | None = None
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(10)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        if self._last is not None and now - self._last > self.max_gap_s:
-            self.max_gap_s = now - self._last
-            self.worst_at = self._last
-        self._last = now
-
-    def stop(self) -> float:
-        """Stop measuring and return the longest gap in s."""
-        self._timer.stop()
-        return self.max_gap_s
 
 
 def connect_live(qtbot, controller: LinkController, address: str,

@@ -1,5 +1,6 @@
-"""Closing the window in any link state: shutdown() returns within the I/O timeout plus a margin,
-the worker thread has ended (never terminate()d) and Qt reports no thread warnings."""
+"""Closing the window in any link state: shutdown() returns within 0.5 s (the window's close has
+1 s), the worker thread has ended (its I/O broken, never terminate()d) and Qt reports no thread
+warnings. Instruments stuck in worse ways are in test_hostile_link.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ctp10_gui.models.connection import LinkState
 
 S = LinkState
 IO_TIMEOUT_S = 1.0
-MARGIN_S = 0.5
+SHUTDOWN_BUDGET_S = 0.5
 
 
 def _bring_into(state: str, qtbot, sim: Any, make_controller) -> Any:
@@ -63,7 +64,7 @@ def test_shutdown_returns_in_time_in_every_state(qtbot, qtlog, sim_factory, make
     started = time.monotonic()
     ctl.shutdown()
     elapsed = time.monotonic() - started
-    assert elapsed < IO_TIMEOUT_S + MARGIN_S, f"shutdown took {elapsed:.2f} s"
+    assert elapsed < SHUTDOWN_BUDGET_S, f"shutdown took {elapsed:.2f} s"
     assert not ctl.worker_running
     ctl.shutdown()  # a second call (e.g. closeEvent then aboutToQuit) is harmless
     assert not [r.message for r in qtlog.records if "QThread" in r.message]

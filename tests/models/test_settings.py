@@ -226,3 +226,50 @@ def test_log_and_data_dirs_are_created_under_the_user_folders(
     logs, data = log_dir(), data_dir()
     assert logs.is_dir() and logs.is_relative_to(tmp_path / "state")
     assert data.is_dir() and data == tmp_path / "data" / "ctp10-gui"
+
+
+@pytest.mark.parametrize("depth", [10_000, 200_000])
+def test_deeply_nested_json_gives_defaults_a_sentence_and_keeps_the_file(
+        tmp_path: Path, depth: int) -> None:
+    s = store(tmp_path)
+    write(s, '{"module": ' + "[" * depth + "]" * depth + "}")
+    assert s.load() == AppSettings()
+    assert s.load_problem is not None and s.load_problem.startswith("Settings file was corrupt")
+    assert s.kept_copy is not None and s.kept_copy.read_text().startswith('{"module": [[[')
+    s.save(AppSettings())  # and the next save works
+    assert s.load() == AppSettings() and s.load_problem is None
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    s.path.parent.mkdir(parents=True)
+    s.path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"module": 7, "theme": "light"}).encode())
+    loaded = s.load()
+    assert (loaded.module, loaded.theme) == (7, "light")
+    assert s.load_problem is None and s.kept_copy is None
+
+
+def test_a_huge_file_is_not_read_whole(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    write(s, '{"geometry_b64": "' + "A" * 5_000_000 + '"}')
+    assert s.load() == AppSettings()
+    assert s.load_problem is not None and "corrupt" in s.load_problem
+
+
+def test_stale_threshold_shorter_than_the_poll_interval_is_reset(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    write(s, {"poll_interval_s": 2.0, "stale_after_s": 0.5, "module": 9})
+    loaded = s.load()
+    assert loaded.stale_after_s is None and loaded.poll_interval_s == 2.0 and loaded.module == 9
+    assert s.load_problem is not None and "(stale_after_s)" in s.load_problem
+    write(s, {"poll_interval_s": 2.0, "stale_after_s": 2.0})
+    assert s.load().stale_after_s == 2.0 and s.load_problem is None
+
+
+def test_a_value_no_rule_foresaw_resets_only_its_field(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    # A 401-digit integer is valid JSON, but float() of it raises OverflowError.
+    write(s, '{"poll_interval_s": 1' + "0" * 400 + ', "module": 5}')
+    loaded = s.load()
+    assert loaded.module == 5 and loaded.poll_interval_s == AppSettings().poll_interval_s
+    assert s.load_problem is not None and "(poll_interval_s)" in s.load_problem
