@@ -17,6 +17,7 @@ from ctp10_gui.views.sweep_panel import SweepPanel
 
 FAST_BACKOFF = BackoffPolicy(initial_s=0.1, factor=2.0, cap_s=0.4, jitter=0.2, max_attempts=50)
 SCPI_LOGGER = "ctp10_gui.scpi"
+T100S_HP_SPEEDS = "one of 5–15, 17, 18, 20, 22, 25, 29, 33, 40, 50, 67, 100 nm/s"
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def panel(qtbot: Any, sim: SimulatorServer, connect: Callable) -> InstrumentPane
     qtbot.addWidget(widget)
     widget.show()
     qtbot.waitUntil(lambda: widget.sweep_form.fields["start_nm"].readback.text() != "—")
-    qtbot.waitUntil(lambda: widget.tls_form.fields["speed_nm_s"].range.text() == "5–100 nm/s")
+    qtbot.waitUntil(lambda: widget.tls_form.fields["speed_nm_s"].range.text() == T100S_HP_SPEEDS)
     return widget
 
 
@@ -80,7 +81,7 @@ def test_panel_fills_on_connect_with_ranges_shown(panel: InstrumentPanel, sim) -
     assert tls["start_nm"].readback.text() == "1502.000 nm"
     assert tls["start_nm"].range.text() == "1240–1680 nm"
     assert tls["speed_nm_s"].readback.text() == "20 nm/s"
-    assert panel.tls_page.info.text() == "TLS 1: laser 1 (T100S-HP); speeds 5–100 nm/s."
+    assert panel.tls_page.info.text() == f"TLS 1: laser 1 (T100S-HP); speeds {T100S_HP_SPEEDS}."
     sweep = panel.sweep_form.fields
     assert sweep["sampling_pm"].range.text() == "one of 0.02, 0.05, 0.1, 0.2, 0.5, 1…250 pm"
     assert sweep["start_nm"].readback.text() == "1530.000 nm"
