@@ -5,6 +5,7 @@ view submits `partial(procedure, …)` through `LinkPort.request` and a test rep
 SCPI exchange. No Qt here, nothing from link/ or views/.
 
     sweep.py       SweepPlan, read_sweep_plan, run_sweep (start, wait until idle, abort)
+    preflight.py   check_sweep: the reasons a scan must not start, read before :INIT
     reference.py   take_references (one scan per channel), read_references
     traces.py      fetch_traces with the sweep settings, per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
@@ -24,6 +25,7 @@ from ctp10_gui.procedures.controls import (
     tls_group,
     write_control,
 )
+from ctp10_gui.procedures.preflight import SweepCheck, check_sweep
 from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
 from ctp10_gui.procedures.reference import (
     ChannelReference,
@@ -55,10 +57,12 @@ __all__ = [
     "DetectorReading",
     "FetchedTraces",
     "ReferenceRun",
+    "SweepCheck",
     "SweepPlan",
     "TraceRequest",
     "TunableLaserInfo",
     "any_cancelled",
+    "check_sweep",
     "deadline_s",
     "detector_group",
     "fetch_traces",

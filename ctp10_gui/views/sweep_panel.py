@@ -40,7 +40,13 @@ from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.traces import TraceStore, trace_type_name
-from ctp10_gui.procedures import ChannelReference, FetchedTraces, ReferenceRun, SweepPlan
+from ctp10_gui.procedures import (
+    ChannelReference,
+    FetchedTraces,
+    ReferenceRun,
+    SweepCheck,
+    SweepPlan,
+)
 from ctp10_gui.procedures.sweep import Cancelled, Outcome, Progress
 from ctp10_gui.views.theme import repolish
 
@@ -63,7 +69,8 @@ class SweepPanel(QWidget):
     """Start/abort sweeps with progress, take references, fetch traces into a TraceStore."""
 
     sweep_started = Signal()
-    sweep_finished = Signal(str, str)  # outcome "completed" | "aborted" | "failed", message
+    # outcome "completed" | "aborted" | "failed" | "refused" (pre-flight: not started), message
+    sweep_finished = Signal(str, str)
     references_updated = Signal(object)  # list of (module, channel, ReferenceResult)
     traces_fetched = Signal(object, str)  # list of StoredTrace, error text ("" when all fine)
     # Emitted from the worker thread; Qt queues it to the GUI thread:
@@ -313,15 +320,20 @@ class SweepPanel(QWidget):
         label: str,
         scans: int,
     ) -> None:
-        """Read the sweep plan (quick request), then queue job(plan) busy with its deadline."""
+        """Check the scan (quick request: plan and refusals), then queue job(plan) busy."""
         run_id = self._run_id
 
-        def plan_read(plan: SweepPlan) -> None:
+        def plan_read(check: SweepCheck) -> None:
             if run_id != self._run_id:
                 return
             if self._cancel.is_set():  # aborted while the plan was read: nothing was started
                 self._finish("aborted", f"{label} aborted before it started.")
                 return
+            if check.refusals:  # nothing was started: the instrument would scan in the dark
+                what = "Sweep" if self._operation == "sweep" else "Reference"
+                self._finish("refused", f"{what} not started: {check.sentence()}")
+                return
+            plan = check.plan
             expected = plan.expected_s * scans
             text = plan.describe() if scans == 1 else f"{scans} × {plan.describe()}"
             self._expected_s = expected
@@ -342,7 +354,7 @@ class SweepPanel(QWidget):
                 timeout_s=procedures.deadline_s(plan.expected_s) * scans,
             )
 
-        self._controller.request(procedures.read_sweep_plan, plan_read,
+        self._controller.request(procedures.check_sweep, plan_read,
                                  lambda exc: self._failed(run_id, exc))
 
     def _sweep_done(self, run_id: int, outcome: Outcome) -> None:

@@ -419,3 +419,28 @@ def test_references_are_listed_with_state_type_date_and_time(qtbot: Any, sweep) 
         assert row[5] == result.taken.strftime("%H:%M:%S")
     assert widget.result_label.text().startswith("Reference taken on 2 channel(s)")
     qtbot.waitUntil(lambda: controller.status.state is LinkState.LIVE, timeout=3000)
+
+
+def test_a_sweep_no_assigned_laser_covers_is_refused_with_a_sentence(
+    qtbot: Any, sweep, caplog: pytest.LogCaptureFixture
+) -> None:
+    widget, _, sim = sweep
+    caplog.set_level(logging.DEBUG, logger=SCPI_LOGGER)
+    sim.instrument.handle(":INIT:TLS1:WAV:STOP 1510NM")  # TLS 1: 1502–1510 nm
+    sim.instrument.handle(":INIT:TLS2:ID 0")  # the O-band laser would not cover it either
+    with qtbot.waitSignal(widget.sweep_finished, timeout=5000) as finished:
+        widget.start_sweep()
+    assert finished.args == [
+        "refused",
+        "Sweep not started: No assigned laser covers the scan 1530–1570 nm (TLS 1 1502–1510 "
+        "nm): widen a TLS range or narrow the scan.",
+    ]
+    assert ":INIT" not in sent_sets(caplog)
+    assert sim.instrument.last_sweep is None
+    assert widget.result_label.text() == finished.args[1]
+    assert widget.start_button.isEnabled()
+    # Widening the laser's range again lets the same sweep run.
+    sim.instrument.handle(":INIT:TLS1:WAV:STOP 1627NM")
+    with qtbot.waitSignal(widget.sweep_finished, timeout=5000) as finished:
+        widget.start_sweep()
+    assert finished.args[0] == "completed"

@@ -18,12 +18,22 @@ from ctp10_gui.views.sweep_panel import SweepPanel
 COND = ":STAT:OPER:COND?"
 OK = ("SYST:ERR?", "0,No error")
 NO_REFERENCE = (":REF:SENS4:CHAN1:RES?", "0")
-PLAN = [
-    (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"), (":INIT:STAB?", "0,1"),
-    (":INIT:TLS1:ID?", "1"), (":INIT:TLS1:SPE?", "20"),
-    (":INIT:TLS1:WAV:STOP?", "1.63E-6"), (":INIT:TLS1:WAV:STAR?", "1.48E-6"),
-    (":INIT:TLS2:ID?", "0"), (":INIT:TLS3:ID?", "0"), (":INIT:TLS4:ID?", "0"),
-]  # 40 nm at 20 nm/s + 1 s: 3 s expected
+
+def check(tls1_start: str = "1.502E-6", tls1_stop: str = "1.627E-6",
+          speed: str = "20") -> list[tuple[str, str]]:
+    """Return the pre-flight exchange: scan 1520–1560 nm + 1 s, TLS 1 a T100S-HP, idle."""
+    return [
+        (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"),
+        (":INIT:WAV:SAMP?", "1.0E-12"), (":INIT:STAB?", "0,1"),
+        (":INIT:TLS1:ID?", "1"), (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06"),
+        (":INIT:TLS1:WAV:STAR?", tls1_start), (":INIT:TLS1:WAV:STOP?", tls1_stop),
+        (":INIT:TLS1:SPE?", speed),
+        (":INIT:TLS2:ID?", "0"), (":INIT:TLS3:ID?", "0"), (":INIT:TLS4:ID?", "0"),
+        (COND, "0"),
+    ]
+
+
+PLAN = check()  # 40 nm at 20 nm/s + 1 s: 3 s expected
 SETTINGS = [
     (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"),
     (":INIT:WAV:SAMP?", "1.0E-12"), (":INIT:STAB?", "0,1"), (":INIT:STAB?", "0,1"),
@@ -168,3 +178,40 @@ def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
     (run,) = [r for r in link.requests if r.label == "Referencing"]
     assert run.timeout_s == pytest.approx(2 * deadline_s(3.0))
     assert panel.result_label.text() == "Reference taken on 2 channel(s) in 0.2 s."
+
+
+@pytest.mark.parametrize(("tls1", "why"), [
+    (check("1.502E-6", "1.51E-6"),
+     "No assigned laser covers the scan 1520–1560 nm (TLS 1 1502–1510 nm): widen a TLS range "
+     "or narrow the scan."),
+    (check(speed="16"),
+     "TLS 1 sweeps at 16 nm/s, but a T100S-HP sweeps at 5–15, 17, 18, 20, 22, 25, 29, 33, 40, "
+     "50, 67, 100 nm/s only, not 16 nm/s."),
+])
+def test_a_sweep_the_pre_flight_refuses_is_never_started(
+        qtbot: Any, tls1: list[tuple[str, str]], why: str) -> None:
+    clock = FakeClock()
+    with expected_protocol([NO_REFERENCE, *tls1], clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)  # the replay ends here: an :INIT would fail the test
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        with qtbot.waitSignal(panel.sweep_finished) as finished:
+            panel.start_button.click()
+    assert finished.args == ["refused", f"Sweep not started: {why}"]
+    assert panel.result_label.text() == f"Sweep not started: {why}"
+    assert panel.result_label.property("role") == "error"
+    assert [r.label for r in link.requests if r.busy] == []
+    assert panel.running is None and panel.start_button.isEnabled()
+
+
+def test_a_reference_the_pre_flight_refuses_is_never_started(qtbot: Any) -> None:
+    clock = FakeClock()
+    exchange = [NO_REFERENCE, *check("1.502E-6", "1.51E-6")]
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert panel.result_label.text().startswith(
+        "Reference not started: No assigned laser covers the scan 1520–1560 nm")
+    assert panel.progress.format() == "reference refused"
