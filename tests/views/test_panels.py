@@ -79,9 +79,13 @@ def set_and_wait(qtbot: Any, form: Any, name: str, text: str, expected: str) -> 
 def test_panel_fills_on_connect_with_ranges_shown(panel: InstrumentPanel, sim) -> None:
     tls = panel.tls_form.fields
     assert tls["start_nm"].readback.text() == "1502.000 nm"
-    assert tls["start_nm"].range.text() == "1240–1680 nm"
+    # The installed laser's range and power, not the command's 1240–1680 nm and ±20 dBm.
+    assert tls["start_nm"].range.text() == "1502–1627 nm"
+    assert tls["stop_nm"].range.text() == "1502–1627 nm"
+    assert tls["power_dbm"].range.text() == "-10–13 dBm"
     assert tls["speed_nm_s"].readback.text() == "20 nm/s"
     assert panel.tls_page.info.text() == f"TLS 1: laser 1 (T100S-HP); speeds {T100S_HP_SPEEDS}."
+    assert panel.detector_form.fields["wavelength_nm"].range.text() == "1240–1680 nm"
     sweep = panel.sweep_form.fields
     assert sweep["sampling_pm"].range.text() == "one of 0.02, 0.05, 0.1, 0.2, 0.5, 1…250 pm"
     assert sweep["start_nm"].readback.text() == "1530.000 nm"
@@ -182,21 +186,17 @@ def test_out_of_range_input_sends_nothing(
     panel.sweep_form.submit("sampling_pm", "0.3")
     panel.tls_select.setCurrentIndex(1)  # TLS 2 holds a T200S: 10, 20, 50, 100, 200 nm/s
     qtbot.waitUntil(lambda: "T200S" in panel.tls_page.info.text())
+    speed = tls.fields["speed_nm_s"]
     tls.submit("speed_nm_s", "30")
-    messages = {
-        "start_nm": tls.fields["start_nm"].message.text(),
-        "power_dbm": tls.fields["power_dbm"].message.text(),
-        "trigger_in": tls.fields["trigger_in"].message.text(),
-        "speed_nm_s": tls.fields["speed_nm_s"].message.text(),
-        "sampling_pm": panel.sweep_form.fields["sampling_pm"].message.text(),
-    }
-    # The TLS change cleared the TLS 1 messages; the refusals on TLS 2 and the sweep remain.
-    assert messages["speed_nm_s"] == (
-        "Not sent: speed_nm_s = 30 is out of range: valid is one of 10, 20, 50, 100, 200 nm/s"
+    assert speed.message.text() == (
+        "Not sent: Sweep speed 30 nm/s is out of range: valid is one of 10, 20, 50, 100, 200 nm/s"
     )
-    assert messages["sampling_pm"].startswith("Not sent: sampling_pm = 0.3 is out of range")
-    assert tls.fields["speed_nm_s"].edit is None and tls.fields["speed_nm_s"].editable_choices
-    assert tls.fields["speed_nm_s"].range.text() == "one of 10, 20, 50, 100, 200 nm/s"
+    assert panel.sweep_form.fields["sampling_pm"].message.text() == (
+        "Not sent: Sampling step 0.3 pm is out of range: valid is one of 0.02, 0.05, 0.1, 0.2, "
+        "0.5, 1…250 pm"
+    )
+    assert speed.range.text() == "one of 10, 20, 50, 100, 200 nm/s"
+    assert tls.fields["start_nm"].range.text() == "1262.5–1355 nm"
     # Ask the instrument something so anything queued before it has surely been sent.
     with qtbot.waitSignal(panel.refreshed, timeout=3000):
         panel.refresh()
@@ -214,7 +214,11 @@ def test_refusals_on_one_tls_are_shown_before_sending(
     tls.submit("power_dbm", "abc")
     tls.submit("trigger_in", "2.5")
     assert tls.fields["start_nm"].message.text() == (
-        "Not sent: start_nm = 1700.0 is out of range: valid is 1240–1680 nm"
+        "Not sent: Start 1700 nm is out of range: valid is 1502–1627 nm"
+    )
+    tls.submit("start_nm", "1300")  # inside the CTP10's 1240–1680 nm, outside the T100S-HP
+    assert tls.fields["start_nm"].message.text() == (
+        "Not sent: Start 1300 nm is out of range: valid is 1502–1627 nm"
     )
     assert tls.fields["power_dbm"].message.text() == "Not sent: Power: 'abc' is not a number"
     assert tls.fields["trigger_in"].message.text() == (
@@ -227,18 +231,47 @@ def test_refusals_on_one_tls_are_shown_before_sending(
 def test_instrument_error_appears_next_to_its_field(
     qtbot: Any, panel: InstrumentPanel, sim
 ) -> None:
-    # 1300 nm is inside the CTP10's 1240–1680 nm but outside the T100S-HP: the instrument says so.
+    # Laser 2 serves TLS 2: the instrument refuses it for TLS 1 too (a settings conflict).
     tls = panel.tls_form
     errors: list[tuple[str, str]] = []
     tls.field_error.connect(lambda name, text: errors.append((name, text)))
-    tls.submit("start_nm", "1300")
-    field = tls.fields["start_nm"]
+    tls.submit("identifier", "2")
+    field = tls.fields["identifier"]
     qtbot.waitUntil(lambda: field.message.property("role") == "error", timeout=3000)
-    assert field.message.text().startswith("Instrument error -222")
-    assert ":INIT:TLS1:WAV:STAR 1300.000NM" in field.message.text()
-    assert [name for name, _ in errors] == ["start_nm"]
-    assert all(not f.message.isVisible() for n, f in tls.fields.items() if n != "start_nm")
-    assert float(ask(sim, ":INIT:TLS1:WAV:STAR?")) == pytest.approx(1502e-9)
+    assert field.message.text().startswith("Instrument error -221")
+    assert ":INIT:TLS1:ID 2" in field.message.text()
+    assert [name for name, _ in errors] == ["identifier"]
+    assert all(not f.message.isVisible() for n, f in tls.fields.items() if n != "identifier")
+    assert ask(sim, ":INIT:TLS1:ID?") == "1"
+
+
+def test_an_error_is_cleared_by_the_next_successful_set_in_its_group(
+    qtbot: Any, panel: InstrumentPanel
+) -> None:
+    tls = panel.tls_form
+    tls.submit("identifier", "2")
+    identifier = tls.fields["identifier"]
+    qtbot.waitUntil(lambda: identifier.message.property("role") == "error", timeout=3000)
+    tls.submit("power_dbm", "abc")  # refused before sending: stays until a set works
+    assert tls.fields["power_dbm"].message.text() == "Not sent: Power: 'abc' is not a number"
+    set_and_wait(qtbot, tls, "trigger_in", "2", "2")
+    assert identifier.message.text() == "" and identifier.message.isHidden()
+    assert tls.fields["power_dbm"].message.text() == ""
+    # Errors of another group (the sweep) are not this set's business.
+    panel.sweep_form.submit("sampling_pm", "0.3")
+    set_and_wait(qtbot, tls, "trigger_in", "3", "3")
+    assert panel.sweep_form.fields["sampling_pm"].message.text().startswith("Not sent")
+
+
+def test_reference_laser_ranges_follow_its_model(qtbot: Any, panel: InstrumentPanel) -> None:
+    fields = panel.rlaser_form.fields
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1502–1627 nm")
+    assert fields["power_dbm"].range.text() == "-10–13 dBm"
+    panel.rlaser_select.setCurrentIndex(1)  # laser 2: the O-band T200S
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1262.5–1355 nm")
+    panel.rlaser_select.setCurrentIndex(4)  # laser 5: an empty position, the command's range
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1240–1680 nm")
+    assert fields["power_dbm"].range.text() == "-20–20 dBm"
 
 
 def test_tls_without_laser_offers_no_speed_and_says_why(

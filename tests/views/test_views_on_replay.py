@@ -84,6 +84,23 @@ def test_a_settings_form_reads_its_group_and_sends_a_set_with_read_back(qtbot: A
     assert sent.args == ["power_dbm", 5.0]
 
 
+def test_a_refusal_by_the_driver_names_the_field_as_the_user_sees_it(qtbot: Any) -> None:
+    # The form has not learnt the laser model: 16 nm/s passes its 5–200 check; the driver reads
+    # the model, refuses before sending, and the message uses the field's label.
+    exchange = [(":INIT:TLS1:ID?", "1"), (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06")]
+    with expected_protocol(exchange) as ctp:
+        link = FakeLink(ctp)
+        form = ControlForm(link, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",))
+        qtbot.addWidget(form)
+        form.set_online(True)
+        with qtbot.waitSignal(form.field_error) as error:
+            form.submit("speed_nm_s", "16")
+    assert error.args == ["speed_nm_s", (
+        "Not sent: Sweep speed 16 nm/s is out of range: valid is one of 5–15, 17, 18, 20, 22, "
+        "25, 29, 33, 40, 50, 67, 100 nm/s")]
+    assert "speed_nm_s" not in form.fields["speed_nm_s"].message.text()
+
+
 @pytest.fixture
 def recording(qtbot: Any, tmp_path: Path) -> Any:
     made: list[RecordingControls] = []
