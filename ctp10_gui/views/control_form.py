@@ -230,10 +230,23 @@ class ControlField(QObject):
 
     def set_control(self, control: Control) -> None:
         """Validate against another declaration of this setting (e.g. a laser's speed steps)."""
+        # A number with a fixed set of values (a laser's speeds) becomes a plain choice; with a
+        # span it takes typing again, with round values suggested.
         self.control = control
         self.range.setText(self._range_text())
-        if self.editable_choices:
-            self._fill_choices(_suggestions(control))
+        number = not (control.kind is bool or (
+            isinstance(control.kind, type) and issubclass(control.kind, enum.Enum)))
+        if self.combo is not None and number:
+            if _uses_choices(control):
+                self.combo.setEditable(False)
+                self._fill_choices(_choices(control))
+            else:
+                if not self.combo.isEditable():
+                    self.combo.setEditable(True)
+                    self._wire_line_edit()
+                self._fill_choices(_suggestions(control))
+            if self.last_value is not None:
+                self.show_value(self.last_value)
         self.set_unavailable("")
 
     def set_unavailable(self, reason: str) -> None:

@@ -187,14 +187,16 @@ def test_out_of_range_input_sends_nothing(
     panel.tls_select.setCurrentIndex(1)  # TLS 2 holds a T200S: 10, 20, 50, 100, 200 nm/s
     qtbot.waitUntil(lambda: "T200S" in panel.tls_page.info.text())
     speed = tls.fields["speed_nm_s"]
-    tls.submit("speed_nm_s", "30")
-    assert speed.message.text() == (
-        "Not sent: Sweep speed 30 nm/s is out of range: valid is one of 10, 20, 50, 100, 200 nm/s"
-    )
+    with pytest.raises(ValueError, match="'30' is not offered"):
+        tls.submit("speed_nm_s", "30")  # a choice: 30 cannot even be entered
+    assert speed.message.text() == ""
     assert panel.sweep_form.fields["sampling_pm"].message.text() == (
         "Not sent: Sampling step 0.3 pm is out of range: valid is one of 0.02, 0.05, 0.1, 0.2, "
         "0.5, 1…250 pm"
     )
+    assert speed.combo is not None and not speed.editable_choices
+    assert [speed.combo.itemText(i) for i in range(speed.combo.count())] == [
+        "10", "20", "50", "100", "200"]
     assert speed.range.text() == "one of 10, 20, 50, 100, 200 nm/s"
     assert tls.fields["start_nm"].range.text() == "1262.5–1355 nm"
     # Ask the instrument something so anything queued before it has surely been sent.
@@ -261,6 +263,24 @@ def test_an_error_is_cleared_by_the_next_successful_set_in_its_group(
     panel.sweep_form.submit("sampling_pm", "0.3")
     set_and_wait(qtbot, tls, "trigger_in", "3", "3")
     assert panel.sweep_form.fields["sampling_pm"].message.text().startswith("Not sent")
+
+
+def test_speed_is_a_choice_of_the_laser_models_speeds(
+    qtbot: Any, panel: InstrumentPanel, sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    speed = panel.tls_form.fields["speed_nm_s"]
+    assert speed.combo is not None and not speed.editable_choices
+    offered = [speed.combo.itemText(i) for i in range(speed.combo.count())]
+    assert offered == [*map(str, range(5, 16)), "17", "18", "20", "22", "25", "29", "33", "40",
+                       "50", "67", "100"]
+    assert speed.combo.currentText() == "20"  # the read-back is selected
+    caplog.set_level(logging.DEBUG, logger=SCPI_LOGGER)
+    for refused in ("16", "19", "21"):
+        with pytest.raises(ValueError, match="is not offered"):
+            speed.set_editor_text(refused)
+    set_and_wait(qtbot, panel.tls_form, "speed_nm_s", "17", "17 nm/s")
+    assert ask(sim, ":INIT:TLS1:SPE?") == "17"
+    assert sent_sets(caplog) == [":INIT:TLS1:SPE 17"]
 
 
 def test_reference_laser_ranges_follow_its_model(qtbot: Any, panel: InstrumentPanel) -> None:
