@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -395,13 +396,44 @@ class SweepPanel(QWidget):
         cancelled = self._begin("reference",
                                 f"Referencing module {module} channels {channels}…")
         targets = [(module, c) for c in channels]
+        run_id = self._run_id
 
         def references(plan: SweepPlan, progress: Progress
                        ) -> Callable[[CTP10], ReferenceRun]:
             return partial(procedures.take_references, plan=plan, targets=targets,
                            progress=progress, cancelled=cancelled)
 
-        self._planned(references, self._reference_done, "Referencing", len(channels))
+        def existing_read(results: list[ChannelReference]) -> None:
+            # A new reference replaces the instrument's stored one for good: ask first.
+            if run_id != self._run_id:
+                return
+            self._merge_references(results)
+            taken = [r for r in results if r.result.state != 0]
+            if self._cancel.is_set():
+                self._finish("aborted", "Referencing aborted before it started.")
+            elif taken and not self._confirm_overwrite(taken):
+                self._finish("aborted", "Reference not taken: the instrument keeps the "
+                                        "existing one(s).")
+            else:
+                self._planned(references, self._reference_done, "Referencing", len(channels))
+
+        self._controller.request(partial(procedures.read_references, targets=targets),
+                                 existing_read, lambda exc: self._failed(run_id, exc))
+
+    def _confirm_overwrite(self, taken: Sequence[ChannelReference]) -> bool:
+        """Ask whether to replace the references listed (with their dates); True on Yes."""
+        lines = []
+        for module, channel, result in taken:
+            when = result.taken.strftime("%Y-%m-%d %H:%M:%S") if result.taken else "date unknown"
+            lines.append(f"Module {module} channel {channel}: reference of {when}")
+        text = ("The instrument already holds a reference for:\n" + "\n".join(lines)
+                + "\n\nA new reference replaces it; the old one cannot be brought back. "
+                  "Replace it?")
+        answer = QMessageBox.question(
+            self, "Replace the instrument's reference?", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _reference_done(self, run_id: int, run: ReferenceRun) -> None:
         if run_id != self._run_id or self._operation != "reference":

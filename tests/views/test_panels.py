@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
@@ -461,7 +462,10 @@ def test_references_are_listed_with_state_type_date_and_time(qtbot: Any, sweep) 
         ("4", "1", "none", "—", "—", "—"),
         ("4", "3", "none", "—", "—", "—"),
     ]
-    with qtbot.waitSignal(widget.references_updated, timeout=5000) as updated:
+    # The first update lists the references there before (none: nothing to replace).
+    with qtbot.waitSignal(widget.references_updated, timeout=5000,
+                          check_params_cb=lambda rows: all(r.state for _, _, r in rows)
+                          ) as updated:
         widget.create_references()
     assert [(m, c) for m, c, _ in updated.args[0]] == [(4, 1), (4, 3)]
     rows = widget.reference_rows()
@@ -497,3 +501,33 @@ def test_a_sweep_no_assigned_laser_covers_is_refused_with_a_sentence(
     with qtbot.waitSignal(widget.sweep_finished, timeout=5000) as finished:
         widget.start_sweep()
     assert finished.args[0] == "completed"
+
+
+def test_a_second_reference_asks_first_and_shows_the_existing_date(
+    qtbot: Any, sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widget, controller, sim = sweep
+    asked: list[str] = []
+
+    def answer_no(parent: object, title: str, text: str, *_: object) -> Any:
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer_no))
+    widget.set_channels(4, [2])
+    with qtbot.waitSignal(widget.references_updated, timeout=5000,
+                          check_params_cb=lambda rows: all(r.state for _, _, r in rows)):
+        widget.create_references()
+    assert asked == []  # nothing to replace the first time
+    qtbot.waitUntil(lambda: widget.running is None, timeout=3000)
+    first = ask(sim, ":REF:SENS4:CHAN2:RES?")
+    row_before = widget.reference_rows()
+    qtbot.waitUntil(lambda: controller.status.state is LinkState.LIVE, timeout=3000)
+    widget.create_references()
+    qtbot.waitUntil(lambda: widget.running is None and bool(asked), timeout=3000)
+    (date, time_of_day) = next(row[4:6] for row in row_before if row[:2] == ("4", "2"))
+    assert f"Module 4 channel 2: reference of {date} {time_of_day}" in asked[0]
+    assert widget.result_label.text() == (
+        "Reference not taken: the instrument keeps the existing one(s).")
+    assert ask(sim, ":REF:SENS4:CHAN2:RES?") == first
+    assert widget.reference_rows() == row_before

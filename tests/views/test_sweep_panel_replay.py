@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fake_link import FakeLink
+from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.hardware.ctp10 import TraceType
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
@@ -157,7 +158,9 @@ def test_link_loss_mid_sweep_reports_failure_and_ignores_the_late_result(qtbot: 
 def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
     clock = FakeClock()
     exchange = [
-        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"), *PLAN,
+        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # on becoming Live
+        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # nothing to replace
+        *PLAN,
         (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"), (COND, "0"),
         (":REF:SENS4:CHAN1:RES?", "1,12,20261204,041500"),
         (":REF:SENS4:CHAN2:INIT", None), OK, (COND, "64"), (COND, "0"),
@@ -168,7 +171,10 @@ def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
         panel, _ = make_panel(qtbot, link, clock)
         panel.set_channels(4, [1, 2])
         link.set_state(LinkState.LIVE)
-        with qtbot.waitSignal(panel.references_updated) as updated:
+        # The first update lists what is there before (nothing to replace: no question).
+        with qtbot.waitSignal(panel.references_updated,
+                              check_params_cb=lambda rows: all(r.state for _, _, r in rows)
+                              ) as updated:
             panel.reference_button.click()
     assert [(m, c, r.state) for m, c, r in updated.args[0]] == [(4, 1, 1), (4, 2, 1)]
     assert panel.reference_rows() == [
@@ -206,7 +212,7 @@ def test_a_sweep_the_pre_flight_refuses_is_never_started(
 
 def test_a_reference_the_pre_flight_refuses_is_never_started(qtbot: Any) -> None:
     clock = FakeClock()
-    exchange = [NO_REFERENCE, *check("1.502E-6", "1.51E-6")]
+    exchange = [NO_REFERENCE, NO_REFERENCE, *check("1.502E-6", "1.51E-6")]
     with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
         link = FakeLink(ctp)
         panel, _ = make_panel(qtbot, link, clock)
@@ -215,3 +221,73 @@ def test_a_reference_the_pre_flight_refuses_is_never_started(qtbot: Any) -> None
     assert panel.result_label.text().startswith(
         "Reference not started: No assigned laser covers the scan 1520–1560 nm")
     assert panel.progress.format() == "reference refused"
+
+
+class Question:
+    """Stands in for QMessageBox.question: records what was asked, answers as told."""
+
+    def __init__(self, answer: QMessageBox.StandardButton) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, parent: object, title: str, text: str, *_: object
+                 ) -> QMessageBox.StandardButton:
+        self.asked.append((title, text))
+        return self.answer
+
+
+TAKEN = (":REF:SENS4:CHAN1:RES?", "1,0,20261203,174512")
+
+
+@pytest.mark.parametrize("answer", [QMessageBox.StandardButton.No,
+                                    QMessageBox.StandardButton.Escape])
+def test_an_existing_reference_is_kept_unless_the_user_says_replace(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch, answer: QMessageBox.StandardButton) -> None:
+    question = Question(answer)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    with expected_protocol([TAKEN, TAKEN], clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)  # the replay ends after the read: no plan, no :REF…:INIT
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    ((title, text),) = question.asked
+    assert title == "Replace the instrument's reference?"
+    assert "Module 4 channel 1: reference of 2026-12-03 17:45:12" in text
+    assert panel.result_label.text() == (
+        "Reference not taken: the instrument keeps the existing one(s).")
+    assert panel.running is None and panel.reference_button.isEnabled()
+    assert panel.reference_rows() == [("4", "1", "taken (1)", "0", "2026-12-03", "17:45:12")]
+
+
+def test_replacing_a_reference_goes_on_after_yes(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = Question(QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    exchange = [TAKEN, TAKEN, *PLAN, (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"),
+                (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert len(question.asked) == 1
+    assert panel.reference_rows() == [("4", "1", "taken (1)", "0", "2026-12-04", "04:15:00")]
+    assert panel.result_label.text().startswith("Reference taken on 1 channel(s)")
+
+
+def test_no_question_when_there_is_nothing_to_replace(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = Question(QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    exchange = [NO_REFERENCE, NO_REFERENCE, *PLAN, (":REF:SENS4:CHAN1:INIT", None), OK,
+                (COND, "64"), (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert question.asked == []
+    assert panel.result_label.text().startswith("Reference taken on 1 channel(s)")
