@@ -7,16 +7,12 @@ next to it. A model is found by its *IDN? model field ("EXFO,T100S-HP,0,6.06" ->
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from ctp10_gui.hardware.errors import OutOfRangeError
 
 __all__ = [
     "LASER_MODELS",
     "LaserModel",
-    "check_sweep_speed",
     "find_laser_model",
     "list_text",
     "speed_refusal",
@@ -111,18 +107,3 @@ def speed_refusal(model: str | None, speed_nm_s: float) -> str:
         return ""
     return (f"a {facts.name} sweeps at {facts.speeds_text} only, "
             f"not {_short(speed_nm_s)} nm/s")
-
-
-def check_sweep_speed(model: str | None, speed_nm_s: object) -> int:
-    """Return speed_nm_s as an int if the laser model allows it, else raise OutOfRangeError."""
-    facts = find_laser_model(model)
-    valid = facts.speeds_text if facts is not None else "a whole number of nm/s"
-    if isinstance(speed_nm_s, bool) or not isinstance(speed_nm_s, numbers.Real):
-        raise OutOfRangeError("Sweep speed", speed_nm_s, valid, "is not a number")
-    number = float(speed_nm_s)
-    if not number.is_integer():
-        raise OutOfRangeError("Sweep speed", speed_nm_s, valid, "is not a whole number")
-    if facts is not None and speed_refusal(model, number):
-        raise OutOfRangeError("Sweep speed", speed_nm_s, valid,
-                              f"is not a speed of the {facts.name}")
-    return int(number)

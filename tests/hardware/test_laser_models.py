@@ -7,12 +7,12 @@ import pytest
 from ctp10_gui.hardware.errors import OutOfRangeError
 from ctp10_gui.hardware.laser_models import (
     LASER_MODELS,
-    check_sweep_speed,
     find_laser_model,
     list_text,
     speed_refusal,
 )
 from ctp10_gui.hardware.replay import expected_protocol
+from ctp10_gui.hardware.scpi import speed_control
 from ctp10_gui.simulator import facts as simulator_facts
 
 T100S_HP_SPEEDS = "5–15, 17, 18, 20, 22, 25, 29, 33, 40, 50, 67, 100 nm/s"
@@ -52,23 +52,17 @@ def test_models_are_found_by_their_idn_field(idn_model: str | None, name: str | 
 
 @pytest.mark.parametrize("speed", [16, 19, 21, 101, 4])
 def test_speeds_off_the_t100s_hp_list_are_refused_with_the_list(speed: int) -> None:
-    with pytest.raises(OutOfRangeError) as raised:
-        check_sweep_speed("T100S-HP", speed)
-    assert str(raised.value) == (
-        f"Sweep speed = {speed} is not a speed of the T100S-HP: valid is {T100S_HP_SPEEDS}")
     assert speed_refusal("T100S-HP", speed) == (
         f"a T100S-HP sweeps at {T100S_HP_SPEEDS} only, not {speed} nm/s")
+    with pytest.raises(OutOfRangeError) as raised:
+        speed_control("T100S-HP").validate(speed)
+    assert raised.value.valid == f"one of {T100S_HP_SPEEDS}"
 
 
-def test_allowed_speeds_pass_as_whole_numbers() -> None:
-    assert check_sweep_speed("T100S-HP", 17.0) == 17
-    assert check_sweep_speed("T200S", 200) == 200
-    assert check_sweep_speed(None, 16) == 16  # unknown model: the instrument decides
-    assert speed_refusal("T100S-HP", 67) == "" and speed_refusal(None, 16) == ""
-    with pytest.raises(OutOfRangeError, match="is not a whole number"):
-        check_sweep_speed("T100S-HP", 17.5)
-    with pytest.raises(OutOfRangeError, match="is not a number"):
-        check_sweep_speed("T100S-HP", "fast")
+def test_allowed_speeds_pass() -> None:
+    assert speed_refusal("T100S-HP", 67) == "" and speed_refusal("T200S", 200) == ""
+    assert speed_refusal(None, 16) == ""  # an unknown model: the instrument decides
+    assert speed_control("T100S-HP").validate(17.0) == 17
 
 
 def test_list_text_joins_runs_of_three_or_more() -> None:
