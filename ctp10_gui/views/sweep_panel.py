@@ -320,8 +320,12 @@ class SweepPanel(QWidget):
         on_done: Callable[[int, T], None],
         label: str,
         scans: int,
+        before_start: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
-        """Check the scan (quick request: plan and refusals), then queue job(plan) busy."""
+        """Check the scan (quick request: plan and refusals), then queue job(plan) busy.
+
+        before_start(go), when given, runs once the check passed and calls go() to start.
+        """
         run_id = self._run_id
 
         def plan_read(check: SweepCheck) -> None:
@@ -345,15 +349,21 @@ class SweepPanel(QWidget):
             def progress(elapsed: float) -> None:
                 signal.emit(elapsed, expected, text)
 
-            # The watchdog must allow the whole operation, not the default busy deadline.
-            self._controller.request(
-                job(plan, progress),
-                lambda result: on_done(run_id, result),
-                lambda exc: self._failed(run_id, exc),
-                busy=True,
-                label=label,
-                timeout_s=procedures.deadline_s(plan.expected_s) * scans,
-            )
+            def go() -> None:
+                # The watchdog must allow the whole operation, not the default busy deadline.
+                self._controller.request(
+                    job(plan, progress),
+                    lambda result: on_done(run_id, result),
+                    lambda exc: self._failed(run_id, exc),
+                    busy=True,
+                    label=label,
+                    timeout_s=procedures.deadline_s(plan.expected_s) * scans,
+                )
+
+            if before_start is None:
+                go()
+            else:
+                before_start(go)
 
         self._controller.request(procedures.check_sweep, plan_read,
                                  lambda exc: self._failed(run_id, exc))
@@ -403,22 +413,27 @@ class SweepPanel(QWidget):
             return partial(procedures.take_references, plan=plan, targets=targets,
                            progress=progress, cancelled=cancelled)
 
-        def existing_read(results: list[ChannelReference]) -> None:
+        def ask_before_replacing(go: Callable[[], None]) -> None:
             # A new reference replaces the instrument's stored one for good: ask first.
-            if run_id != self._run_id:
-                return
-            self._merge_references(results)
-            taken = [r for r in results if r.result.state != 0]
-            if self._cancel.is_set():
-                self._finish("aborted", "Referencing aborted before it started.")
-            elif taken and not self._confirm_overwrite(taken):
-                self._finish("aborted", "Reference not taken: the instrument keeps the "
-                                        "existing one(s).")
-            else:
-                self._planned(references, self._reference_done, "Referencing", len(channels))
+            def existing_read(results: list[ChannelReference]) -> None:
+                if run_id != self._run_id:
+                    return
+                self._merge_references(results)
+                taken = [r for r in results if r.result.state != 0]
+                if self._cancel.is_set():
+                    self._finish("aborted", "Referencing aborted before it started.")
+                elif taken and not self._confirm_overwrite(taken):
+                    self._finish("aborted", "Reference not taken: the instrument keeps the "
+                                            "existing one(s).")
+                else:
+                    self._started_at = self._clock()  # time spent on the question is no scan
+                    go()
 
-        self._controller.request(partial(procedures.read_references, targets=targets),
-                                 existing_read, lambda exc: self._failed(run_id, exc))
+            self._controller.request(partial(procedures.read_references, targets=targets),
+                                     existing_read, lambda exc: self._failed(run_id, exc))
+
+        self._planned(references, self._reference_done, "Referencing", len(channels),
+                      before_start=ask_before_replacing)
 
     def _confirm_overwrite(self, taken: Sequence[ChannelReference]) -> bool:
         """Ask whether to replace the references listed (with their dates); True on Yes."""

@@ -159,8 +159,8 @@ def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
     clock = FakeClock()
     exchange = [
         (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # on becoming Live
-        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # nothing to replace
         *PLAN,
+        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # nothing to replace
         (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"), (COND, "0"),
         (":REF:SENS4:CHAN1:RES?", "1,12,20261204,041500"),
         (":REF:SENS4:CHAN2:INIT", None), OK, (COND, "64"), (COND, "0"),
@@ -212,7 +212,7 @@ def test_a_sweep_the_pre_flight_refuses_is_never_started(
 
 def test_a_reference_the_pre_flight_refuses_is_never_started(qtbot: Any) -> None:
     clock = FakeClock()
-    exchange = [NO_REFERENCE, NO_REFERENCE, *check("1.502E-6", "1.51E-6")]
+    exchange = [NO_REFERENCE, *check("1.502E-6", "1.51E-6")]  # refused: nothing to ask
     with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
         link = FakeLink(ctp)
         panel, _ = make_panel(qtbot, link, clock)
@@ -246,8 +246,8 @@ def test_an_existing_reference_is_kept_unless_the_user_says_replace(
     question = Question(answer)
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     clock = FakeClock()
-    with expected_protocol([TAKEN, TAKEN], clock=clock, sleep=clock.sleep) as ctp:
-        link = FakeLink(ctp)  # the replay ends after the read: no plan, no :REF…:INIT
+    with expected_protocol([TAKEN, *PLAN, TAKEN], clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)  # the replay ends after the read: no :REF…:INIT
         panel, _ = make_panel(qtbot, link, clock)
         link.set_state(LinkState.LIVE)
         panel.reference_button.click()
@@ -265,7 +265,7 @@ def test_replacing_a_reference_goes_on_after_yes(
     question = Question(QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     clock = FakeClock()
-    exchange = [TAKEN, TAKEN, *PLAN, (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"),
+    exchange = [TAKEN, *PLAN, TAKEN, (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"),
                 (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
     with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
         link = FakeLink(ctp)
@@ -282,7 +282,7 @@ def test_no_question_when_there_is_nothing_to_replace(
     question = Question(QMessageBox.StandardButton.No)
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     clock = FakeClock()
-    exchange = [NO_REFERENCE, NO_REFERENCE, *PLAN, (":REF:SENS4:CHAN1:INIT", None), OK,
+    exchange = [NO_REFERENCE, *PLAN, NO_REFERENCE, (":REF:SENS4:CHAN1:INIT", None), OK,
                 (COND, "64"), (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
     with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
         link = FakeLink(ctp)
