@@ -418,7 +418,9 @@ class SweepPanel(QWidget):
             def existing_read(results: list[ChannelReference]) -> None:
                 if run_id != self._run_id:
                     return
-                self._merge_references(results)
+                # Shown, not announced: listeners (recordings) hear of references taken or
+                # refreshed, not of this look before replacing.
+                self._merge_references(results, announce=False)
                 taken = [r for r in results if r.result.state != 0]
                 if self._cancel.is_set():
                     self._finish("aborted", "Referencing aborted before it started.")
@@ -475,7 +477,8 @@ class SweepPanel(QWidget):
             partial(procedures.read_references, targets=[(module, c) for c in channels]),
             self._merge_references, failed)
 
-    def _merge_references(self, results: Sequence[ChannelReference]) -> None:
+    def _merge_references(self, results: Sequence[ChannelReference], *,
+                          announce: bool = True) -> None:
         if self._reference_read_failed and self._operation is None:
             # An automatic re-read after a reconnect worked: the old failure no longer holds.
             self._reference_read_failed = False
@@ -500,7 +503,8 @@ class SweepPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"Instrument reply: {result.raw}")
                 self.ref_table.setItem(row, col, item)
-        self.references_updated.emit(list(results))
+        if announce:
+            self.references_updated.emit(list(results))
 
     def reference_rows(self) -> list[tuple[str, ...]]:
         """Return the reference table as text rows (Module, Channel, State, Type, Date, Time)."""

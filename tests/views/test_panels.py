@@ -462,10 +462,7 @@ def test_references_are_listed_with_state_type_date_and_time(qtbot: Any, sweep) 
         ("4", "1", "none", "—", "—", "—"),
         ("4", "3", "none", "—", "—", "—"),
     ]
-    # The first update lists the references there before (none: nothing to replace).
-    with qtbot.waitSignal(widget.references_updated, timeout=5000,
-                          check_params_cb=lambda rows: all(r.state for _, _, r in rows)
-                          ) as updated:
+    with qtbot.waitSignal(widget.references_updated, timeout=5000) as updated:
         widget.create_references()
     assert [(m, c) for m, c, _ in updated.args[0]] == [(4, 1), (4, 3)]
     rows = widget.reference_rows()
@@ -515,8 +512,7 @@ def test_a_second_reference_asks_first_and_shows_the_existing_date(
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer_no))
     widget.set_channels(4, [2])
-    with qtbot.waitSignal(widget.references_updated, timeout=5000,
-                          check_params_cb=lambda rows: all(r.state for _, _, r in rows)):
+    with qtbot.waitSignal(widget.references_updated, timeout=5000):
         widget.create_references()
     assert asked == []  # nothing to replace the first time
     qtbot.waitUntil(lambda: widget.running is None, timeout=3000)

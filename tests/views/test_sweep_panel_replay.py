@@ -171,10 +171,7 @@ def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
         panel, _ = make_panel(qtbot, link, clock)
         panel.set_channels(4, [1, 2])
         link.set_state(LinkState.LIVE)
-        # The first update lists what is there before (nothing to replace: no question).
-        with qtbot.waitSignal(panel.references_updated,
-                              check_params_cb=lambda rows: all(r.state for _, _, r in rows)
-                              ) as updated:
+        with qtbot.waitSignal(panel.references_updated) as updated:
             panel.reference_button.click()
     assert [(m, c, r.state) for m, c, r in updated.args[0]] == [(4, 1, 1), (4, 2, 1)]
     assert panel.reference_rows() == [
@@ -250,7 +247,8 @@ def test_an_existing_reference_is_kept_unless_the_user_says_replace(
         link = FakeLink(ctp)  # the replay ends after the read: no :REF…:INIT
         panel, _ = make_panel(qtbot, link, clock)
         link.set_state(LinkState.LIVE)
-        panel.reference_button.click()
+        with qtbot.assertNotEmitted(panel.references_updated):  # nothing was taken
+            panel.reference_button.click()
     ((title, text),) = question.asked
     assert title == "Replace the instrument's reference?"
     assert "Module 4 channel 1: reference of 2026-12-03 17:45:12" in text
