@@ -297,6 +297,8 @@ class ControlField(QObject):
     def editor_value(self) -> object:
         """Return the typed/selected value parsed to the control's kind (ValueError if not)."""
         if self.combo is not None and not self.combo.isEditable():
+            if self.combo.currentIndex() < 0:  # the instrument holds a value not offered
+                raise ValueError(f"{self.control.label}: choose one of the offered values")
             return self.combo.currentData()
         return parse_text(self.control, self.value_text())
 
@@ -314,11 +316,11 @@ class ControlField(QObject):
             if not self.combo.hasFocus():
                 self.combo.setEditText(shown)
         elif self.combo is not None:
-            index = self.combo.findData(value)
-            if index >= 0:
-                self.combo.blockSignals(True)
-                self.combo.setCurrentIndex(index)
-                self.combo.blockSignals(False)
+            # A value not offered (set from the front panel) leaves no choice selected, so
+            # Set never sends a neighbour the user did not pick.
+            self.combo.blockSignals(True)
+            self.combo.setCurrentIndex(self.combo.findData(value))
+            self.combo.blockSignals(False)
         elif isinstance(self.editor, QLabel):
             self.editor.setText(shown)
 

@@ -11,7 +11,7 @@ from fake_link import FakeLink
 
 from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.hardware.replay import expected_protocol
-from ctp10_gui.hardware.scpi import TunableLaser
+from ctp10_gui.hardware.scpi import TunableLaser, speed_control
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings
@@ -145,3 +145,20 @@ def test_save_into_an_unwritable_folder_reports_why(qtbot: Any, recording: Any,
     assert msg.args[0].startswith("Could not save the last 1 min: ")
     assert controls.status_text == msg.args[0]
     assert "color" in controls.status_label.styleSheet()
+
+
+def test_a_speed_the_instrument_holds_off_the_list_selects_nothing(qtbot: Any) -> None:
+    link = FakeLink()
+    form = ControlForm(link, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",))
+    qtbot.addWidget(form)
+    form.set_online(True)
+    field = form.fields["speed_nm_s"]
+    field.set_control(speed_control("T100S-HP"))
+    field.show_value(16)  # set from the front panel or before this model's list was known
+    assert field.readback.text() == "16 nm/s"
+    assert field.combo is not None and field.combo.currentText() == ""
+    field.submit()
+    assert field.message.text() == "Not sent: Sweep speed: choose one of the offered values"
+    assert link.requests == []
+    field.show_value(17)
+    assert field.combo.currentText() == "17"
