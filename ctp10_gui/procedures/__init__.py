@@ -4,8 +4,8 @@ Each takes the driver first and anything it waits on (progress, cancelled) as ca
 view submits `partial(procedure, …)` through `LinkPort.request` and a test replays the exact
 SCPI exchange. No Qt here, nothing from link/ or views/.
 
-    sweep.py       SweepPlan, read_sweep_plan, run_sweep (start, wait until idle, abort)
-    preflight.py   check_sweep: the reasons a scan must not start, read before :INIT
+    sweep.py       SweepPlan, plan_sweep, run_sweep (start, wait until idle, abort)
+    preflight.py   check_sweep: the scan's setup and plan, and the reasons it must not start
     reference.py   take_references (one scan per channel), read_references
     traces.py      fetch_traces with the sweep settings, per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
@@ -38,7 +38,7 @@ from ctp10_gui.procedures.sweep import (
     SweepPlan,
     any_cancelled,
     deadline_s,
-    read_sweep_plan,
+    plan_sweep,
     run_scan,
     run_sweep,
 )
@@ -68,12 +68,12 @@ __all__ = [
     "detector_group",
     "fetch_traces",
     "laser_model_controls",
+    "plan_sweep",
     "read_control",
     "read_controls",
     "read_detectors",
     "read_laser_identity",
     "read_references",
-    "read_sweep_plan",
     "read_tunable_laser",
     "read_wavelengths",
     "reference_laser_group",

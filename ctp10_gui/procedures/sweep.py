@@ -1,4 +1,4 @@
-"""Sweeps: read what the next scan will cover, run it, wait until idle, abort when asked.
+"""Sweeps: plan what the next scan will take, run it, wait until idle, abort when asked.
 
 Plain functions of the driver (first argument), run by the link worker between snapshots.
 Waiting is the driver's `wait_until_idle`, so the CTP10's injected clock and sleep pace it.
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from ctp10_gui.hardware.ctp10 import CTP10
-from ctp10_gui.hardware.scpi import TUNABLE_LASERS
 
 __all__ = [
     "DEFAULT_SPEED_NM_S",
@@ -24,7 +23,6 @@ __all__ = [
     "any_cancelled",
     "deadline_s",
     "plan_sweep",
-    "read_sweep_plan",
     "run_scan",
     "run_sweep",
 ]
@@ -106,24 +104,6 @@ def plan_sweep(start_nm: float, stop_nm: float, stabilization_s: float,
         covering = assigned[:1]
         total = (stop_nm - start_nm) / (covering[0][1] if covering else DEFAULT_SPEED_NM_S)
     return SweepPlan(start_nm, stop_nm, total, stabilization_s, tuple(covering))
-
-
-def read_sweep_plan(ctp: CTP10) -> SweepPlan:
-    """Read scan range, stabilization and the speeds of the assigned TLS 1–4."""
-    start = float(ctp.sweep.get("start_nm"))
-    stop = float(ctp.sweep.get("stop_nm"))
-    stab = float(ctp.sweep.get("stabilization_s"))
-    lasers: list[LaserSpan] = []
-    for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
-        tls = ctp.tls(n)
-        if int(tls.get("identifier")) == 0:
-            continue
-        speed = float(tls.get("speed_nm_s"))
-        if speed <= 0:
-            continue
-        laser_stop = float(tls.get("stop_nm"))
-        lasers.append(LaserSpan(n, speed, float(tls.get("start_nm")), laser_stop))
-    return plan_sweep(start, stop, stab, lasers)
 
 
 def run_scan(ctp: CTP10, expected_s: float, *, progress: Progress,
