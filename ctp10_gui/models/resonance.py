@@ -4,6 +4,7 @@ Plain numpy on arrays (wavelength in nm ascending, values in dB or dBm), so the 
 script or a test calls the same functions:
 
     rows = analyse_dips(trace.wavelength_nm, trace.values, count=10)
+    cells = [resonance_cells(row) for row in rows]  # text under RESONANCE_HEADERS
     export_resonance_csv(rows, "ring.csv")
     x, y = normalise_insertion_loss(trace.wavelength_nm, trace.values,
                                     reference.wavelength_nm, reference.values)
@@ -23,10 +24,12 @@ from ctp10_gui.models.traces import find_resonances
 
 __all__ = [
     "RESONANCE_COLUMNS",
+    "RESONANCE_HEADERS",
     "DipMetrics",
     "analyse_dips",
     "export_resonance_csv",
     "normalise_insertion_loss",
+    "resonance_cells",
     "resonance_csv",
 ]
 
@@ -118,6 +121,26 @@ def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float
     if y1 == y0:
         return float(x0)
     return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
+
+
+# Table headers for a view, in the order of resonance_cells.
+RESONANCE_HEADERS = ("λ (nm)", "Extinction (dB)", "FWHM (pm)", "Loaded Q", "FSR (nm)")
+
+
+def resonance_cells(row: DipMetrics) -> tuple[str, ...]:
+    """Return a dip's cells as text under RESONANCE_HEADERS ("—" where unknown)."""
+
+    def text(value: float, spec: str) -> str:
+        # Thousands are grouped with a space (10 000), never a comma that reads as decimals.
+        return format(value, spec).replace(",", " ") if math.isfinite(value) else "—"
+
+    return (
+        text(row.wavelength_nm, ".4f"),
+        text(row.extinction_db, ".2f"),
+        text(row.fwhm_nm * 1e3, ".2f"),
+        text(row.loaded_q, ",.0f"),
+        text(row.fsr_nm, ".4f"),
+    )
 
 
 def resonance_csv(rows: Sequence[DipMetrics], *, source: str = "") -> str:

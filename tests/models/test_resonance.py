@@ -11,9 +11,11 @@ import pytest
 
 from ctp10_gui.models.resonance import (
     RESONANCE_COLUMNS,
+    RESONANCE_HEADERS,
     analyse_dips,
     export_resonance_csv,
     normalise_insertion_loss,
+    resonance_cells,
     resonance_csv,
 )
 
@@ -105,3 +107,15 @@ def test_insertion_loss_refuses_arrays_that_do_not_pair_up() -> None:
         normalise_insertion_loss([1, 2, 3], [1, 2], [1, 2], [0, 0])
     with pytest.raises(ValueError, match="at least 2 points"):
         normalise_insertion_loss([1, 2], [1, 2], [1], [0])
+
+
+def test_table_cells_for_a_view() -> None:
+    x = np.arange(1545.0, 1555.0, 0.001)
+    rows = analyse_dips(x, lorentzian_comb_db(x, [1548.0, 1550.0], [0.155, 0.155], [0.9, 0.9]))
+    cells = resonance_cells(rows[1])
+    assert len(cells) == len(RESONANCE_HEADERS)
+    assert cells[0] == "1550.0000" and cells[4] == "2.0000"
+    assert float(cells[2]) == pytest.approx(155.0, rel=0.02)  # pm
+    assert int(cells[3].replace(" ", "")) == pytest.approx(10_000, rel=0.02)
+    lone = analyse_dips(x, lorentzian_comb_db(x, [1550.0], [0.155], [0.9]))
+    assert resonance_cells(lone[0])[4] == "—"
