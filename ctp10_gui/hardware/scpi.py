@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from ctp10_gui.hardware.errors import LinkError, OutOfRangeError
+from ctp10_gui.hardware.laser_models import find_laser_model, list_text
 
 __all__ = [
     "DETECTOR_CHANNELS",
@@ -149,7 +150,7 @@ class Control:
             return "on or off"
         has_span = self.minimum is not None and self.maximum is not None
         if self.allowed:
-            items = [format_number(a) for a in sorted(self.allowed)]
+            items = [list_text(self.allowed)]
             if has_span:
                 items.append(f"{format_number(self.minimum)}…{format_number(self.maximum)}")  # type: ignore[arg-type]
             return "one of " + ", ".join(items) + unit
@@ -426,23 +427,17 @@ class Sweep(Channel):
     )  # fmt: skip
 
 
-# Speed steps per laser model (nm/s); an unknown model gets the widest range.
+# Speed steps per laser model (nm/s, hardware/laser_models.py); an unknown model: any 5–200.
 _SPEED_BASE = Control("speed_nm_s", "Sweep speed", "nm/s", ":INIT:TLS{n}:SPE?",
                       ":INIT:TLS{n}:SPE {value}", kind=int, minimum=5, maximum=200)  # fmt: skip
-_SPEED_BY_MODEL: tuple[tuple[str, Control], ...] = (
-    ("T100S-HP", replace(_SPEED_BASE, minimum=5, maximum=100)),
-    ("T200S", replace(_SPEED_BASE, minimum=None, maximum=None, allowed=(10, 20, 50, 100, 200))),
-    ("T500S", replace(_SPEED_BASE, minimum=None, maximum=None, allowed=(10, 20, 50, 100, 200))),
-)
 
 
 def speed_control(model: str | None) -> Control:
     """Return the speed control whose allowed values fit the laser model (e.g. "T100S-HP")."""
-    upper = (model or "").upper()
-    for prefix, control in _SPEED_BY_MODEL:
-        if prefix in upper:
-            return control
-    return _SPEED_BASE
+    facts = find_laser_model(model)
+    if facts is None:
+        return _SPEED_BASE
+    return replace(_SPEED_BASE, minimum=None, maximum=None, allowed=facts.speeds_nm_s)
 
 
 def laser_model(idn: str) -> str | None:

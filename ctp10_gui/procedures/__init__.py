@@ -4,7 +4,8 @@ Each takes the driver first and anything it waits on (progress, cancelled) as ca
 view submits `partial(procedure, …)` through `LinkPort.request` and a test replays the exact
 SCPI exchange. No Qt here, nothing from link/ or views/.
 
-    sweep.py       SweepPlan, read_sweep_plan, run_sweep (start, wait until idle, abort)
+    sweep.py       SweepPlan, plan_sweep, run_sweep (start, wait until idle, abort)
+    preflight.py   check_sweep: the scan's setup and plan, and the reasons it must not start
     reference.py   take_references (one scan per channel), read_references
     traces.py      fetch_traces with the sweep settings, per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
@@ -17,6 +18,7 @@ from ctp10_gui.procedures.controls import (
     ControlGroup,
     TunableLaserInfo,
     detector_group,
+    laser_model_controls,
     read_control,
     read_controls,
     read_laser_identity,
@@ -25,6 +27,7 @@ from ctp10_gui.procedures.controls import (
     tls_group,
     write_control,
 )
+from ctp10_gui.procedures.preflight import SweepCheck, check_sweep
 from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
 from ctp10_gui.procedures.reference import (
     ChannelReference,
@@ -36,7 +39,7 @@ from ctp10_gui.procedures.sweep import (
     SweepPlan,
     any_cancelled,
     deadline_s,
-    read_sweep_plan,
+    plan_sweep,
     run_scan,
     run_sweep,
 )
@@ -56,19 +59,22 @@ __all__ = [
     "DetectorReading",
     "FetchedTraces",
     "ReferenceRun",
+    "SweepCheck",
     "SweepPlan",
     "TraceRequest",
     "TunableLaserInfo",
     "any_cancelled",
+    "check_sweep",
     "deadline_s",
     "detector_group",
     "fetch_traces",
+    "laser_model_controls",
+    "plan_sweep",
     "read_control",
     "read_controls",
     "read_detectors",
     "read_laser_identity",
     "read_references",
-    "read_sweep_plan",
     "read_tunable_laser",
     "read_wavelengths",
     "reference_laser_group",

@@ -6,19 +6,21 @@ never reaches the driver itself; the functions here run in the link worker.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import InstrumentError
-from ctp10_gui.hardware.scpi import Channel
+from ctp10_gui.hardware.laser_models import find_laser_model
+from ctp10_gui.hardware.scpi import Channel, Control, speed_control
 
 __all__ = [
     "SWEEP_GROUP",
     "ControlGroup",
     "TunableLaserInfo",
     "detector_group",
+    "laser_model_controls",
     "read_control",
     "read_controls",
     "read_laser_identity",
@@ -109,3 +111,27 @@ def read_tunable_laser(ctp: CTP10, n: int) -> TunableLaserInfo:
 def read_laser_identity(ctp: CTP10, r: int) -> str:
     """Return reference laser r's (1–10) *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
     return ctp.reference_laser(r).identity()
+
+
+# Controls whose valid range is the laser's rather than the CTP10's command range.
+_WAVELENGTH_CONTROLS = ("start_nm", "stop_nm", "wavelength_nm")
+_POWER_CONTROLS = ("power_dbm",)
+
+
+def laser_model_controls(controls: Sequence[Control], model: str | None) -> dict[str, Control]:
+    """Return name -> control with the laser model's range, power and speeds where known."""
+    # Facts the model lacks (hardware/laser_models.py) keep the command's own range.
+    facts = find_laser_model(model)
+    adapted: dict[str, Control] = {}
+    for control in controls:
+        if control.name == "speed_nm_s":
+            control = speed_control(model)
+        elif facts is not None and control.name in _WAVELENGTH_CONTROLS and (
+                facts.min_nm is not None and facts.max_nm is not None):
+            control = replace(control, minimum=facts.min_nm, maximum=facts.max_nm)
+        elif facts is not None and control.name in _POWER_CONTROLS and (
+                facts.min_power_dbm is not None and facts.max_power_dbm is not None):
+            control = replace(control, minimum=facts.min_power_dbm,
+                              maximum=facts.max_power_dbm)
+        adapted[control.name] = control
+    return adapted

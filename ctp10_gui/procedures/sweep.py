@@ -1,4 +1,4 @@
-"""Sweeps: read what the next scan will cover, run it, wait until idle, abort when asked.
+"""Sweeps: plan what the next scan will take, run it, wait until idle, abort when asked.
 
 Plain functions of the driver (first argument), run by the link worker between snapshots.
 Waiting is the driver's `wait_until_idle`, so the CTP10's injected clock and sleep pace it.
@@ -6,23 +6,23 @@ Waiting is the driver's `wait_until_idle`, so the CTP10's injected clock and sle
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ctp10_gui.hardware.ctp10 import CTP10
-from ctp10_gui.hardware.scpi import TUNABLE_LASERS
 
 __all__ = [
     "DEFAULT_SPEED_NM_S",
     "TIMEOUT_MARGIN_S",
     "Cancelled",
+    "LaserSpan",
     "Outcome",
     "Progress",
     "SweepPlan",
     "any_cancelled",
     "deadline_s",
-    "read_sweep_plan",
+    "plan_sweep",
     "run_scan",
     "run_sweep",
 ]
@@ -77,30 +77,33 @@ class SweepPlan:
         )
 
 
-def read_sweep_plan(ctp: CTP10) -> SweepPlan:
-    """Read scan range, stabilization and the speeds of the assigned TLS 1–4."""
-    start = float(ctp.sweep.get("start_nm"))
-    stop = float(ctp.sweep.get("stop_nm"))
-    stab = float(ctp.sweep.get("stabilization_s"))
+class LaserSpan(NamedTuple):
+    """An assigned TLS as the plan sees it: number 1–4, speed (nm/s), start and stop (nm)."""
+
+    tls: int
+    speed_nm_s: float
+    start_nm: float
+    stop_nm: float
+
+
+def plan_sweep(start_nm: float, stop_nm: float, stabilization_s: float,
+               lasers: Sequence[LaserSpan]) -> SweepPlan:
+    """Return the plan of a scan start_nm–stop_nm over the assigned lasers (speed > 0)."""
     total = 0.0
     assigned: list[tuple[int, float]] = []
     covering: list[tuple[int, float]] = []
-    for n in range(TUNABLE_LASERS[0], TUNABLE_LASERS[1] + 1):
-        tls = ctp.tls(n)
-        if int(tls.get("identifier")) == 0:
+    for laser in lasers:
+        if laser.speed_nm_s <= 0:
             continue
-        speed = float(tls.get("speed_nm_s"))
-        if speed <= 0:
-            continue
-        assigned.append((n, speed))
-        overlap = min(stop, float(tls.get("stop_nm"))) - max(start, float(tls.get("start_nm")))
+        assigned.append((laser.tls, laser.speed_nm_s))
+        overlap = min(stop_nm, laser.stop_nm) - max(start_nm, laser.start_nm)
         if overlap > 0:
-            covering.append((n, speed))
-            total += overlap / speed
+            covering.append((laser.tls, laser.speed_nm_s))
+            total += overlap / laser.speed_nm_s
     if total == 0.0:  # no laser covers the range: the instrument uses the first speed
         covering = assigned[:1]
-        total = (stop - start) / (covering[0][1] if covering else DEFAULT_SPEED_NM_S)
-    return SweepPlan(start, stop, total, stab, tuple(covering))
+        total = (stop_nm - start_nm) / (covering[0][1] if covering else DEFAULT_SPEED_NM_S)
+    return SweepPlan(start_nm, stop_nm, total, stabilization_s, tuple(covering))
 
 
 def run_scan(ctp: CTP10, expected_s: float, *, progress: Progress,

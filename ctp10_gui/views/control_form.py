@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui import procedures
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, OutOfRangeError
-from ctp10_gui.hardware.scpi import Control
+from ctp10_gui.hardware.scpi import Control, format_number
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.procedures import ControlGroup
 from ctp10_gui.views.theme import repolish
@@ -84,6 +85,16 @@ def parse_text(control: Control, text: str) -> object:
             raise ValueError(f"{control.label}: '{text}' must be a whole number")
         return int(number)
     return stripped
+
+
+def refusal_text(exc: OutOfRangeError, label: str, unit: str = "") -> str:
+    """Return a refusal in the user's words: "Start 1700 nm is out of range: valid is …"."""
+    value = exc.value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        shown = f"{format_number(float(value))} {unit}".strip()
+    else:
+        shown = repr(value)
+    return f"{label} {shown} {exc.reason or 'is out of range'}: valid is {exc.valid}"
 
 
 def _uses_choices(control: Control) -> bool:
@@ -150,10 +161,7 @@ class ControlField(QObject):
             self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             self.combo.setMinimumWidth(90)
             self._fill_choices(_suggestions(control))
-            line = self.combo.lineEdit()
-            if line is not None:  # an editable combo always has one; Qt's type says it may not
-                line.returnPressed.connect(self.submit)
-                line.textEdited.connect(self._clear_invalid)
+            self._wire_line_edit()
             editor = self.combo
         else:
             self.edit = QLineEdit(parent)
@@ -212,12 +220,33 @@ class ControlField(QObject):
             log.debug("no range text for %s: %s", self.name, exc)
             return ""
 
+    def _wire_line_edit(self) -> None:
+        """Send on Enter and clear the invalid marking on typing in the editable combo."""
+        assert self.combo is not None
+        line = self.combo.lineEdit()
+        if line is not None:  # an editable combo always has one; Qt's type says it may not
+            line.returnPressed.connect(self.submit)
+            line.textEdited.connect(self._clear_invalid)
+
     def set_control(self, control: Control) -> None:
         """Validate against another declaration of this setting (e.g. a laser's speed steps)."""
+        # A number with a fixed set of values (a laser's speeds) becomes a plain choice; with a
+        # span it takes typing again, with round values suggested.
         self.control = control
         self.range.setText(self._range_text())
-        if self.editable_choices:
-            self._fill_choices(_suggestions(control))
+        number = not (control.kind is bool or (
+            isinstance(control.kind, type) and issubclass(control.kind, enum.Enum)))
+        if self.combo is not None and number:
+            if _uses_choices(control):
+                self.combo.setEditable(False)
+                self._fill_choices(_choices(control))
+            else:
+                if not self.combo.isEditable():
+                    self.combo.setEditable(True)
+                    self._wire_line_edit()
+                self._fill_choices(_suggestions(control))
+            if self.last_value is not None:
+                self.show_value(self.last_value)
         self.set_unavailable("")
 
     def set_unavailable(self, reason: str) -> None:
@@ -268,6 +297,8 @@ class ControlField(QObject):
     def editor_value(self) -> object:
         """Return the typed/selected value parsed to the control's kind (ValueError if not)."""
         if self.combo is not None and not self.combo.isEditable():
+            if self.combo.currentIndex() < 0:  # the instrument holds a value not offered
+                raise ValueError(f"{self.control.label}: choose one of the offered values")
             return self.combo.currentData()
         return parse_text(self.control, self.value_text())
 
@@ -285,11 +316,11 @@ class ControlField(QObject):
             if not self.combo.hasFocus():
                 self.combo.setEditText(shown)
         elif self.combo is not None:
-            index = self.combo.findData(value)
-            if index >= 0:
-                self.combo.blockSignals(True)
-                self.combo.setCurrentIndex(index)
-                self.combo.blockSignals(False)
+            # A value not offered (set from the front panel) leaves no choice selected, so
+            # Set never sends a neighbour the user did not pick.
+            self.combo.blockSignals(True)
+            self.combo.setCurrentIndex(self.combo.findData(value))
+            self.combo.blockSignals(False)
         elif isinstance(self.editor, QLabel):
             self.editor.setText(shown)
 
@@ -337,7 +368,8 @@ class ControlField(QObject):
         try:
             value = self.control.validate(self.editor_value())
         except OutOfRangeError as exc:
-            self.show_error(f"Not sent: {exc}")
+            refusal = refusal_text(exc, self.control.label, self.control.unit)
+            self.show_error(f"Not sent: {refusal}")
             return
         except ValueError as exc:
             self.show_error(f"Not sent: {exc}")
@@ -487,6 +519,7 @@ class ControlForm(QWidget):
                 return
             field.show_value(readback)
             field.clear_message()
+            self._clear_errors()
             self.value_read.emit(name, readback)
             self.value_set.emit(name, readback)
             # A set may move other settings (stop follows start, a new laser position brings
@@ -500,12 +533,24 @@ class ControlForm(QWidget):
         else:
             self._controller.request(set_value, done, on_error)
 
+    def _clear_errors(self) -> None:
+        """Hide the errors under every field: a set just worked, so the link and group do."""
+        # A field that cannot be set at all (no laser: no speed) keeps saying why.
+        for field in self.fields.values():
+            if field.message.property("role") == "error" and not field.unavailable:
+                field.clear_message()
+
     def _on_request_error(self, name: str | None, generation: int) -> Callable[[Exception], None]:
         def on_error(exc: Exception) -> None:
             if generation != self._generation:
                 return
             if isinstance(exc, InstrumentError):
                 text = f"Instrument error {exc}"
+            elif isinstance(exc, OutOfRangeError):  # refused by the driver: name the field
+                refused = self.fields.get(exc.name)
+                control = refused.control if refused is not None else None
+                text = "Not sent: " + refusal_text(exc, control.label if control else exc.name,
+                                                   control.unit if control else "")
             elif isinstance(exc, LinkError):
                 text = f"Link error: {exc}"
             else:

@@ -8,6 +8,7 @@ and is read-only, saying why, whenever the link cannot take a command.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 
 from PySide6.QtCore import Qt, Signal
@@ -28,11 +29,12 @@ from ctp10_gui.hardware.scpi import (
     DETECTOR_MODULES,
     REFERENCE_LASERS,
     TUNABLE_LASERS,
+    Control,
     Detector,
     ReferenceLaser,
     Sweep,
     TunableLaser,
-    speed_control,
+    laser_model,
 )
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
@@ -40,6 +42,7 @@ from ctp10_gui.procedures import (
     SWEEP_GROUP,
     TunableLaserInfo,
     detector_group,
+    laser_model_controls,
     reference_laser_group,
     tls_group,
 )
@@ -272,6 +275,7 @@ class InstrumentPanel(QWidget):
             if n != self.tls:
                 return
             position, model = result
+            _fit_to_laser(self.tls_form, TunableLaser.controls, model if position else None)
             if position == 0:
                 field.set_unavailable(
                     f"No speed can be set: TLS {n} has no laser (position 0). "
@@ -279,11 +283,9 @@ class InstrumentPanel(QWidget):
                 )
                 self.tls_page.info.setText(f"TLS {n}: no laser assigned.")
                 return
-            control = speed_control(model)
-            field.set_control(control)
             name = model or "unknown model"
             self.tls_page.info.setText(
-                f"TLS {n}: laser {position} ({name}); speeds {control.range_text}."
+                f"TLS {n}: laser {position} ({name}); speeds {field.control.range_text}."
             )
 
         def failed(exc: Exception) -> None:
@@ -308,6 +310,7 @@ class InstrumentPanel(QWidget):
         def done(text: str) -> None:
             if r == self.reference_laser:
                 self.rlaser_page.info.setText(f"Laser {r}: {text}")
+                _fit_to_laser(self.rlaser_form, ReferenceLaser.controls, laser_model(text))
 
         def failed(exc: Exception) -> None:
             if r == self.reference_laser:
@@ -329,6 +332,14 @@ class InstrumentPanel(QWidget):
     def _detector_changed(self) -> None:
         m, ch = self.module_spin.value(), self.channel_spin.value()
         self.detector_form.set_group(detector_group(m, ch))
+
+
+def _fit_to_laser(form: ControlForm, controls: Sequence[Control], model: str | None) -> None:
+    """Give form's fields the ranges, power and speeds of the laser model (None: the CTP10's)."""
+    for name, control in laser_model_controls(controls, model).items():
+        field = form.fields.get(name)
+        if field is not None and field.control != control:
+            field.set_control(control)
 
 
 def _row(label: str, widget: QWidget) -> QWidget:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -40,7 +41,13 @@ from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.traces import TraceStore, trace_type_name
-from ctp10_gui.procedures import ChannelReference, FetchedTraces, ReferenceRun, SweepPlan
+from ctp10_gui.procedures import (
+    ChannelReference,
+    FetchedTraces,
+    ReferenceRun,
+    SweepCheck,
+    SweepPlan,
+)
 from ctp10_gui.procedures.sweep import Cancelled, Outcome, Progress
 from ctp10_gui.views.theme import repolish
 
@@ -63,7 +70,8 @@ class SweepPanel(QWidget):
     """Start/abort sweeps with progress, take references, fetch traces into a TraceStore."""
 
     sweep_started = Signal()
-    sweep_finished = Signal(str, str)  # outcome "completed" | "aborted" | "failed", message
+    # outcome "completed" | "aborted" | "failed" | "refused" (pre-flight: not started), message
+    sweep_finished = Signal(str, str)
     references_updated = Signal(object)  # list of (module, channel, ReferenceResult)
     traces_fetched = Signal(object, str)  # list of StoredTrace, error text ("" when all fine)
     # Emitted from the worker thread; Qt queues it to the GUI thread:
@@ -312,16 +320,25 @@ class SweepPanel(QWidget):
         on_done: Callable[[int, T], None],
         label: str,
         scans: int,
+        before_start: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
-        """Read the sweep plan (quick request), then queue job(plan) busy with its deadline."""
+        """Check the scan (quick request: plan and refusals), then queue job(plan) busy.
+
+        before_start(go), when given, runs once the check passed and calls go() to start.
+        """
         run_id = self._run_id
 
-        def plan_read(plan: SweepPlan) -> None:
+        def plan_read(check: SweepCheck) -> None:
             if run_id != self._run_id:
                 return
             if self._cancel.is_set():  # aborted while the plan was read: nothing was started
                 self._finish("aborted", f"{label} aborted before it started.")
                 return
+            if check.refusals:  # nothing was started: the instrument would scan in the dark
+                what = "Sweep" if self._operation == "sweep" else "Reference"
+                self._finish("refused", f"{what} not started: {check.sentence()}")
+                return
+            plan = check.plan
             expected = plan.expected_s * scans
             text = plan.describe() if scans == 1 else f"{scans} × {plan.describe()}"
             self._expected_s = expected
@@ -332,17 +349,23 @@ class SweepPanel(QWidget):
             def progress(elapsed: float) -> None:
                 signal.emit(elapsed, expected, text)
 
-            # The watchdog must allow the whole operation, not the default busy deadline.
-            self._controller.request(
-                job(plan, progress),
-                lambda result: on_done(run_id, result),
-                lambda exc: self._failed(run_id, exc),
-                busy=True,
-                label=label,
-                timeout_s=procedures.deadline_s(plan.expected_s) * scans,
-            )
+            def go() -> None:
+                # The watchdog must allow the whole operation, not the default busy deadline.
+                self._controller.request(
+                    job(plan, progress),
+                    lambda result: on_done(run_id, result),
+                    lambda exc: self._failed(run_id, exc),
+                    busy=True,
+                    label=label,
+                    timeout_s=procedures.deadline_s(plan.expected_s) * scans,
+                )
 
-        self._controller.request(procedures.read_sweep_plan, plan_read,
+            if before_start is None:
+                go()
+            else:
+                before_start(go)
+
+        self._controller.request(procedures.check_sweep, plan_read,
                                  lambda exc: self._failed(run_id, exc))
 
     def _sweep_done(self, run_id: int, outcome: Outcome) -> None:
@@ -383,13 +406,51 @@ class SweepPanel(QWidget):
         cancelled = self._begin("reference",
                                 f"Referencing module {module} channels {channels}…")
         targets = [(module, c) for c in channels]
+        run_id = self._run_id
 
         def references(plan: SweepPlan, progress: Progress
                        ) -> Callable[[CTP10], ReferenceRun]:
             return partial(procedures.take_references, plan=plan, targets=targets,
                            progress=progress, cancelled=cancelled)
 
-        self._planned(references, self._reference_done, "Referencing", len(channels))
+        def ask_before_replacing(go: Callable[[], None]) -> None:
+            # A new reference replaces the instrument's stored one for good: ask first.
+            def existing_read(results: list[ChannelReference]) -> None:
+                if run_id != self._run_id:
+                    return
+                # Shown, not announced: listeners (recordings) hear of references taken or
+                # refreshed, not of this look before replacing.
+                self._merge_references(results, announce=False)
+                taken = [r for r in results if r.result.state != 0]
+                if self._cancel.is_set():
+                    self._finish("aborted", "Referencing aborted before it started.")
+                elif taken and not self._confirm_overwrite(taken):
+                    self._finish("aborted", "Reference not taken: the instrument keeps the "
+                                            "existing one(s).")
+                else:
+                    self._started_at = self._clock()  # time spent on the question is no scan
+                    go()
+
+            self._controller.request(partial(procedures.read_references, targets=targets),
+                                     existing_read, lambda exc: self._failed(run_id, exc))
+
+        self._planned(references, self._reference_done, "Referencing", len(channels),
+                      before_start=ask_before_replacing)
+
+    def _confirm_overwrite(self, taken: Sequence[ChannelReference]) -> bool:
+        """Ask whether to replace the references listed (with their dates); True on Yes."""
+        lines = []
+        for module, channel, result in taken:
+            when = result.taken.strftime("%Y-%m-%d %H:%M:%S") if result.taken else "date unknown"
+            lines.append(f"Module {module} channel {channel}: reference of {when}")
+        text = ("The instrument already holds a reference for:\n" + "\n".join(lines)
+                + "\n\nA new reference replaces it; the old one cannot be brought back. "
+                  "Replace it?")
+        answer = QMessageBox.question(
+            self, "Replace the instrument's reference?", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _reference_done(self, run_id: int, run: ReferenceRun) -> None:
         if run_id != self._run_id or self._operation != "reference":
@@ -416,7 +477,8 @@ class SweepPanel(QWidget):
             partial(procedures.read_references, targets=[(module, c) for c in channels]),
             self._merge_references, failed)
 
-    def _merge_references(self, results: Sequence[ChannelReference]) -> None:
+    def _merge_references(self, results: Sequence[ChannelReference], *,
+                          announce: bool = True) -> None:
         if self._reference_read_failed and self._operation is None:
             # An automatic re-read after a reconnect worked: the old failure no longer holds.
             self._reference_read_failed = False
@@ -441,7 +503,8 @@ class SweepPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"Instrument reply: {result.raw}")
                 self.ref_table.setItem(row, col, item)
-        self.references_updated.emit(list(results))
+        if announce:
+            self.references_updated.emit(list(results))
 
     def reference_rows(self) -> list[tuple[str, ...]]:
         """Return the reference table as text rows (Module, Channel, State, Type, Date, Time)."""

@@ -277,7 +277,9 @@ def test_a_reset_forgets_laser_models_and_units_but_not_compound_support() -> No
 @pytest.mark.parametrize(
     ("model", "good", "bad", "valid"),
     [
-        ("T100S-HP", 7, 101, "5–100 nm/s"),
+        ("T100S-HP", 17, 16, "one of 5–15, 17, 18, 20, 22, 25, 29, 33, 40, 50, 67, 100 nm/s"),
+        ("T100S-HP", 67, 19, "one of 5–15, 17, 18, 20, 22, 25, 29, 33, 40, 50, 67, 100 nm/s"),
+        ("mSWS-AISLS", 16, 101, "one of 5–100 nm/s"),
         ("T200S", 200, 7, "one of 10, 20, 50, 100, 200 nm/s"),
         ("T500S", 10, 5, "one of 10, 20, 50, 100, 200 nm/s"),
         (None, 150, 250, "5–200 nm/s"),

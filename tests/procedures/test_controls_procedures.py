@@ -7,11 +7,12 @@ from procedure_helpers import OK
 
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure, OutOfRangeError
 from ctp10_gui.hardware.replay import expected_protocol
-from ctp10_gui.hardware.scpi import PowerUnit
+from ctp10_gui.hardware.scpi import PowerUnit, ReferenceLaser, TunableLaser
 from ctp10_gui.procedures.controls import (
     SWEEP_GROUP,
     ControlGroup,
     detector_group,
+    laser_model_controls,
     read_control,
     read_controls,
     read_laser_identity,
@@ -95,3 +96,17 @@ def test_tunable_laser_without_a_laser_has_no_model() -> None:
 def test_laser_identity_is_the_stripped_idn() -> None:
     with expected_protocol([(":CTP:RLAS7:IDN?", " EXFO,T200S,12,1.0 \n")]) as ctp:
         assert read_laser_identity(ctp, 7) == "EXFO,T200S,12,1.0"
+
+
+def test_laser_model_controls_narrow_ranges_to_what_the_model_is_known_for() -> None:
+    t100 = laser_model_controls(TunableLaser.controls, "T100S-HP")
+    assert t100["start_nm"].range_text == "1502–1627 nm"
+    assert t100["power_dbm"].range_text == "-10–13 dBm"
+    assert t100["speed_nm_s"].range_text.startswith("one of 5–15, 17, 18")
+    assert t100["trigger_in"] == TunableLaser._by_name["trigger_in"]
+    t500 = laser_model_controls(TunableLaser.controls, "T500S")  # band unknown
+    assert t500["start_nm"].range_text == "1240–1680 nm"
+    assert t500["speed_nm_s"].range_text == "one of 10, 20, 50, 100, 200 nm/s"
+    empty = laser_model_controls(ReferenceLaser.controls, None)
+    assert empty["wavelength_nm"].range_text == "1240–1680 nm"
+    assert empty["power_dbm"].range_text == "-20–20 dBm"

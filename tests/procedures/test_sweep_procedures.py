@@ -14,40 +14,21 @@ from ctp10_gui.hardware.errors import (
 from ctp10_gui.hardware.replay import expected_protocol
 from ctp10_gui.procedures.sweep import (
     TIMEOUT_MARGIN_S,
+    LaserSpan,
     SweepPlan,
     any_cancelled,
     deadline_s,
-    read_sweep_plan,
+    plan_sweep,
     run_sweep,
 )
 
-SCAN_1520_1580 = [
-    (":INIT:WAV:STAR?", "1.52E-6"),
-    (":INIT:WAV:STOP?", "1.58E-6"),
-    (":INIT:STAB?", "0,2.5"),
-]
-
-
-def tls(n: int, ident: str, speed: str = "", start: str = "", stop: str = "") -> list[
-        tuple[str, str]]:
-    pairs = [(f":INIT:TLS{n}:ID?", ident)]
-    if ident != "0":
-        pairs.append((f":INIT:TLS{n}:SPE?", speed))
-        if float(speed) > 0:
-            pairs += [(f":INIT:TLS{n}:WAV:STOP?", stop), (f":INIT:TLS{n}:WAV:STAR?", start)]
-    return pairs
-
 
 def test_plan_sums_overlap_over_speed_of_every_covering_laser() -> None:
-    exchange = [
-        *SCAN_1520_1580,
-        *tls(1, "1", "20", "1.50E-6", "1.55E-6"),  # covers 1520–1550: 30 nm at 20 nm/s
-        *tls(2, "0"),
-        *tls(3, "3", "50", "1.55E-6", "1.63E-6"),  # covers 1550–1580: 30 nm at 50 nm/s
-        *tls(4, "4", "100", "1.60E-6", "1.65E-6"),  # assigned, outside the range
-    ]
-    with expected_protocol(exchange) as ctp:
-        plan = read_sweep_plan(ctp)
+    plan = plan_sweep(1520.0, 1580.0, 2.5, [
+        LaserSpan(1, 20.0, 1500.0, 1550.0),  # covers 1520–1550: 30 nm at 20 nm/s
+        LaserSpan(3, 50.0, 1550.0, 1630.0),  # covers 1550–1580: 30 nm at 50 nm/s
+        LaserSpan(4, 100.0, 1600.0, 1650.0),  # assigned, outside the range
+    ])
     assert plan.start_nm == pytest.approx(1520.0) and plan.stop_nm == pytest.approx(1580.0)
     assert plan.scan_s == pytest.approx(30 / 20 + 30 / 50)
     assert plan.stabilization_s == 2.5
@@ -58,23 +39,16 @@ def test_plan_sums_overlap_over_speed_of_every_covering_laser() -> None:
 
 
 def test_plan_without_a_covering_laser_uses_the_first_assigned_speed() -> None:
-    exchange = [
-        *SCAN_1520_1580,
-        *tls(1, "0"),
-        *tls(2, "2", "0"),  # a speed of 0 is no laser to sweep with
-        *tls(3, "3", "40", "1.60E-6", "1.65E-6"),
-        *tls(4, "0"),
-    ]
-    with expected_protocol(exchange) as ctp:
-        plan = read_sweep_plan(ctp)
+    plan = plan_sweep(1520.0, 1580.0, 0.0, [
+        LaserSpan(2, 0.0, 1500.0, 1600.0),  # a speed of 0 is no laser to sweep with
+        LaserSpan(3, 40.0, 1600.0, 1650.0),
+    ])
     assert plan.lasers == ((3, 40.0),)
     assert plan.scan_s == pytest.approx(60 / 40)
 
 
 def test_plan_with_no_laser_at_all_assumes_the_default_speed() -> None:
-    exchange = [*SCAN_1520_1580, *tls(1, "0"), *tls(2, "0"), *tls(3, "0"), *tls(4, "0")]
-    with expected_protocol(exchange) as ctp:
-        plan = read_sweep_plan(ctp)
+    plan = plan_sweep(1520.0, 1580.0, 0.0, [])
     assert plan.lasers == () and plan.scan_s == pytest.approx(60 / 20)
     assert "no laser known" in plan.describe()
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
@@ -17,6 +18,7 @@ from ctp10_gui.views.sweep_panel import SweepPanel
 
 FAST_BACKOFF = BackoffPolicy(initial_s=0.1, factor=2.0, cap_s=0.4, jitter=0.2, max_attempts=50)
 SCPI_LOGGER = "ctp10_gui.scpi"
+T100S_HP_SPEEDS = "one of 5–15, 17, 18, 20, 22, 25, 29, 33, 40, 50, 67, 100 nm/s"
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def panel(qtbot: Any, sim: SimulatorServer, connect: Callable) -> InstrumentPane
     qtbot.addWidget(widget)
     widget.show()
     qtbot.waitUntil(lambda: widget.sweep_form.fields["start_nm"].readback.text() != "—")
-    qtbot.waitUntil(lambda: widget.tls_form.fields["speed_nm_s"].range.text() == "5–100 nm/s")
+    qtbot.waitUntil(lambda: widget.tls_form.fields["speed_nm_s"].range.text() == T100S_HP_SPEEDS)
     return widget
 
 
@@ -78,9 +80,13 @@ def set_and_wait(qtbot: Any, form: Any, name: str, text: str, expected: str) -> 
 def test_panel_fills_on_connect_with_ranges_shown(panel: InstrumentPanel, sim) -> None:
     tls = panel.tls_form.fields
     assert tls["start_nm"].readback.text() == "1502.000 nm"
-    assert tls["start_nm"].range.text() == "1240–1680 nm"
+    # The installed laser's range and power, not the command's 1240–1680 nm and ±20 dBm.
+    assert tls["start_nm"].range.text() == "1502–1627 nm"
+    assert tls["stop_nm"].range.text() == "1502–1627 nm"
+    assert tls["power_dbm"].range.text() == "-10–13 dBm"
     assert tls["speed_nm_s"].readback.text() == "20 nm/s"
-    assert panel.tls_page.info.text() == "TLS 1: laser 1 (T100S-HP); speeds 5–100 nm/s."
+    assert panel.tls_page.info.text() == f"TLS 1: laser 1 (T100S-HP); speeds {T100S_HP_SPEEDS}."
+    assert panel.detector_form.fields["wavelength_nm"].range.text() == "1240–1680 nm"
     sweep = panel.sweep_form.fields
     assert sweep["sampling_pm"].range.text() == "one of 0.02, 0.05, 0.1, 0.2, 0.5, 1…250 pm"
     assert sweep["start_nm"].readback.text() == "1530.000 nm"
@@ -181,21 +187,19 @@ def test_out_of_range_input_sends_nothing(
     panel.sweep_form.submit("sampling_pm", "0.3")
     panel.tls_select.setCurrentIndex(1)  # TLS 2 holds a T200S: 10, 20, 50, 100, 200 nm/s
     qtbot.waitUntil(lambda: "T200S" in panel.tls_page.info.text())
-    tls.submit("speed_nm_s", "30")
-    messages = {
-        "start_nm": tls.fields["start_nm"].message.text(),
-        "power_dbm": tls.fields["power_dbm"].message.text(),
-        "trigger_in": tls.fields["trigger_in"].message.text(),
-        "speed_nm_s": tls.fields["speed_nm_s"].message.text(),
-        "sampling_pm": panel.sweep_form.fields["sampling_pm"].message.text(),
-    }
-    # The TLS change cleared the TLS 1 messages; the refusals on TLS 2 and the sweep remain.
-    assert messages["speed_nm_s"] == (
-        "Not sent: speed_nm_s = 30 is out of range: valid is one of 10, 20, 50, 100, 200 nm/s"
+    speed = tls.fields["speed_nm_s"]
+    with pytest.raises(ValueError, match="'30' is not offered"):
+        tls.submit("speed_nm_s", "30")  # a choice: 30 cannot even be entered
+    assert speed.message.text() == ""
+    assert panel.sweep_form.fields["sampling_pm"].message.text() == (
+        "Not sent: Sampling step 0.3 pm is out of range: valid is one of 0.02, 0.05, 0.1, 0.2, "
+        "0.5, 1…250 pm"
     )
-    assert messages["sampling_pm"].startswith("Not sent: sampling_pm = 0.3 is out of range")
-    assert tls.fields["speed_nm_s"].edit is None and tls.fields["speed_nm_s"].editable_choices
-    assert tls.fields["speed_nm_s"].range.text() == "one of 10, 20, 50, 100, 200 nm/s"
+    assert speed.combo is not None and not speed.editable_choices
+    assert [speed.combo.itemText(i) for i in range(speed.combo.count())] == [
+        "10", "20", "50", "100", "200"]
+    assert speed.range.text() == "one of 10, 20, 50, 100, 200 nm/s"
+    assert tls.fields["start_nm"].range.text() == "1262.5–1355 nm"
     # Ask the instrument something so anything queued before it has surely been sent.
     with qtbot.waitSignal(panel.refreshed, timeout=3000):
         panel.refresh()
@@ -213,7 +217,11 @@ def test_refusals_on_one_tls_are_shown_before_sending(
     tls.submit("power_dbm", "abc")
     tls.submit("trigger_in", "2.5")
     assert tls.fields["start_nm"].message.text() == (
-        "Not sent: start_nm = 1700.0 is out of range: valid is 1240–1680 nm"
+        "Not sent: Start 1700 nm is out of range: valid is 1502–1627 nm"
+    )
+    tls.submit("start_nm", "1300")  # inside the CTP10's 1240–1680 nm, outside the T100S-HP
+    assert tls.fields["start_nm"].message.text() == (
+        "Not sent: Start 1300 nm is out of range: valid is 1502–1627 nm"
     )
     assert tls.fields["power_dbm"].message.text() == "Not sent: Power: 'abc' is not a number"
     assert tls.fields["trigger_in"].message.text() == (
@@ -226,18 +234,65 @@ def test_refusals_on_one_tls_are_shown_before_sending(
 def test_instrument_error_appears_next_to_its_field(
     qtbot: Any, panel: InstrumentPanel, sim
 ) -> None:
-    # 1300 nm is inside the CTP10's 1240–1680 nm but outside the T100S-HP: the instrument says so.
+    # Laser 2 serves TLS 2: the instrument refuses it for TLS 1 too (a settings conflict).
     tls = panel.tls_form
     errors: list[tuple[str, str]] = []
     tls.field_error.connect(lambda name, text: errors.append((name, text)))
-    tls.submit("start_nm", "1300")
-    field = tls.fields["start_nm"]
+    tls.submit("identifier", "2")
+    field = tls.fields["identifier"]
     qtbot.waitUntil(lambda: field.message.property("role") == "error", timeout=3000)
-    assert field.message.text().startswith("Instrument error -222")
-    assert ":INIT:TLS1:WAV:STAR 1300.000NM" in field.message.text()
-    assert [name for name, _ in errors] == ["start_nm"]
-    assert all(not f.message.isVisible() for n, f in tls.fields.items() if n != "start_nm")
-    assert float(ask(sim, ":INIT:TLS1:WAV:STAR?")) == pytest.approx(1502e-9)
+    assert field.message.text().startswith("Instrument error -221")
+    assert ":INIT:TLS1:ID 2" in field.message.text()
+    assert [name for name, _ in errors] == ["identifier"]
+    assert all(not f.message.isVisible() for n, f in tls.fields.items() if n != "identifier")
+    assert ask(sim, ":INIT:TLS1:ID?") == "1"
+
+
+def test_an_error_is_cleared_by_the_next_successful_set_in_its_group(
+    qtbot: Any, panel: InstrumentPanel
+) -> None:
+    tls = panel.tls_form
+    tls.submit("identifier", "2")
+    identifier = tls.fields["identifier"]
+    qtbot.waitUntil(lambda: identifier.message.property("role") == "error", timeout=3000)
+    tls.submit("power_dbm", "abc")  # refused before sending: stays until a set works
+    assert tls.fields["power_dbm"].message.text() == "Not sent: Power: 'abc' is not a number"
+    set_and_wait(qtbot, tls, "trigger_in", "2", "2")
+    assert identifier.message.text() == "" and identifier.message.isHidden()
+    assert tls.fields["power_dbm"].message.text() == ""
+    # Errors of another group (the sweep) are not this set's business.
+    panel.sweep_form.submit("sampling_pm", "0.3")
+    set_and_wait(qtbot, tls, "trigger_in", "3", "3")
+    assert panel.sweep_form.fields["sampling_pm"].message.text().startswith("Not sent")
+
+
+def test_speed_is_a_choice_of_the_laser_models_speeds(
+    qtbot: Any, panel: InstrumentPanel, sim, caplog: pytest.LogCaptureFixture
+) -> None:
+    speed = panel.tls_form.fields["speed_nm_s"]
+    assert speed.combo is not None and not speed.editable_choices
+    offered = [speed.combo.itemText(i) for i in range(speed.combo.count())]
+    assert offered == [*map(str, range(5, 16)), "17", "18", "20", "22", "25", "29", "33", "40",
+                       "50", "67", "100"]
+    assert speed.combo.currentText() == "20"  # the read-back is selected
+    caplog.set_level(logging.DEBUG, logger=SCPI_LOGGER)
+    for refused in ("16", "19", "21"):
+        with pytest.raises(ValueError, match="is not offered"):
+            speed.set_editor_text(refused)
+    set_and_wait(qtbot, panel.tls_form, "speed_nm_s", "17", "17 nm/s")
+    assert ask(sim, ":INIT:TLS1:SPE?") == "17"
+    assert sent_sets(caplog) == [":INIT:TLS1:SPE 17"]
+
+
+def test_reference_laser_ranges_follow_its_model(qtbot: Any, panel: InstrumentPanel) -> None:
+    fields = panel.rlaser_form.fields
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1502–1627 nm")
+    assert fields["power_dbm"].range.text() == "-10–13 dBm"
+    panel.rlaser_select.setCurrentIndex(1)  # laser 2: the O-band T200S
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1262.5–1355 nm")
+    panel.rlaser_select.setCurrentIndex(4)  # laser 5: an empty position, the command's range
+    qtbot.waitUntil(lambda: fields["wavelength_nm"].range.text() == "1240–1680 nm")
+    assert fields["power_dbm"].range.text() == "-20–20 dBm"
 
 
 def test_tls_without_laser_offers_no_speed_and_says_why(
@@ -418,3 +473,57 @@ def test_references_are_listed_with_state_type_date_and_time(qtbot: Any, sweep) 
         assert row[5] == result.taken.strftime("%H:%M:%S")
     assert widget.result_label.text().startswith("Reference taken on 2 channel(s)")
     qtbot.waitUntil(lambda: controller.status.state is LinkState.LIVE, timeout=3000)
+
+
+def test_a_sweep_no_assigned_laser_covers_is_refused_with_a_sentence(
+    qtbot: Any, sweep, caplog: pytest.LogCaptureFixture
+) -> None:
+    widget, _, sim = sweep
+    caplog.set_level(logging.DEBUG, logger=SCPI_LOGGER)
+    sim.instrument.handle(":INIT:TLS1:WAV:STOP 1510NM")  # TLS 1: 1502–1510 nm
+    sim.instrument.handle(":INIT:TLS2:ID 0")  # the O-band laser would not cover it either
+    with qtbot.waitSignal(widget.sweep_finished, timeout=5000) as finished:
+        widget.start_sweep()
+    assert finished.args == [
+        "refused",
+        "Sweep not started: No assigned laser covers the scan 1530–1570 nm (TLS 1 1502–1510 "
+        "nm): widen a TLS range or narrow the scan.",
+    ]
+    assert ":INIT" not in sent_sets(caplog)
+    assert sim.instrument.last_sweep is None
+    assert widget.result_label.text() == finished.args[1]
+    assert widget.start_button.isEnabled()
+    # Widening the laser's range again lets the same sweep run.
+    sim.instrument.handle(":INIT:TLS1:WAV:STOP 1627NM")
+    with qtbot.waitSignal(widget.sweep_finished, timeout=5000) as finished:
+        widget.start_sweep()
+    assert finished.args[0] == "completed"
+
+
+def test_a_second_reference_asks_first_and_shows_the_existing_date(
+    qtbot: Any, sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widget, controller, sim = sweep
+    asked: list[str] = []
+
+    def answer_no(parent: object, title: str, text: str, *_: object) -> Any:
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer_no))
+    widget.set_channels(4, [2])
+    with qtbot.waitSignal(widget.references_updated, timeout=5000):
+        widget.create_references()
+    assert asked == []  # nothing to replace the first time
+    qtbot.waitUntil(lambda: widget.running is None, timeout=3000)
+    first = ask(sim, ":REF:SENS4:CHAN2:RES?")
+    row_before = widget.reference_rows()
+    qtbot.waitUntil(lambda: controller.status.state is LinkState.LIVE, timeout=3000)
+    widget.create_references()
+    qtbot.waitUntil(lambda: widget.running is None and bool(asked), timeout=3000)
+    (date, time_of_day) = next(row[4:6] for row in row_before if row[:2] == ("4", "2"))
+    assert f"Module 4 channel 2: reference of {date} {time_of_day}" in asked[0]
+    assert widget.result_label.text() == (
+        "Reference not taken: the instrument keeps the existing one(s).")
+    assert ask(sim, ":REF:SENS4:CHAN2:RES?") == first
+    assert widget.reference_rows() == row_before

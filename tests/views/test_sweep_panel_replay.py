@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fake_link import FakeLink
+from PySide6.QtWidgets import QMessageBox
 
 from ctp10_gui.hardware.ctp10 import TraceType
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
@@ -18,12 +19,22 @@ from ctp10_gui.views.sweep_panel import SweepPanel
 COND = ":STAT:OPER:COND?"
 OK = ("SYST:ERR?", "0,No error")
 NO_REFERENCE = (":REF:SENS4:CHAN1:RES?", "0")
-PLAN = [
-    (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"), (":INIT:STAB?", "0,1"),
-    (":INIT:TLS1:ID?", "1"), (":INIT:TLS1:SPE?", "20"),
-    (":INIT:TLS1:WAV:STOP?", "1.63E-6"), (":INIT:TLS1:WAV:STAR?", "1.48E-6"),
-    (":INIT:TLS2:ID?", "0"), (":INIT:TLS3:ID?", "0"), (":INIT:TLS4:ID?", "0"),
-]  # 40 nm at 20 nm/s + 1 s: 3 s expected
+
+def check(tls1_start: str = "1.502E-6", tls1_stop: str = "1.627E-6",
+          speed: str = "20") -> list[tuple[str, str]]:
+    """Return the pre-flight exchange: scan 1520–1560 nm + 1 s, TLS 1 a T100S-HP, idle."""
+    return [
+        (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"),
+        (":INIT:WAV:SAMP?", "1.0E-12"), (":INIT:STAB?", "0,1"),
+        (":INIT:TLS1:ID?", "1"), (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06"),
+        (":INIT:TLS1:WAV:STAR?", tls1_start), (":INIT:TLS1:WAV:STOP?", tls1_stop),
+        (":INIT:TLS1:SPE?", speed),
+        (":INIT:TLS2:ID?", "0"), (":INIT:TLS3:ID?", "0"), (":INIT:TLS4:ID?", "0"),
+        (COND, "0"),
+    ]
+
+
+PLAN = check()  # 40 nm at 20 nm/s + 1 s: 3 s expected
 SETTINGS = [
     (":INIT:WAV:STAR?", "1.52E-6"), (":INIT:WAV:STOP?", "1.56E-6"),
     (":INIT:WAV:SAMP?", "1.0E-12"), (":INIT:STAB?", "0,1"), (":INIT:STAB?", "0,1"),
@@ -147,7 +158,9 @@ def test_link_loss_mid_sweep_reports_failure_and_ignores_the_late_result(qtbot: 
 def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
     clock = FakeClock()
     exchange = [
-        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"), *PLAN,
+        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # on becoming Live
+        *PLAN,
+        (":REF:SENS4:CHAN1:RES?", "0"), (":REF:SENS4:CHAN2:RES?", "0"),  # nothing to replace
         (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"), (COND, "0"),
         (":REF:SENS4:CHAN1:RES?", "1,12,20261204,041500"),
         (":REF:SENS4:CHAN2:INIT", None), OK, (COND, "64"), (COND, "0"),
@@ -168,3 +181,111 @@ def test_references_are_taken_channel_by_channel_and_listed(qtbot: Any) -> None:
     (run,) = [r for r in link.requests if r.label == "Referencing"]
     assert run.timeout_s == pytest.approx(2 * deadline_s(3.0))
     assert panel.result_label.text() == "Reference taken on 2 channel(s) in 0.2 s."
+
+
+@pytest.mark.parametrize(("tls1", "why"), [
+    (check("1.502E-6", "1.51E-6"),
+     "No assigned laser covers the scan 1520–1560 nm (TLS 1 1502–1510 nm): widen a TLS range "
+     "or narrow the scan."),
+    (check(speed="16"),
+     "TLS 1 sweeps at 16 nm/s, but a T100S-HP sweeps at 5–15, 17, 18, 20, 22, 25, 29, 33, 40, "
+     "50, 67, 100 nm/s only, not 16 nm/s."),
+])
+def test_a_sweep_the_pre_flight_refuses_is_never_started(
+        qtbot: Any, tls1: list[tuple[str, str]], why: str) -> None:
+    clock = FakeClock()
+    with expected_protocol([NO_REFERENCE, *tls1], clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)  # the replay ends here: an :INIT would fail the test
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        with qtbot.waitSignal(panel.sweep_finished) as finished:
+            panel.start_button.click()
+    assert finished.args == ["refused", f"Sweep not started: {why}"]
+    assert panel.result_label.text() == f"Sweep not started: {why}"
+    assert panel.result_label.property("role") == "error"
+    assert [r.label for r in link.requests if r.busy] == []
+    assert panel.running is None and panel.start_button.isEnabled()
+
+
+def test_a_reference_the_pre_flight_refuses_is_never_started(qtbot: Any) -> None:
+    clock = FakeClock()
+    exchange = [NO_REFERENCE, *check("1.502E-6", "1.51E-6")]  # refused: nothing to ask
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert panel.result_label.text().startswith(
+        "Reference not started: No assigned laser covers the scan 1520–1560 nm")
+    assert panel.progress.format() == "reference refused"
+
+
+class Question:
+    """Stands in for QMessageBox.question: records what was asked, answers as told."""
+
+    def __init__(self, answer: QMessageBox.StandardButton) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, parent: object, title: str, text: str, *_: object
+                 ) -> QMessageBox.StandardButton:
+        self.asked.append((title, text))
+        return self.answer
+
+
+TAKEN = (":REF:SENS4:CHAN1:RES?", "1,0,20261203,174512")
+
+
+@pytest.mark.parametrize("answer", [QMessageBox.StandardButton.No,
+                                    QMessageBox.StandardButton.Escape])
+def test_an_existing_reference_is_kept_unless_the_user_says_replace(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch, answer: QMessageBox.StandardButton) -> None:
+    question = Question(answer)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    with expected_protocol([TAKEN, *PLAN, TAKEN], clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)  # the replay ends after the read: no :REF…:INIT
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        with qtbot.assertNotEmitted(panel.references_updated):  # nothing was taken
+            panel.reference_button.click()
+    ((title, text),) = question.asked
+    assert title == "Replace the instrument's reference?"
+    assert "Module 4 channel 1: reference of 2026-12-03 17:45:12" in text
+    assert panel.result_label.text() == (
+        "Reference not taken: the instrument keeps the existing one(s).")
+    assert panel.running is None and panel.reference_button.isEnabled()
+    assert panel.reference_rows() == [("4", "1", "taken (1)", "0", "2026-12-03", "17:45:12")]
+
+
+def test_replacing_a_reference_goes_on_after_yes(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = Question(QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    exchange = [TAKEN, *PLAN, TAKEN, (":REF:SENS4:CHAN1:INIT", None), OK, (COND, "64"),
+                (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert len(question.asked) == 1
+    assert panel.reference_rows() == [("4", "1", "taken (1)", "0", "2026-12-04", "04:15:00")]
+    assert panel.result_label.text().startswith("Reference taken on 1 channel(s)")
+
+
+def test_no_question_when_there_is_nothing_to_replace(
+        qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = Question(QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    clock = FakeClock()
+    exchange = [NO_REFERENCE, *PLAN, NO_REFERENCE, (":REF:SENS4:CHAN1:INIT", None), OK,
+                (COND, "64"), (COND, "0"), (":REF:SENS4:CHAN1:RES?", "1,0,20261204,041500")]
+    with expected_protocol(exchange, clock=clock, sleep=clock.sleep) as ctp:
+        link = FakeLink(ctp)
+        panel, _ = make_panel(qtbot, link, clock)
+        link.set_state(LinkState.LIVE)
+        panel.reference_button.click()
+    assert question.asked == []
+    assert panel.result_label.text().startswith("Reference taken on 1 channel(s)")

@@ -11,7 +11,7 @@ from fake_link import FakeLink
 
 from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.hardware.replay import expected_protocol
-from ctp10_gui.hardware.scpi import TunableLaser
+from ctp10_gui.hardware.scpi import TunableLaser, speed_control
 from ctp10_gui.models.connection import LinkState
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.settings import AppSettings
@@ -84,6 +84,23 @@ def test_a_settings_form_reads_its_group_and_sends_a_set_with_read_back(qtbot: A
     assert sent.args == ["power_dbm", 5.0]
 
 
+def test_a_refusal_by_the_driver_names_the_field_as_the_user_sees_it(qtbot: Any) -> None:
+    # The form has not learnt the laser model: 16 nm/s passes its 5–200 check; the driver reads
+    # the model, refuses before sending, and the message uses the field's label.
+    exchange = [(":INIT:TLS1:ID?", "1"), (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06")]
+    with expected_protocol(exchange) as ctp:
+        link = FakeLink(ctp)
+        form = ControlForm(link, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",))
+        qtbot.addWidget(form)
+        form.set_online(True)
+        with qtbot.waitSignal(form.field_error) as error:
+            form.submit("speed_nm_s", "16")
+    assert error.args == ["speed_nm_s", (
+        "Not sent: Sweep speed 16 nm/s is out of range: valid is one of 5–15, 17, 18, 20, 22, "
+        "25, 29, 33, 40, 50, 67, 100 nm/s")]
+    assert "speed_nm_s" not in form.fields["speed_nm_s"].message.text()
+
+
 @pytest.fixture
 def recording(qtbot: Any, tmp_path: Path) -> Any:
     made: list[RecordingControls] = []
@@ -128,3 +145,20 @@ def test_save_into_an_unwritable_folder_reports_why(qtbot: Any, recording: Any,
     assert msg.args[0].startswith("Could not save the last 1 min: ")
     assert controls.status_text == msg.args[0]
     assert "color" in controls.status_label.styleSheet()
+
+
+def test_a_speed_the_instrument_holds_off_the_list_selects_nothing(qtbot: Any) -> None:
+    link = FakeLink()
+    form = ControlForm(link, tls_group(1), TunableLaser.controls, suggest=("speed_nm_s",))
+    qtbot.addWidget(form)
+    form.set_online(True)
+    field = form.fields["speed_nm_s"]
+    field.set_control(speed_control("T100S-HP"))
+    field.show_value(16)  # set from the front panel or before this model's list was known
+    assert field.readback.text() == "16 nm/s"
+    assert field.combo is not None and field.combo.currentText() == ""
+    field.submit()
+    assert field.message.text() == "Not sent: Sweep speed: choose one of the offered values"
+    assert link.requests == []
+    field.show_value(17)
+    assert field.combo.currentText() == "17"

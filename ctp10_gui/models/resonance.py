@@ -1,0 +1,185 @@
+"""Resonance analysis of a transmission trace: extinction, FWHM, loaded Q, FSR; IL normalisation.
+
+Plain numpy on arrays (wavelength in nm ascending, values in dB or dBm), so the trace view, a
+script or a test calls the same functions:
+
+    rows = analyse_dips(trace.wavelength_nm, trace.values, count=10)
+    cells = [resonance_cells(row) for row in rows]  # text under RESONANCE_HEADERS
+    export_resonance_csv(rows, "ring.csv")
+    x, y = normalise_insertion_loss(trace.wavelength_nm, trace.values,
+                                    reference.wavelength_nm, reference.values)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ctp10_gui.models.traces import find_resonances
+
+__all__ = [
+    "RESONANCE_COLUMNS",
+    "RESONANCE_HEADERS",
+    "DipMetrics",
+    "analyse_dips",
+    "export_resonance_csv",
+    "normalise_insertion_loss",
+    "resonance_cells",
+    "resonance_csv",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+# CSV header and the DipMetrics field of each column, in order.
+RESONANCE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("wavelength_nm", "wavelength_nm"),
+    ("extinction_ratio_db", "extinction_db"),
+    ("fwhm_nm", "fwhm_nm"),
+    ("loaded_q", "loaded_q"),
+    ("fsr_nm", "fsr_nm"),
+    ("depth_db", "depth_db"),
+)
+
+
+@dataclass(frozen=True)
+class DipMetrics:
+    """One dip: centre (nm), extinction (dB), FWHM (nm), loaded Q, FSR (nm); NaN where unknown."""
+
+    index: int  # sample of the minimum
+    wavelength_nm: float
+    minimum: float  # trace value at the minimum, dB or dBm
+    baseline: float  # off-resonance level the dip is measured from, same unit
+    depth_db: float  # prominence, as find_resonances reports it
+    extinction_db: float  # baseline − minimum
+    fwhm_nm: float  # full width at half depth in linear power, interpolated
+    loaded_q: float  # wavelength / FWHM
+    fsr_nm: float  # distance to the nearest other dip found
+
+
+def analyse_dips(wavelength_nm: npt.ArrayLike, values_db: npt.ArrayLike, *, count: int = 10,
+                 min_depth_db: float = 0.0) -> list[DipMetrics]:
+    """Return up to count (1–1000) deepest dips with their metrics, in ascending wavelength."""
+    # Each dip owns the span halfway to its neighbouring dips (the trace edges at the ends): its
+    # baseline is the highest value there, its half-depth crossings are searched there.
+    x = np.asarray(wavelength_nm, dtype=np.float64)
+    y = np.asarray(values_db, dtype=np.float64)
+    dips = sorted(find_resonances(x, y, kind="dip", count=count, min_depth_db=min_depth_db),
+                  key=lambda r: r.wavelength_nm)
+    centres = [d.index for d in dips]
+    rows: list[DipMetrics] = []
+    for k, dip in enumerate(dips):
+        lo = 0 if k == 0 else (centres[k - 1] + dip.index) // 2
+        hi = y.size - 1 if k == len(dips) - 1 else (dip.index + centres[k + 1]) // 2
+        window = y[lo:hi + 1]
+        finite = window[np.isfinite(window)]
+        baseline = float(finite.max()) if finite.size else math.nan
+        fwhm = _fwhm_nm(x, y, dip.index, lo, hi, baseline)
+        gaps = [abs(dip.wavelength_nm - other.wavelength_nm)
+                for j, other in enumerate(dips) if j in (k - 1, k + 1)]
+        rows.append(DipMetrics(
+            index=dip.index,
+            wavelength_nm=dip.wavelength_nm,
+            minimum=dip.value,
+            baseline=baseline,
+            depth_db=dip.depth_db,
+            extinction_db=baseline - dip.value,
+            fwhm_nm=fwhm,
+            loaded_q=dip.wavelength_nm / fwhm if fwhm > 0 else math.nan,
+            fsr_nm=min(gaps) if gaps else math.nan,
+        ))
+    return rows
+
+
+def _fwhm_nm(x: FloatArray, y: FloatArray, centre: int, lo: int, hi: int,
+             baseline_db: float) -> float:
+    """Return the width (nm) at half the linear depth; NaN if a side never climbs back."""
+    if not math.isfinite(baseline_db):
+        return math.nan
+    linear = np.power(10.0, y[lo:hi + 1] / 10.0)
+    half = 0.5 * (10.0 ** (baseline_db / 10.0) + 10.0 ** (y[centre] / 10.0))
+    c = centre - lo
+    above = linear >= half  # NaN compares False: a gap never counts as a crossing
+    left = np.flatnonzero(above[:c])
+    right = np.flatnonzero(above[c + 1:])
+    if left.size == 0 or right.size == 0:
+        return math.nan
+    i = int(left[-1])  # last sample above half on the left; i + 1 lies below
+    j = c + 1 + int(right[0])  # first sample above half on the right; j - 1 lies below
+    xs = x[lo:hi + 1]
+    left_nm = _crossing(xs[i], xs[i + 1], linear[i], linear[i + 1], half)
+    right_nm = _crossing(xs[j - 1], xs[j], linear[j - 1], linear[j], half)
+    return float(right_nm - left_nm)
+
+
+def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float:
+    """Return where the line through (x0, y0), (x1, y1) meets level (x0 if flat)."""
+    if y1 == y0:
+        return float(x0)
+    return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
+
+
+# Table headers for a view, in the order of resonance_cells.
+RESONANCE_HEADERS = ("λ (nm)", "Extinction (dB)", "FWHM (pm)", "Loaded Q", "FSR (nm)")
+
+
+def resonance_cells(row: DipMetrics) -> tuple[str, ...]:
+    """Return a dip's cells as text under RESONANCE_HEADERS ("—" where unknown)."""
+
+    def text(value: float, spec: str) -> str:
+        # Thousands are grouped with a space (10 000), never a comma that reads as decimals.
+        return format(value, spec).replace(",", " ") if math.isfinite(value) else "—"
+
+    return (
+        text(row.wavelength_nm, ".4f"),
+        text(row.extinction_db, ".2f"),
+        text(row.fwhm_nm * 1e3, ".2f"),
+        text(row.loaded_q, ",.0f"),
+        text(row.fsr_nm, ".4f"),
+    )
+
+
+def resonance_csv(rows: Sequence[DipMetrics], *, source: str = "") -> str:
+    """Return the table as CSV text (a "# source" line first if given; NaN as empty cells)."""
+    lines = [f"# source: {source}"] if source else []
+    lines.append(",".join(header for header, _ in RESONANCE_COLUMNS))
+    for row in rows:
+        cells = []
+        for _, name in RESONANCE_COLUMNS:
+            value = float(getattr(row, name))
+            cells.append(repr(value) if math.isfinite(value) else "")
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def export_resonance_csv(rows: Sequence[DipMetrics], path: str | Path, *,
+                         source: str = "") -> Path:
+    """Write the table to path as CSV (UTF-8) and return the path."""
+    target = Path(path)
+    target.write_text(resonance_csv(rows, source=source), encoding="utf-8")
+    return target
+
+
+def normalise_insertion_loss(
+    wavelength_nm: npt.ArrayLike, values_db: npt.ArrayLike,
+    reference_wavelength_nm: npt.ArrayLike, reference_db: npt.ArrayLike,
+) -> tuple[FloatArray, FloatArray]:
+    """Return (λ nm, trace − reference dB) on the trace's λ; NaN where the reference has no data."""
+    # The reference is interpolated linearly in dB on the trace's wavelengths; it is never
+    # extrapolated: outside its span (or next to its NaN samples) the result is NaN.
+    x = np.array(wavelength_nm, dtype=np.float64)
+    y = np.asarray(values_db, dtype=np.float64)
+    rx = np.asarray(reference_wavelength_nm, dtype=np.float64)
+    ry = np.asarray(reference_db, dtype=np.float64)
+    if x.shape != y.shape or rx.shape != ry.shape or x.ndim != 1 or rx.ndim != 1:
+        raise ValueError("trace and reference must each be two 1-D arrays of one length")
+    if rx.size < 2:
+        raise ValueError("the reference needs at least 2 points to interpolate")
+    order = np.argsort(rx, kind="stable")
+    rx, ry = rx[order], ry[order]
+    reference = np.interp(x, rx, ry, left=np.nan, right=np.nan)
+    return x, y - reference
