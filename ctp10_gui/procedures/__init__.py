@@ -10,6 +10,7 @@ SCPI exchange. No Qt here, nothing from link/ or views/.
     readers.py     read_detectors (λ + unit), read_wavelengths
     marker.py      read_detector_wavelength for the trace view's live marker
     controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
+    instrument_state.py  read_instrument_state for files; set and change sentences
 """
 
 from ctp10_gui.procedures.controls import (
@@ -24,6 +25,12 @@ from ctp10_gui.procedures.controls import (
     reference_laser_group,
     tls_group,
     write_control,
+)
+from ctp10_gui.procedures.instrument_state import (
+    apply_setting,
+    describe_setting,
+    read_instrument_state,
+    state_changes,
 )
 from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
 from ctp10_gui.procedures.reference import (
@@ -60,12 +67,15 @@ __all__ = [
     "TraceRequest",
     "TunableLaserInfo",
     "any_cancelled",
+    "apply_setting",
     "deadline_s",
+    "describe_setting",
     "detector_group",
     "fetch_traces",
     "read_control",
     "read_controls",
     "read_detectors",
+    "read_instrument_state",
     "read_laser_identity",
     "read_references",
     "read_sweep_plan",
@@ -74,6 +84,7 @@ __all__ = [
     "reference_laser_group",
     "run_scan",
     "run_sweep",
+    "state_changes",
     "take_references",
     "tls_group",
     "trace_requests",

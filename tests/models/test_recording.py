@@ -16,8 +16,8 @@ import pytest
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
-from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
 from ctp10_gui.models.recording.naming import session_stem
+from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
 from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 

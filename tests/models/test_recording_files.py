@@ -21,6 +21,7 @@ import pytest
 from ctp10_gui.models.recording.files import is_locked, lock_session
 from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.naming import session_stem
 from ctp10_gui.models.recording.recovery import (
     STALE_TEMP_S,
     RecordingFolders,
@@ -28,7 +29,6 @@ from ctp10_gui.models.recording.recovery import (
     close_unfinished,
     find_unfinished,
 )
-from ctp10_gui.models.recording.naming import session_stem
 from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 

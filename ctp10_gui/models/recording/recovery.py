@@ -230,10 +230,9 @@ def clean_leftovers(
 
 def _is_sidecar_temp(name: str) -> bool:
     """Return True for a sidecar's temp name: '.<sidecar>.<random>.tmp' or '<sidecar>.tmp'."""
-    if name.startswith("."):
-        sidecar = name[1:].rsplit(".", 2)[0]  # drop ".<random>.tmp"
-    else:
-        sidecar = name.removesuffix(TEMP_SUFFIX)
+    # ".<sidecar>.<random>.tmp" drops its last two dotted parts; "<sidecar>.tmp" its suffix.
+    hidden = name.startswith(".")
+    sidecar = name[1:].rsplit(".", 2)[0] if hidden else name.removesuffix(TEMP_SUFFIX)
     return SIDECAR_NAME.match(sidecar) is not None
 
 
