@@ -1,4 +1,4 @@
-"""The real app on the simulator: sweeps and references become event rows, sidecars hold λ."""
+"""The real app on the simulator: sweeps and references become event rows, sidecars hold state."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ def test_sweeps_and_references_are_event_rows_and_sidecars_hold_the_wavelengths(
 ) -> None:
     ctx = build(["--simulate", "--settings", str(user_dirs / "s.json")])
     read_back: list[list[Any]] = []  # every reference read of the sweep panel, in order
-    ctx.parts.sweep.references_updated.connect(read_back.append)
+    ctx.window.sweep.references_updated.connect(read_back.append)
     waves_read: list[dict[int, float]] = []
     ctx.window.live_controls.wavelengths_read.connect(waves_read.append)
     try:
         start(ctx)
-        recording, sweep = ctx.parts.recording, ctx.parts.sweep
+        recording, sweep = ctx.window.recording, ctx.window.sweep
         # Both are read when the link comes up.
         qtbot.waitUntil(lambda: len(read_back) == 1 and len(waves_read) == 1, timeout=8000)
         waves = waves_read[0]
@@ -50,10 +50,14 @@ def test_sweeps_and_references_are_event_rows_and_sidecars_hold_the_wavelengths(
     assert new and all(": taken " in t for t in new)
     sweep_events = ["sweep: started", f"sweep: aborted: {finished.args[1]}"]
     assert status.error is None and status.sidecar is not None
-    (saved_sidecar,) = (user_dirs / "saved").glob("session_*.json")
+    (saved_sidecar,) = (user_dirs / "saved").glob("*.json")
     for sidecar in (status.sidecar, saved_sidecar):
         side = json.loads(sidecar.read_text())
         assert side["complete"] is True
+        state = side["instrument_state"]  # the settings the data was taken with
+        assert {str(c) for c in side["channels"]} <= set(state["detectors"])
+        assert state["sweep"]["start_nm"] < state["sweep"]["stop_nm"]
+        assert any(t["identifier"] for t in state["tunable_lasers"].values())
         assert side["wavelengths_nm"] == {
             str(c): w for c, w in waves.items() if c in side["channels"]
         } != {}
