@@ -17,7 +17,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -89,10 +89,26 @@ def _header_font(width: int) -> QFont:
     return font
 
 
+def _legend_layout(width: int, notes: ImageNotes) -> list[tuple[float, int, str, str]]:
+    """Return (x px, row, label, colour) per legend entry, wrapped to the image width."""
+    font = _header_font(width)
+    px = font.pixelSize()
+    metrics = QFontMetricsF(font)
+    placed: list[tuple[float, int, str, str]] = []
+    x, row = float(px), 0
+    for label, colour in notes.legend:
+        entry = 2.5 * px + metrics.horizontalAdvance(label)
+        if x > px and x + entry > width - px:
+            x, row = float(px), row + 1
+        placed.append((x, row, label, colour))
+        x += entry + 1.5 * px
+    return placed
+
+
 def _header_height(width: int, notes: ImageNotes) -> int:
     px = _header_font(width).pixelSize()
-    rows = len(notes.lines) + (1 if notes.legend else 0)
-    return round(px * (1.5 * rows + 1.0))
+    legend_rows = max((row for _, row, _, _ in _legend_layout(width, notes)), default=-1) + 1
+    return round(px * (1.5 * (len(notes.lines) + legend_rows) + 1.0))
 
 
 def _paint_header(painter: QPainter, width: int, notes: ImageNotes, background: QColor) -> None:
@@ -103,27 +119,19 @@ def _paint_header(painter: QPainter, width: int, notes: ImageNotes, background: 
     font = _header_font(width)
     px = font.pixelSize()
     line_h = 1.5 * px
-    margin = px
-    y = 0.5 * px
+    align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    painter.setPen(text_colour)
     for i, line in enumerate(notes.lines):
         font.setBold(i == 0)
         painter.setFont(font)
-        painter.setPen(text_colour)
-        painter.drawText(QRectF(margin, y, width - 2 * margin, line_h),
-                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
-        y += line_h
+        painter.drawText(QRectF(px, 0.5 * px + i * line_h, width - 2 * px, line_h), align, line)
     font.setBold(False)
     painter.setFont(font)
-    x = float(margin)
-    for label, colour in notes.legend:
-        swatch = QRectF(x, y + 0.35 * line_h, 2 * px, 0.3 * line_h)
-        painter.fillRect(swatch, QColor(colour))
-        x += 2.5 * px
-        painter.setPen(text_colour)
-        advance = painter.fontMetrics().horizontalAdvance(label)
-        painter.drawText(QRectF(x, y, advance + px, line_h),
-                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), label)
-        x += advance + 1.5 * px
+    top = 0.5 * px + len(notes.lines) * line_h
+    for x, row, label, colour in _legend_layout(width, notes):
+        y = top + row * line_h
+        painter.fillRect(QRectF(x, y + 0.35 * line_h, 2 * px, 0.3 * line_h), QColor(colour))
+        painter.drawText(QRectF(x + 2.5 * px, y, width - x, line_h), align, label)
 
 
 def _background(item: pg.PlotItem) -> QColor:

@@ -101,3 +101,16 @@ def test_the_dialog_starts_in_the_folder_given_and_writes_the_notes(
     assert starts == [str(tmp_path / "strip-chart.png")]
     assert path == tmp_path / "chart.svg"
     assert "XYZ-1" in path.read_text()
+
+
+def test_a_long_legend_wraps_onto_more_rows_inside_the_image(
+        plot: pg.PlotWidget, tmp_path: Path) -> None:
+    many = ImageNotes(("serial",), tuple((f"M4 C{i} TF live (ring_{i}.csv)", "#ff0000")
+                                         for i in range(12)))
+    one_row = ImageNotes(("serial",), many.legend[:1])
+    assert _header_height(800, many) > _header_height(800, one_row)
+    img = QImage(str(export_plot(plot, tmp_path / "many.png", width_px=800, notes=many)))
+    band = _header_height(800, many)
+    red = QColor("#ff0000").rgb()
+    rows_with_red = {y for y in range(band) for x in range(0, 60) if img.pixel(x, y) == red}
+    assert max(rows_with_red) - min(rows_with_red) > 20  # swatches on more than one row
