@@ -315,6 +315,7 @@ class MainWindow(QMainWindow):
                 return
             if path is not None:
                 self.settings.export_dir = str(path.parent)
+                self.save_settings()
                 self.statusBar().showMessage(f"Saved {path}", 5000)
 
         action.triggered.connect(export)
