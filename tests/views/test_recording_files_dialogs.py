@@ -23,7 +23,11 @@ from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.procedures.controls import SWEEP_GROUP, tls_group
 from ctp10_gui.simulator import SimulatorServer
-from ctp10_gui.views.recording_controls import RecordingControls, default_record_folder
+from ctp10_gui.views.recording_controls import (
+    RecordingControls,
+    default_record_folder,
+    elide_path,
+)
 
 
 def batch(t_start: float, n: int = 20) -> SnapshotBatch:
@@ -48,7 +52,7 @@ class Dialogs:
 
     def _text(self, parent, title: str, prompt: str, *args, text: str = "", **kw):
         self.label_defaults.append(text)
-        return (self.label, self.label is not None) if self.label is not None else ("", False)
+        return ("", False) if self.label is None else (self.label, True)
 
 
 @pytest.fixture
@@ -90,7 +94,7 @@ def test_the_first_record_asks_for_the_folder_once_and_names_files_with_the_labe
     assert part.name.endswith("_no-instrument_M4_CH1-4_wafer-12-ring-7_part001.csv")
     side = json.loads(status.sidecar.read_text())  # type: ignore[union-attr]
     assert side["label"] == "wafer 12 / ring:7"  # the sidecar keeps the label as typed
-    assert "recordings go to" in controls.status_text or "Recorded" in controls.status_text
+    assert controls.status_text.startswith("Recorded ")
 
     dialogs.label = "ring 8"
     controls.record_action.trigger()  # the second time: no folder dialog, the label offered
@@ -116,6 +120,17 @@ def test_the_default_folder_is_a_visible_one_in_documents(controls: RecordingCon
     folder = default_record_folder(controls.settings)
     assert folder.name == "ctp10-recordings"
     assert not any(part.startswith(".") for part in folder.parts)
+
+
+def test_a_folder_chosen_from_the_menu_is_shown_in_the_status_bar(
+        controls: RecordingControls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        saves: list[int]) -> None:
+    Dialogs(monkeypatch, str(tmp_path / "bench"), "")
+    controls.folder_action.trigger()
+    assert controls.settings.record_folder == str(tmp_path / "bench") and saves
+    shown = elide_path(tmp_path / "bench")  # long paths are shortened in the middle
+    assert controls.status_text == f"Not recording · recordings go to {shown}"
+    assert controls.status_label.toolTip() == f"Recording folder: {tmp_path / 'bench'}"
 
 
 def test_open_recording_folder_creates_it_and_hands_it_to_the_desktop(
