@@ -12,7 +12,8 @@ import re
 import time
 from collections.abc import Sequence
 
-MAX_LABEL_CHARS = 40  # long enough for "wafer-12_die-C4_ring-3", short enough for any path
+# Label characters kept in a file name: room for "wafer-12_die-C4_ring-3", short for any path.
+LABEL_NAME_CHARS = 40
 NO_SERIAL = "no-instrument"  # the instrument had not answered when the session began
 
 _UNSAFE = re.compile(r"[^\w.+-]+")  # letters, digits, _ . + - survive on every file system
@@ -27,7 +28,7 @@ PART_NAME = re.compile(rf"^({SESSION_NAME})_part([0-9]{{3,}})\.csv$")
 SIDECAR_NAME = re.compile(rf"^({SESSION_NAME})\.json$")
 
 
-def safe_name_part(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
+def safe_name_part(text: str, max_chars: int = LABEL_NAME_CHARS) -> str:
     """Return text usable in a file name: unsafe runs become '-', at most max_chars chars."""
     cleaned = _REPEATS.sub("-", _UNSAFE.sub("-", text.strip()))
     # Leading dots would hide the file on Unix; trailing dots and blanks vanish on Windows.
