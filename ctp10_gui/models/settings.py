@@ -32,6 +32,7 @@ CHANNEL_RANGE = (1, 6)
 MODULE_RANGE = (1, 20)
 # A settings file is a few kB; a larger one is damaged (or not ours) and is not read whole.
 MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_LABEL_CHARS = 200  # a sample label; file names keep its first 40 safe characters
 
 
 def default_backoff() -> dict[str, float | int]:
@@ -59,10 +60,16 @@ class AppSettings:
     references: dict[str, float] = field(default_factory=dict)  # readout.reference_key → dBm
     stale_after_s: float | None = None  # None: max(3 × poll interval, 1 s); else 0.1–3600 s
     backoff: dict[str, float | int] = field(default_factory=default_backoff)
-    record_folder: str | None = None  # where recordings go; None: data_dir()
-    export_dir: str | None = None  # last folder used to export a trace or a screenshot
+    record_folder: str | None = None  # where recordings go; None: asked at the first Record
+    export_dir: str | None = None  # last folder a chart or trace image was exported to
     flight_recorder_minutes: float = 60.0  # 0 (off) – 1440 min
     big_numbers_scale: float = 1.0  # font scale of the fullscreen big-numbers mode, 0.5–4
+
+    # -- files: the folders last used and the sample label, offered again next time
+    recording_label: str = ""  # sample label of the last recording, ≤ 200 characters
+    trace_export_dir: str | None = None  # last folder traces were exported to
+    trace_open_dir: str | None = None  # last folder traces were opened from
+    save_last_dir: str | None = None  # last folder "Save last N minutes" wrote to
 
     def remember_address(self, address: str) -> None:
         """Make address the current one and first of the recent addresses (≤ 10, no repeats)."""
@@ -115,6 +122,13 @@ def _optional_text(value: Any) -> str | None:
         return None
     text = _text(value).strip()
     return text or None
+
+
+def _short_text(value: Any, max_chars: int) -> str:
+    text = _text(value).strip()
+    if len(text) > max_chars:
+        raise _Bad(f"{len(text)} characters, more than {max_chars}")
+    return text
 
 
 def _choice(value: Any, allowed: tuple[Any, ...]) -> Any:
@@ -197,6 +211,11 @@ _SIMPLE_RULES: dict[str, Callable[[Any], Any]] = {
     "export_dir": _optional_text,
     "flight_recorder_minutes": lambda v: _number(v, 0.0, 1440.0),
     "big_numbers_scale": lambda v: _number(v, 0.5, 4.0),
+    # -- files
+    "recording_label": lambda v: _short_text(v, MAX_LABEL_CHARS),
+    "trace_export_dir": _optional_text,
+    "trace_open_dir": _optional_text,
+    "save_last_dir": _optional_text,
 }
 
 

@@ -119,6 +119,13 @@ class TraceStore:
         self._traces: dict[int, StoredTrace] = {}
         self._next_key = 1
         self._listeners: list[Callable[[], None]] = []
+        # The instrument's settings last read (procedures.read_instrument_state), stamped on
+        # every trace fetched so its exports say what the instrument was set to.
+        self.instrument_state: dict[str, Any] = {}
+
+    def set_instrument_state(self, state: Mapping[str, Any]) -> None:
+        """Take the instrument state (JSON-ready) that traces fetched from now on carry."""
+        self.instrument_state = dict(state)
 
     # -- contents ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -151,6 +158,8 @@ class TraceStore:
     ) -> StoredTrace:
         """Store a driver Trace (module, channel, trace_type, wavelength_nm, values, unit...)."""
         meta = build_metadata(trace, identity=identity, settings=settings, acquired=acquired)
+        if self.instrument_state:
+            meta["instrument_state"] = _jsonable(self.instrument_state)
         return self.add_arrays(
             np.asarray(trace.wavelength_nm, dtype=np.float64),
             np.asarray(trace.values, dtype=np.float64),

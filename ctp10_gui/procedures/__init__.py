@@ -11,6 +11,7 @@ SCPI exchange. No Qt here, nothing from link/ or views/.
     readers.py     read_detectors (λ + unit), read_wavelengths
     marker.py      read_detector_wavelength for the trace view's live marker
     controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
+    instrument_state.py  read_instrument_state for files; set and change sentences
 """
 
 from ctp10_gui.procedures.controls import (
@@ -26,6 +27,12 @@ from ctp10_gui.procedures.controls import (
     reference_laser_group,
     tls_group,
     write_control,
+)
+from ctp10_gui.procedures.instrument_state import (
+    apply_setting,
+    describe_setting,
+    read_instrument_state,
+    state_changes,
 )
 from ctp10_gui.procedures.preflight import SweepCheck, check_sweep
 from ctp10_gui.procedures.readers import DetectorReading, read_detectors, read_wavelengths
@@ -64,8 +71,10 @@ __all__ = [
     "TraceRequest",
     "TunableLaserInfo",
     "any_cancelled",
+    "apply_setting",
     "check_sweep",
     "deadline_s",
+    "describe_setting",
     "detector_group",
     "fetch_traces",
     "laser_model_controls",
@@ -73,6 +82,7 @@ __all__ = [
     "read_control",
     "read_controls",
     "read_detectors",
+    "read_instrument_state",
     "read_laser_identity",
     "read_references",
     "read_tunable_laser",
@@ -80,6 +90,7 @@ __all__ = [
     "reference_laser_group",
     "run_scan",
     "run_sweep",
+    "state_changes",
     "take_references",
     "tls_group",
     "trace_requests",

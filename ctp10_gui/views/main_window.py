@@ -45,7 +45,7 @@ from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.live_controls import LiveControls
-from ctp10_gui.views.plot_export import export_plot_dialog
+from ctp10_gui.views.plot_export import ImageNotes, chart_notes, export_plot_dialog, trace_notes
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
 from ctp10_gui.views.status_badges import StatusBadges
@@ -195,7 +195,9 @@ class MainWindow(QMainWindow):
         folders = RecordingFolders(data_dir() / RECORDING_FOLDERS_FILE)
         self.recording = RecordingControls(
             controller, FlightRecorder(minutes=settings.flight_recorder_minutes), settings,
-            recorder=LiveRecorder(folders=folders))
+            recorder=LiveRecorder(folders=folders), persist=self.save_settings)
+        self.trace_view.files.remember_folders_in(settings, persist=self.save_settings)
+        self._chart_frozen_wall: float | None = None  # wall time the chart was paused at
         self.recording.record_button.hide()  # Record sits in the toolbar
         self.statusBar().addPermanentWidget(self.recording)
         self.address_label = QLabel(NOT_CONNECTED, self)
@@ -255,9 +257,11 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         for action in (rec.record_action, rec.save_last_action, rec.folder_action,
-                       self._image_action("Export chart image…", self.chart.plot, "strip-chart"),
+                       rec.open_folder_action,
+                       self._image_action("Export chart image…", self.chart.plot, "strip-chart",
+                                          self._chart_notes),
                        self._image_action("Export trace image…", self.trace_view.plot,
-                                          "traces")):
+                                          "traces", self._trace_notes)):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -297,22 +301,40 @@ class MainWindow(QMainWindow):
             self.toolbar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
-    def _image_action(self, text: str, plot: pg.PlotWidget, name: str) -> QAction:
-        """Return an action that saves plot as PNG or SVG, a failure said in a message."""
+    def _image_action(self, text: str, plot: pg.PlotWidget, name: str,
+                      notes: Callable[[], ImageNotes]) -> QAction:
+        """Return an action that saves plot as PNG or SVG with its notes drawn in."""
         action = QAction(text, self)
 
         def export() -> None:
             try:
                 path = export_plot_dialog(plot, self, directory=self.settings.export_dir or "",
-                                          name=name)
+                                          name=name, notes=notes())
             except (OSError, ValueError) as exc:
                 self.show_message("Export failed", str(exc))
                 return
             if path is not None:
+                self.settings.export_dir = str(path.parent)
+                self.save_settings()
                 self.statusBar().showMessage(f"Saved {path}", 5000)
 
         action.triggered.connect(export)
         return action
+
+    def _chart_notes(self) -> ImageNotes:
+        channels = self.chart.channels
+        return chart_notes(
+            serial=self._serial(), module=self.live_history.module, channels=channels,
+            colours={c: self.theme.channel_colour(c).name() for c in channels},
+            wavelengths_nm=self.hub.wavelengths, unit=self.hub.unit,
+            window_s=self.chart.window_s, end_wall=self._chart_frozen_wall or time.time(),
+            relative=tuple(self.hub.model.references))
+
+    def _trace_notes(self) -> ImageNotes:
+        plot = self.trace_view.plot
+        shown = [(trace, plot.colour(key).name()) for key, curve in plot.curves.items()
+                 if curve.isVisible() and (trace := plot.trace(key)) is not None]
+        return trace_notes(shown)
 
     def _wire(self) -> None:
         c = self.controller
@@ -339,6 +361,17 @@ class MainWindow(QMainWindow):
                                                                  f"{outcome}: {message}"))
         self.sweep.references_updated.connect(self._record_references)
         self.live_controls.wavelengths_read.connect(self.recording.set_wavelengths)
+        # Every file carries the instrument's state: read again after anything that may change
+        # it; a setting set in a form is an event row at once.
+        self.recording.instrument_state_changed.connect(self.traces.set_instrument_state)
+        for form in self.instrument.forms.values():
+            form.value_set.connect(lambda name, value, f=form:
+                                   self.recording.note_setting(f.group, name, value))
+        for signal in (self.live_controls.wavelengths_read, self.live_controls.unit_read,
+                       self.sweep.sweep_finished, self.sweep.references_updated):
+            signal.connect(self.recording.schedule_state_read)
+        self.chart.paused_changed.connect(
+            lambda paused: setattr(self, "_chart_frozen_wall", time.time() if paused else None))
         self.theme_changed.connect(self.chart.apply_theme)
         self.theme_changed.connect(self.readouts.apply_theme)
         self.theme_changed.connect(self.trace_view.set_theme)

@@ -3,11 +3,14 @@
 Self-contained: give it the link controller, the flight recorder and the settings; it feeds
 both recorders from the controller's signals (batch_received, link_event, identity_changed),
 so nothing else should append to the flight recorder. The main window puts ``self`` in its
-status bar and ``record_action`` / ``save_last_action`` in its toolbar or menus.
+status bar and ``record_action`` / ``save_last_action`` / ``open_folder_action`` in its
+toolbar or menus. It also keeps the instrument's state (procedures.read_instrument_state)
+that every sidecar carries, and turns setting changes into event rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -15,8 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+import platformdirs
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -30,6 +34,7 @@ from PySide6.QtWidgets import (
 from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.recording.events import SETTING_EVENT
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
 from ctp10_gui.models.recording.format import (
     BatchLike,
@@ -40,20 +45,24 @@ from ctp10_gui.models.recording.format import (
 from ctp10_gui.models.recording.live_recorder import LiveRecorder, RecordingStatus
 from ctp10_gui.models.recording.recovery import RecoveryReport, close_unfinished, find_unfinished
 from ctp10_gui.models.recording.session_writer import SaveResult
-from ctp10_gui.models.settings import AppSettings, data_dir
+from ctp10_gui.models.settings import MAX_LABEL_CHARS, AppSettings
+from ctp10_gui.procedures.controls import ControlGroup
 from ctp10_gui.views.background_job import BackgroundJobs
 
 log = logging.getLogger(__name__)
 
 STATUS_REFRESH_MS = 500  # elapsed time and size in the status bar: twice a second is plenty
 MAX_PATH_CHARS = 80  # longer paths are elided in the middle (full path in the tooltip)
+RECORDINGS_FOLDER_NAME = "ctp10-recordings"  # in the user's documents folder by default
+# Several sets in a row (a form's Set, then its read-back refresh) cost one state read.
+STATE_REFRESH_DELAY_MS = 500
 
 
 def default_record_folder(settings: AppSettings) -> Path:
-    """Return the folder recordings go to: settings.record_folder or <data dir>/recordings."""
+    """Return where recordings go: settings.record_folder or <Documents>/ctp10-recordings."""
     if settings.record_folder:
         return Path(settings.record_folder)
-    return data_dir() / "recordings"
+    return platformdirs.user_documents_path() / RECORDINGS_FOLDER_NAME
 
 
 def format_size(n_bytes: int) -> str:
@@ -87,6 +96,7 @@ class RecordingControls(QWidget):
 
     recording_changed = Signal(bool)  # True when a recording starts, False when it ends
     message = Signal(str)  # a sentence for the user (saved, recovered, stopped with an error)
+    instrument_state_changed = Signal(object)  # dict: the instrument state just read
 
     def __init__(
         self,
@@ -96,12 +106,16 @@ class RecordingControls(QWidget):
         parent: QWidget | None = None,
         *,
         recorder: LiveRecorder | None = None,
+        persist: Callable[[], object] | None = None,
     ) -> None:
+        """persist: saves the settings at once (a folder or label chosen is kept on a crash)."""
         super().__init__(parent)
         self.controller = controller
         self.flight_recorder = flight_recorder
         self.settings = settings
         self.recorder = recorder or LiveRecorder()
+        self._persist = persist
+        self._state: dict[str, Any] = {}  # procedures.read_instrument_state, {} before a read
         self._identity: Identity | None = controller.identity
         self._layout: tuple[int, tuple[int, ...]] | None = None  # last batch's module/channels
         self._wavelengths_nm: dict[int, float] = {}  # last read back, nm by channel
@@ -122,7 +136,11 @@ class RecordingControls(QWidget):
         self.save_last_action.triggered.connect(self._ask_save_last)
         self.save_last_action.setEnabled(flight_recorder.enabled)
         self.folder_action = QAction("Recording folder…", self)
+        self.folder_action.setToolTip("Choose the folder recordings go to")
         self.folder_action.triggered.connect(self._ask_folder)
+        self.open_folder_action = QAction("Open recording folder", self)
+        self.open_folder_action.setToolTip("Show the recording folder in the file manager")
+        self.open_folder_action.triggered.connect(self.open_folder)
 
         self.record_button = QToolButton(self)
         self.record_button.setDefaultAction(self.record_action)
@@ -136,11 +154,17 @@ class RecordingControls(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(STATUS_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self._state_timer = QTimer(self)
+        self._state_timer.setSingleShot(True)
+        self._state_timer.setInterval(STATE_REFRESH_DELAY_MS)
+        self._state_timer.timeout.connect(self.read_instrument_state)
 
         controller.batch_received.connect(self._on_batch)
         controller.link_event.connect(self.record_event)
         controller.identity_changed.connect(self._on_identity)
-        self._show("Not recording", error=False)
+        if self._identity is not None:
+            self.schedule_state_read()  # built after the instrument answered
+        self.refresh()
 
     # ------------------------------------------------------------ feeding the recorders
     def _on_batch(self, batch: BatchLike) -> None:
@@ -160,7 +184,12 @@ class RecordingControls(QWidget):
             self.recorder.update_metadata(wavelengths_nm=dict(self._wavelengths_nm))
 
     def _on_identity(self, identity: Identity | None) -> None:
+        if identity is not None and (self._identity is None
+                                     or identity.serial != self._identity.serial):
+            self._state = {}  # another instrument's settings are no earlier state of this one
         self._identity = identity
+        if identity is not None:
+            self.schedule_state_read()
         ident = identity_dict(identity)
         if ident is None or not self.recorder.active:
             return
@@ -188,6 +217,7 @@ class RecordingControls(QWidget):
             wavelengths_nm={c: w for c, w in self._wavelengths_nm.items() if c in channels},
             references=dict(self.settings.references),
             extra={"address": self.controller.address},
+            instrument_state=dict(self._state),
         )
 
     def _request_wavelengths(self, apply: Callable[[dict[int, float]], None]) -> None:
@@ -203,15 +233,16 @@ class RecordingControls(QWidget):
             partial(procedures.read_wavelengths, module=module, channels=channels), apply, failed)
 
     # ------------------------------------------------------------ live recording
-    def start_recording(self, folder: str | Path | None = None) -> bool:
+    def start_recording(self, folder: str | Path | None = None, *, label: str = "") -> bool:
         """Start recording into folder (default: the settings' folder); False if already on.
 
+        label: the sample's name, in the sidecar and (made safe) in the file names.
         Failures (unwritable folder, disk full) appear in the status label, never as exceptions.
         """
         if self.recorder.active:
             return False
         target = Path(folder) if folder is not None else default_record_folder(self.settings)
-        meta = self.metadata()
+        meta = dataclasses.replace(self.metadata(), label=label.strip())
         started = self.recorder.start(target, meta)
         if started:
             self._recorded_identity = dict(meta.identity) if meta.identity else None
@@ -219,6 +250,7 @@ class RecordingControls(QWidget):
             self._other_identities = []
             self._was_active = True
             self._request_wavelengths(lambda wl: self.recorder.update_metadata(wavelengths_nm=wl))
+            self.read_instrument_state()
             self._timer.start()
             self._set_action_checked(True)
             self.recording_changed.emit(True)
@@ -248,10 +280,38 @@ class RecordingControls(QWidget):
         self.record_action.blockSignals(blocked)
 
     def _on_record_toggled(self, on: bool) -> None:
-        if on:
-            self.start_recording()
-        else:
+        if not on:
             self.stop_recording()
+            return
+        folder = self._folder_or_ask()
+        label = self._ask_label() if folder is not None else None
+        if folder is None or label is None:  # a dialog was cancelled: nothing starts
+            self._set_action_checked(False)
+            return
+        self.start_recording(folder, label=label)
+
+    def _folder_or_ask(self) -> Path | None:
+        """Return the recording folder, asking for it the first time (None if cancelled)."""
+        if self.settings.record_folder:
+            return Path(self.settings.record_folder)
+        return self._ask_folder()
+
+    def _ask_label(self) -> str | None:
+        """Ask for the sample label (the last one offered); None if cancelled."""
+        text, ok = QInputDialog.getText(
+            self, "Record", "Sample label (optional; goes into the file names):",
+            text=self.settings.recording_label)
+        if not ok:
+            return None
+        label = text.strip()[:MAX_LABEL_CHARS]
+        if label != self.settings.recording_label:
+            self.settings.recording_label = label
+            self._save_settings()
+        return label
+
+    def _save_settings(self) -> None:
+        if self._persist is not None:
+            self._persist()
 
     def refresh(self) -> None:
         """Update the label and the action from the recorder's status."""
@@ -287,7 +347,11 @@ class RecordingControls(QWidget):
                 tooltip=str(status.path),
             )
         else:
-            self._show("Not recording", error=False)
+            folder = default_record_folder(self.settings)
+            where = (f"recordings go to {elide_path(folder)}" if self.settings.record_folder
+                     else "the recording folder is asked at the first Record")
+            self._show(f"Not recording · {where}", error=False,
+                       tooltip=f"Recording folder: {folder}")
 
     def _show(self, text: str, *, error: bool, tooltip: str = "") -> None:
         self._last_text = text
@@ -296,12 +360,73 @@ class RecordingControls(QWidget):
         # Theme-independent red: an error must read as one on dark and light themes alike.
         self.status_label.setStyleSheet("color: #e0443e;" if error else "")
 
-    def _ask_folder(self) -> None:
+    def _ask_folder(self) -> Path | None:
+        """Ask where recordings go (remembered in the settings); None if cancelled."""
+        start = default_record_folder(self.settings)
         chosen = QFileDialog.getExistingDirectory(
-            self, "Recording folder", str(default_record_folder(self.settings))
-        )
-        if chosen:
-            self.settings.record_folder = chosen
+            self, "Folder for recordings", str(start if start.is_dir() else start.parent))
+        if not chosen:
+            return None
+        self.settings.record_folder = chosen
+        self._save_settings()
+        if not self.recorder.active:
+            self.refresh()
+        return Path(chosen)
+
+    def open_folder(self) -> bool:
+        """Show the recording folder (created if missing) in the file manager; False if not."""
+        folder = default_record_folder(self.settings)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            text = f"Cannot open the recording folder {folder}: {e.strerror or e}"
+            self._show(text, error=True, tooltip=text)
+            self.message.emit(text)
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.message.emit(f"No file manager opened {folder}")
+            return False
+        return True
+
+    # ------------------------------------------------------------ instrument state
+    @property
+    def instrument_state(self) -> dict[str, Any]:
+        """Return the instrument state last read ({} before the first read)."""
+        return dict(self._state)
+
+    def schedule_state_read(self, *_: object) -> None:
+        """Read the instrument state again shortly (after a set, a sweep, a reconnect)."""
+        self._state_timer.start()
+
+    def read_instrument_state(self) -> None:
+        """Ask the instrument (between snapshots) for its state; changes become event rows."""
+        if self._identity is None:
+            return  # not connected: files keep the state last read
+        module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
+
+        def failed(e: Exception) -> None:
+            log.warning("instrument state for the sidecars not read: %s", e)
+
+        self.controller.request(
+            partial(procedures.read_instrument_state, module=module, channels=channels),
+            self._state_read, failed)
+
+    def _state_read(self, state: dict[str, Any]) -> None:
+        if self._state:
+            for text in procedures.state_changes(self._state, state):
+                self.record_event(SETTING_EVENT, text)
+        self._state = state
+        if self.recorder.active:
+            self.recorder.update_metadata(instrument_state=dict(state))
+        self.instrument_state_changed.emit(dict(state))
+
+    def note_setting(self, group: ControlGroup, name: str, value: object) -> None:
+        """Record a setting the user set and the instrument read back, then re-read the state."""
+        self.record_event(SETTING_EVENT, procedures.describe_setting(group, name, value))
+        if self._state:
+            # The row above tells this change; the next read must not tell it again.
+            self._state = procedures.apply_setting(self._state, group, name, value)
+        self.schedule_state_read()
 
     # ------------------------------------------------------------ flight recorder
     def save_last(self, minutes: float, folder: str | Path | None = None) -> threading.Thread:
@@ -336,10 +461,11 @@ class RecordingControls(QWidget):
         )
         if not ok:
             return
-        folder = QFileDialog.getExistingDirectory(
-            self, "Save to folder", str(default_record_folder(self.settings))
-        )
+        start = self.settings.save_last_dir or str(default_record_folder(self.settings))
+        folder = QFileDialog.getExistingDirectory(self, "Save to folder", start)
         if folder:
+            self.settings.save_last_dir = folder
+            self._save_settings()
             self.save_last(minutes, folder)
 
     def _on_save_finished(self, result: SaveResult | str) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.models.traces import StoredTrace, TraceStore, export_trace, load_trace_file
 from ctp10_gui.views.background_job import BackgroundJobs
 
@@ -56,6 +57,33 @@ class TraceFiles(QObject):
         super().__init__(parent)
         self._store = store
         self._jobs = BackgroundJobs(self)
+        self._settings: AppSettings | None = None
+        self._persist: Callable[[], object] | None = None
+
+    def remember_folders_in(self, settings: AppSettings,
+                            persist: Callable[[], object] | None = None) -> None:
+        """Keep the last export and open folders in settings (persist saves them at once)."""
+        self._settings = settings
+        self._persist = persist
+
+    def start_path(self, kind: Literal["export", "open"], name: str = "") -> str:
+        """Return where a file dialog starts: the folder used last for kind, plus name."""
+        settings = self._settings
+        folder = None if settings is None else (
+            settings.trace_export_dir if kind == "export" else settings.trace_open_dir)
+        if not folder:
+            return name
+        return str(Path(folder) / name) if name else folder
+
+    def _remember(self, kind: Literal["export", "open"], folder: Path) -> None:
+        if self._settings is None:
+            return
+        if kind == "export":
+            self._settings.trace_export_dir = str(folder)
+        else:
+            self._settings.trace_open_dir = str(folder)
+        if self._persist is not None:
+            self._persist()
 
     @property
     def busy(self) -> bool:
@@ -70,6 +98,7 @@ class TraceFiles(QObject):
         """Write traces keys to path (CSV or NPY by suffix) in the background; False if busy."""
         target = Path(path)
         pairs = export_names([self._store.get(key) for key in keys], target)
+        self._remember("export", target.parent)
 
         def work() -> list[Path]:
             written: list[Path] = []
@@ -92,6 +121,8 @@ class TraceFiles(QObject):
     def open(self, paths: Sequence[str | Path]) -> bool:
         """Read exported traces in the background, then add them to the store; False if busy."""
         files = [Path(p) for p in paths]
+        if files:
+            self._remember("open", files[0].parent)
 
         def work() -> list[LoadedFile]:
             return [(p, load_trace_file(p)) for p in files]

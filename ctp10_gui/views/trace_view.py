@@ -323,7 +323,8 @@ class TraceView(QWidget):
             self.show_message("Nothing to export: fetch or open a trace first.", "error")
             return
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export traces", "trace.csv", "CSV with JSON metadata (*.csv);;NumPy (*.npy)"
+            self, "Export traces", self.files.start_path("export", "trace.csv"),
+            "CSV with JSON metadata (*.csv);;NumPy (*.npy)"
         )
         if not path:
             return
@@ -334,7 +335,8 @@ class TraceView(QWidget):
     def open_dialog(self) -> None:
         """Ask for exported files and load them into the view."""
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open traces", "", "Exported traces (*.csv *.npy);;All files (*)"
+            self, "Open traces", self.files.start_path("open"),
+            "Exported traces (*.csv *.npy);;All files (*)"
         )
         if paths:
             self.files.open(paths)

@@ -1,4 +1,4 @@
-"""The real app on the simulator: sweeps and references become event rows, sidecars hold λ."""
+"""The real app on the simulator: sweeps and references become event rows, sidecars hold state."""
 
 from __future__ import annotations
 
@@ -50,10 +50,14 @@ def test_sweeps_and_references_are_event_rows_and_sidecars_hold_the_wavelengths(
     assert new and all(": taken " in t for t in new)
     sweep_events = ["sweep: started", f"sweep: aborted: {finished.args[1]}"]
     assert status.error is None and status.sidecar is not None
-    (saved_sidecar,) = (user_dirs / "saved").glob("session_*.json")
+    (saved_sidecar,) = (user_dirs / "saved").glob("*.json")
     for sidecar in (status.sidecar, saved_sidecar):
         side = json.loads(sidecar.read_text())
         assert side["complete"] is True
+        state = side["instrument_state"]  # the settings the data was taken with
+        assert {str(c) for c in side["channels"]} <= set(state["detectors"])
+        assert state["sweep"]["start_nm"] < state["sweep"]["stop_nm"]
+        assert any(t["identifier"] for t in state["tunable_lasers"].values())
         assert side["wavelengths_nm"] == {
             str(c): w for c, w in waves.items() if c in side["channels"]
         } != {}

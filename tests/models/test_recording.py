@@ -16,6 +16,7 @@ import pytest
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.naming import session_stem
 from ctp10_gui.models.recording.recovery import close_unfinished, find_unfinished
 from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
@@ -23,7 +24,8 @@ from ctp10_gui.models.samples import SnapshotBatch
 T0 = 1_764_000_000.0  # 2025-11-24, a fixed wall time so file names are predictable
 # The flight recorder keeps float32 dBm (≤ 8e-6 dB off at −80 dBm) plus the 4-decimal print.
 FLOAT32_TOL_DB = 6e-5
-STAMP = time.strftime("%Y%m%d-%H%M%S", time.localtime(T0))
+# Sessions are named by date, time, serial, module and channels (models.recording.naming).
+NAME = session_stem(T0, "SIM-1", 4, (1, 2, 3, 4))
 
 
 def local_iso_prefix(t: float) -> str:
@@ -124,7 +126,7 @@ def test_csv_and_sidecar_round_trip(tmp_path: Path) -> None:
     status = rec.stop()
     assert status.error is None and not status.active
     assert status.rows == 200
-    part = tmp_path / f"session_{STAMP}_part001.csv"
+    part = tmp_path / f"{NAME}_part001.csv"
     assert status.files == (part,)
     header, rows = read_rows(part)
     assert header == [
@@ -142,7 +144,7 @@ def test_csv_and_sidecar_round_trip(tmp_path: Path) -> None:
     ]
     assert_rows_match(rows, batches)
     assert status.bytes_written == part.stat().st_size
-    side = json.loads((tmp_path / f"session_{STAMP}.json").read_text())
+    side = json.loads((tmp_path / f"{NAME}.json").read_text())
     assert side["complete"] is True
     assert side["rows"] == 200 and side["snapshot_rows"] == 200 and side["event_rows"] == 0
     assert side["instrument"]["serial"] == "SIM-1"
@@ -182,7 +184,7 @@ def test_link_events_are_rows_of_their_own_and_recording_continues(tmp_path: Pat
         rec.write_event(kind, text, t_wall=T0 + 1.0 + i)
     rec.write_batch(after)
     status = rec.stop()
-    assert status.files == (tmp_path / f"session_{STAMP}_part001.csv",)
+    assert status.files == (tmp_path / f"{NAME}_part001.csv",)
     assert status.events == 5
     _, rows = read_rows(status.files[0])
     assert len(rows) == 65
@@ -262,7 +264,7 @@ def test_rotation_by_size_keeps_session_name_and_headers(tmp_path: Path) -> None
     status = rec.stop()
     names = [p.name for p in status.files]
     assert len(names) >= 3
-    assert names == [f"session_{STAMP}_part{i:03d}.csv" for i in range(1, len(names) + 1)]
+    assert names == [f"{NAME}_part{i:03d}.csv" for i in range(1, len(names) + 1)]
     all_rows: list[list[str]] = []
     for p in status.files:
         header, rows = read_rows(p)
@@ -385,8 +387,8 @@ def test_save_last_round_trip_with_events_in_place(tmp_path: Path) -> None:
         if i == 10:
             fr.add_event("reconnect", "too old to be saved", t_wall=T0 + 10.5)
     result = fr.save_last(1.0, tmp_path, meta())  # last minute: batches 240..299
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(T0 + 240))
-    assert result.files[0].name == f"session_{stamp}_part001.csv"
+    stamp = time.strftime("%Y-%m-%d_%H%M%S", time.localtime(T0 + 240))
+    assert result.files[0].name == f"{stamp}_SIM-1_M4_CH1-4_part001.csv"
     _, rows = read_rows(result.files[0])
     assert_rows_match(data_rows(rows), batches[240:], tol_db=FLOAT32_TOL_DB)
     events = event_rows(rows)

@@ -21,6 +21,7 @@ import pytest
 from ctp10_gui.models.recording.files import is_locked, lock_session
 from ctp10_gui.models.recording.format import STATUS_NAMES, RecordingMetadata
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
+from ctp10_gui.models.recording.naming import session_stem
 from ctp10_gui.models.recording.recovery import (
     STALE_TEMP_S,
     RecordingFolders,
@@ -32,7 +33,8 @@ from ctp10_gui.models.recording.session_writer import SessionWriter
 from ctp10_gui.models.samples import SnapshotBatch
 
 T0 = 1_764_000_000.0
-STAMP = time.strftime("%Y%m%d-%H%M%S", time.localtime(T0))
+STAMP = time.strftime("%Y%m%d-%H%M%S", time.localtime(T0))  # the older "session_" names
+NAME = session_stem(T0, "SIM-1", 4, (1, 2, 3, 4))  # what meta() sessions are called
 CHANNELS = (1, 2, 3, 4)
 posix_only = pytest.mark.skipif(os.name != "posix", reason="links, rlimits and flock are POSIX")
 
@@ -89,11 +91,11 @@ def test_links_at_the_next_session_names_are_skipped_and_outside_files_untouched
     missing = planted(outside, "created-by-nobody.csv", None)
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (csv_target, json_target)}
     links = {
-        folder / f"session_{STAMP}_part001.csv": csv_target,  # name 1: its first part
-        folder / f"session_{STAMP}-2.json": json_target,  # name 2: its sidecar
-        folder / f"session_{STAMP}-3_part001.csv": missing,  # name 3: a dangling link
-        folder / f"session_{STAMP}-4_part002.csv": csv_target,  # name 4: its rotation part
-        folder / f"session_{STAMP}-4.json.tmp": json_target,  # the obvious temp name
+        folder / f"{NAME}_part001.csv": csv_target,  # name 1: its first part
+        folder / f"{NAME}-2.json": json_target,  # name 2: its sidecar
+        folder / f"{NAME}-3_part001.csv": missing,  # name 3: a dangling link
+        folder / f"{NAME}-4_part002.csv": csv_target,  # name 4: its rotation part
+        folder / f"{NAME}-4.json.tmp": json_target,  # the obvious temp name
     }
     for link, target in links.items():
         link.symlink_to(target)
@@ -107,9 +109,9 @@ def test_links_at_the_next_session_names_are_skipped_and_outside_files_untouched
     status = rec.stop()
 
     assert status.error is None
-    assert status.sidecar == folder / f"session_{STAMP}-4.json"
+    assert status.sidecar == folder / f"{NAME}-4.json"
     names = [p.name for p in status.files]
-    assert names[:2] == [f"session_{STAMP}-4_part001.csv", f"session_{STAMP}-4_part003.csv"]
+    assert names[:2] == [f"{NAME}-4_part001.csv", f"{NAME}-4_part003.csv"]
     rows: list[list[str]] = []
     for p in status.files:
         assert not p.is_symlink()
@@ -140,10 +142,10 @@ def test_a_link_planted_at_a_crashed_sessions_next_part_is_left_alone(tmp_path: 
     w.write_batch(ramp_batch(0, 30))
     w.flush()
     w.abandon()  # the process dies
-    (folder / f"session_{STAMP}_part002.csv").symlink_to(target)
+    (folder / f"{NAME}_part002.csv").symlink_to(target)
     (sidecar,) = find_unfinished(folder)
     report = close_unfinished(sidecar)
-    assert report.files == (folder / f"session_{STAMP}_part001.csv",)
+    assert report.files == (folder / f"{NAME}_part001.csv",)
     assert report.rows == 30 and report.truncated_bytes == 0
     assert target.read_bytes() == content
     _, rows = read_csv(report.files[0])
@@ -175,7 +177,7 @@ def test_writers_starting_in_the_same_instant_get_their_own_sessions(tmp_path: P
         t.join(10)
     assert errors == []
     assert len({w.session for w in writers}) == n
-    assert len(list(tmp_path.glob("session_*.json"))) == n
+    assert len(list(tmp_path.glob(f"{NAME}*.json"))) == n
     for i, w in enumerate(writers):
         side = json.loads(w.sidecar.read_text())
         assert side["session"] == w.session and side["rows"] == 10 + i
@@ -331,17 +333,22 @@ def test_leftovers_of_a_crash_are_cleaned_and_live_files_kept(tmp_path: Path) ->
     stale_temps = [
         aged(folder / f".session_{STAMP}.json.k2j3h4.tmp", b'{"format": '),
         aged(folder / f"session_{STAMP}-9.json.tmp", b"{}"),
+        aged(folder / f".{NAME}_sample-7.json.q1w2e3.tmp", b'{"format": '),
     ]
+    # Someone else's files in the same folder look alike but are not a session's.
+    foreign = [aged(folder / ".config.json.a1b2c3.tmp", b"{"), aged(folder / "notes_part001.csv")]
     fresh_temp = folder / f".session_{STAMP}-2.json.x8y9z0.tmp"
     fresh_temp.write_bytes(b"{")  # another app is writing it right now
     orphan = aged(folder / f"session_{STAMP}-3_part001.csv")  # claimed, then the crash
+    new_orphan = aged(folder / f"{NAME}-2_part001.csv")
     locked = aged(folder / f"session_{STAMP}-4_part001.csv")  # claimed by a live app
     lock_fd = lock_session(locked)
     not_empty = aged(folder / f"session_{STAMP}-5_part001.csv", b"iso_time,unix_time,event\n")
     try:
         assert is_locked(locked)
         removed = clean_leftovers(folder)
-        assert sorted(removed) == sorted([*stale_temps, orphan])
+        assert sorted(removed) == sorted([*stale_temps, orphan, new_orphan])
+        assert all(p.exists() for p in foreign)
         assert all(not p.exists() for p in removed)
         assert fresh_temp.read_bytes() == b"{" and locked.exists()
         assert not_empty.read_bytes() == b"iso_time,unix_time,event\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
@@ -56,6 +56,12 @@ def clock() -> FakeClock:
     return FakeClock(1000.0)
 
 
+@pytest.fixture(autouse=True)
+def no_label(monkeypatch) -> None:
+    """Record asks for a sample label: these tests answer with none (OK, empty)."""
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", True)))
+
+
 @pytest.fixture
 def controls(qtbot, controller: LinkController, tmp_path: Path, clock: FakeClock):
     settings = AppSettings(record_folder=str(tmp_path / "rec"))
@@ -74,7 +80,7 @@ def controls(qtbot, controller: LinkController, tmp_path: Path, clock: FakeClock
 def test_record_stop_toggles_and_label_shows_elapsed_size_and_path(
     qtbot, controls: RecordingControls, controller: LinkController, clock: FakeClock
 ) -> None:
-    assert controls.status_text == "Not recording"
+    assert controls.status_text.startswith("Not recording · recordings go to ")
     with qtbot.waitSignal(controls.recording_changed) as started:
         controls.record_action.trigger()
     assert started.args == [True]
@@ -151,7 +157,7 @@ def test_save_last_minutes_writes_files_and_reports(
         controls.save_last(1.0, tmp_path / "saved")
     assert msg.args[0].startswith("Saved 200 rows (")
     assert controls.status_text == msg.args[0]
-    sidecars = list((tmp_path / "saved").glob("session_*.json"))
+    sidecars = list((tmp_path / "saved").glob("*.json"))
     assert len(sidecars) == 1
     side = json.loads(sidecars[0].read_text())
     assert side["complete"] and side["source"] == "flight_recorder" and side["rows"] == 200

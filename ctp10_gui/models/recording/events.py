@@ -1,4 +1,4 @@
-"""Event rows beyond link events: a sweep's start and outcome, a detector reference's change.
+"""Event rows beyond link events: sweeps, detector references' changes, setting changes.
 
 Link events keep their kinds (connection.NOTIFY_KINDS); these kinds sit beside them in the
 event column as ``kind: text``.
@@ -13,6 +13,7 @@ from ctp10_gui.hardware.ctp10 import ReferenceResult
 
 SWEEP_EVENT = "sweep"  # text: "started", or the outcome and its sentence
 REFERENCE_EVENT = "reference"  # text: the channel and its reference state
+SETTING_EVENT = "setting"  # text: a setting set, or changed between two state reads
 
 
 def describe_reference(module: int, channel: int, result: ReferenceResult) -> str:

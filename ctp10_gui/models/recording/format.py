@@ -54,6 +54,9 @@ class RecordingMetadata:
     references: Mapping[str, float] = field(default_factory=dict)
     app_version: str = __version__
     extra: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""  # the user's sample label, also in the file names
+    # procedures.instrument_state.read_instrument_state's snapshot (JSON-ready), {} if unread
+    instrument_state: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- formatting

@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +26,13 @@ from ctp10_gui.models.recording.files import (
     write_json_atomic,
 )
 from ctp10_gui.models.recording.format import SIDECAR_FORMAT, iso_now
+from ctp10_gui.models.recording.naming import PART_NAME, SIDECAR_NAME
 
 log = logging.getLogger(__name__)
 
 # A temp file lives for the milliseconds of one sidecar write; older ones are a crash's.
 STALE_TEMP_S = 60.0
 MAX_REMEMBERED_FOLDERS = 10  # folders scanned at start besides the default and --record ones
-_PART = re.compile(r"^(session_[0-9]{8}-[0-9]{6}(?:-[0-9]+)?)_part([0-9]{3,})\.csv$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,9 @@ def find_unfinished(folder: str | os.PathLike[str]) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return found
-    for path in sorted(folder.glob("session_*.json")):
+    for path in sorted(folder.glob("*.json")):
+        if not SIDECAR_NAME.match(path.name):
+            continue  # another program's JSON: not ours to read or close
         data = _read_sidecar(path)
         if data is None or data.get("complete") or "end_time" in data:
             continue
@@ -93,11 +94,11 @@ def _session_parts(sidecar: Path, session: str, data: dict[str, Any]) -> list[Pa
     A crash between creating a part and listing it leaves one the sidecar never heard of; a
     number skipped because the name was taken belongs to someone else and stays out.
     """
-    listed = [n for n in _listed_names(data) if _PART.match(n)]
+    listed = [n for n in _listed_names(data) if PART_NAME.match(n)]
     parts = [sidecar.parent / n for n in listed]
-    last = max((int(m.group(2)) for n in listed if (m := _PART.match(n))), default=0)
+    last = max((int(m.group(2)) for n in listed if (m := PART_NAME.match(n))), default=0)
     for p in sorted(sidecar.parent.glob(f"{session}_part*.csv")):
-        m = _PART.match(p.name)
+        m = PART_NAME.match(p.name)
         if m and m.group(1) == session and int(m.group(2)) > last:
             parts.append(p)
     return [p for p in parts if is_regular(p)]
@@ -201,16 +202,15 @@ def clean_leftovers(
     removed: list[Path] = []
     now = wall_clock()
     temps = [
-        *folder.glob(f".session_*.json.*{TEMP_SUFFIX}"),
-        *folder.glob(f"session_*.json{TEMP_SUFFIX}"),
+        p for p in folder.glob(f"*.json*{TEMP_SUFFIX}") if _is_sidecar_temp(p.name)
     ]
     for p in sorted(temps):
         with contextlib.suppress(OSError):
             if is_regular(p) and now - p.lstat().st_mtime >= stale_s:
                 p.unlink()
                 removed.append(p)
-    for p in sorted(folder.glob("session_*_part*.csv")):
-        m = _PART.match(p.name)
+    for p in sorted(folder.glob("*_part*.csv")):
+        m = PART_NAME.match(p.name)
         if m is None or os.path.lexists(folder / f"{m.group(1)}.json"):
             continue
         with contextlib.suppress(OSError):
@@ -226,6 +226,14 @@ def clean_leftovers(
     if removed:
         log.info("removed %d leftovers of crashed recordings in %s", len(removed), folder)
     return removed
+
+
+def _is_sidecar_temp(name: str) -> bool:
+    """Return True for a sidecar's temp name: '.<sidecar>.<random>.tmp' or '<sidecar>.tmp'."""
+    # ".<sidecar>.<random>.tmp" drops its last two dotted parts; "<sidecar>.tmp" its suffix.
+    hidden = name.startswith(".")
+    sidecar = name[1:].rsplit(".", 2)[0] if hidden else name.removesuffix(TEMP_SUFFIX)
+    return SIDECAR_NAME.match(sidecar) is not None
 
 
 RECORDING_FOLDERS_FILE = "recording_folders.json"  # in the data folder: scanned at start

@@ -29,6 +29,7 @@ from ctp10_gui.models.recording.format import (
     identity_dict,
     iso_now,
 )
+from ctp10_gui.models.recording.naming import session_stem
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,11 @@ class SessionWriter:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise OSError(e.errno, describe_oserror("cannot create folder", self.folder, e)) from e
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.start_wall))
+        md = self.metadata
+        serial = (md.identity or {}).get("serial")
+        stem = session_stem(self.start_wall, serial, md.module, md.channels, md.label)
         for n in range(1, MAX_NAME_TRIES + 1):
-            name = f"session_{stamp}" if n == 1 else f"session_{stamp}-{n}"
+            name = stem if n == 1 else f"{stem}-{n}"
             if os.path.lexists(self.folder / f"{name}.json"):
                 continue  # a sidecar (or anything else) already holds the name
             part = self.folder / f"{name}_part001.csv"
@@ -136,7 +139,7 @@ class SessionWriter:
             raise OSError(
                 errno.EEXIST,
                 f"no free session name in {self.folder}: the {MAX_NAME_TRIES} names from "
-                f"session_{stamp} on are taken",
+                f"{stem} on are taken",
             )
         self.session = name
         self.sidecar = self.folder / f"{name}.json"
@@ -352,6 +355,8 @@ class SessionWriter:
             "unit": md.unit,
             "time_columns": {"iso_time": "ISO-8601 local time", "unix_time": "s since epoch"},
             "references": {str(k): float(v) for k, v in md.references.items()},
+            "label": md.label,
+            "instrument_state": dict(md.instrument_state),
             "app_version": md.app_version,
             "start_time": iso_now(self.start_wall),
             "start_unix": self.start_wall,
