@@ -136,9 +136,9 @@ def test_a_narrow_card_drops_the_peak_time_rather_than_cut_the_text(qtbot: Any) 
     hub = ReadoutHub(ReadoutModel([1], module=4), {})
     grid = ReadoutGrid(hub, DARK, columns=1)
     qtbot.addWidget(grid)
-    t = np.array([100.0])
-    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1]]),
-                            np.zeros((1, 1), np.int8)))
+    t = np.array([100.0, 100.1])  # two polls: a peak average needs its window covered
+    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1], [-3.1]]),
+                            np.zeros((2, 1), np.int8)))
     label = grid.cards[1].peak_label
     grid.resize(900, 400)
     grid.show()
