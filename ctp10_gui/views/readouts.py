@@ -99,6 +99,7 @@ class Presentation:
     note: str  # relative-mode reference, or why nothing is shown
     error: bool
     peak_short: str = ""  # the peak without its time, where the whole text does not fit
+    peak_tip: str = ""  # what the peak is, with the raw maximum: the tooltip of peak and Δ
 
 
 def present(
@@ -111,6 +112,10 @@ def present(
         when = time.strftime("%H:%M:%S", time.localtime(r.peak_t_wall))
         peak_short = f"peak {format_power(r.peak_dbm, unit, ChannelStatus.OK)}"
         peak = f"{peak_short} at {when}"
+    peak_tip = ""
+    if math.isfinite(r.raw_max_dbm):
+        peak_tip = ("Peak of the moving power average (a noise spike cannot raise it); "
+                    f"highest single reading {format_power(r.raw_max_dbm, unit, ChannelStatus.OK)}")
     delta_db = r.delta_to_peak_db()
     delta = f"Δ to peak {format_db(delta_db)}" if delta_db is not None else ""
     age_s = r.age_s(now)
@@ -124,7 +129,7 @@ def present(
         why = "no data yet"
     if why is not None:
         note = f"last value {format_age(age_s)}" if age_s is not None else ""
-        return Presentation(NO_DATA, "none", why, peak, "", note, False, peak_short)
+        return Presentation(NO_DATA, "none", why, peak, "", note, False, peak_short, peak_tip)
     fresh = state in _FRESH_STATES and age_s is not None and age_s <= stale_s
     error = r.status == ChannelStatus.ERROR
     ref = r.reference_dbm
@@ -150,7 +155,7 @@ def present(
     else:
         style, age = "live", ""
     return Presentation(value, style, age, peak, delta if not error else "", note, error,
-                        peak_short)
+                        peak_short, peak_tip)
 
 
 def _power_unit(unit: str) -> PowerUnitText:
@@ -319,13 +324,13 @@ class FittingLabel(QLabel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._full = self._short = ""
+        self._full = self._short = self._tip = ""
 
-    def set_texts(self, full: str, short: str) -> None:
-        """Show full (or short, if full is wider than the label) and keep full as the tooltip."""
-        if (full, short) != (self._full, self._short):
-            self._full, self._short = full, short
-            self.setToolTip(full)
+    def set_texts(self, full: str, short: str, tip: str = "") -> None:
+        """Show full (or short, if full is wider than the label); tooltip: full, then tip."""
+        if (full, short) != (self._full, self._short) or tip != self._tip:
+            self._full, self._short, self._tip = full, short, tip
+            self.setToolTip(f"{full}\n{tip}" if full and tip else full or tip)
             self._fit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -438,8 +443,10 @@ class ChannelCard(QFrame):
             self.value_label.setProperty("reading", p.style)
             repolish(self.value_label)
         self.age_label.setText(p.age)
-        self.peak_label.set_texts(p.peak, p.peak_short)
+        self.peak_label.set_texts(p.peak, p.peak_short, p.peak_tip)
         self.delta_label.setText(p.delta)
+        self.delta_label.setToolTip(f"How far below its session peak this channel is (dB). "
+                                    f"{p.peak_tip}".strip())
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)
         has_ref = self.channel in self.hub.model.references
