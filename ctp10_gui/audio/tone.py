@@ -42,7 +42,7 @@ class PitchMap:
         """Return the pitch (Hz) for a power (dBm), clamped to the span."""
         x = (dbm - self.lo_dbm) / (self.hi_dbm - self.lo_dbm)
         x = min(max(x, 0.0), 1.0)
-        return self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x
+        return float(self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x)
 
 
 class AutoSpan:
@@ -96,6 +96,12 @@ class ToneSynth:
                 self._target_amp = 0.0
 
     @property
+    def target(self) -> tuple[float, float]:
+        """Return the (frequency Hz, amplitude 0–1) the next buffer glides to."""
+        with self._lock:
+            return self._target_hz, self._target_amp
+
+    @property
     def phase(self) -> float:
         """Return the phase (rad, 0–2π) at which the next buffer starts."""
         return self._phase
@@ -110,7 +116,7 @@ class ToneSynth:
         amp = self._amp + (target_amp - self._amp) * ramp
         phase_steps = 2.0 * math.pi * hz / self.sample_rate
         phases = self._phase + np.cumsum(phase_steps) - phase_steps[0]
-        out = (amp * np.sin(phases)).astype(np.float32)
+        out: np.ndarray = (amp * np.sin(phases)).astype(np.float32)
         self._phase = float((phases[-1] + phase_steps[-1]) % (2.0 * math.pi))
         self._hz, self._amp = target_hz, target_amp
         return out

@@ -125,6 +125,7 @@ class AveragedPeak:
                 self._sum_mw = 0.0
                 self._run_start = None
                 continue
+            gap = math.inf if self._run_start is None else ti - self._t[-1]
             if self._run_start is None:
                 self._run_start = ti
             if not vi <= self.raw_max_dbm:  # NaN-safe: the first value always counts
@@ -137,8 +138,10 @@ class AveragedPeak:
                 self._t.popleft()
                 self._sum_mw -= self._mw.popleft()
             # The average counts only once valid data covers the whole window (a lone spike is
-            # not a peak); polled slower than the window, each sample is its own average.
-            if ti - self._run_start >= self.average_s * 0.999:
+            # not a peak); polled about as slowly as the window lasts (a gap ≥ half of it), the
+            # window cannot hold more than a sample or two, and from the second on it counts.
+            if ti - self._run_start >= self.average_s * 0.999 or (
+                    math.isfinite(gap) and gap >= 0.5 * self.average_s):
                 mean_mw = self._sum_mw / len(self._mw)
                 if len(self._mw) == 1:
                     level = vi  # exact: a dB → mW → dB round trip would make ties look higher

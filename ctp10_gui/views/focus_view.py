@@ -104,11 +104,11 @@ class FocusTile(QFrame):
         self.state_label.setProperty("role", "age")
         head.addWidget(self.name_label, 3)
         head.addWidget(self.state_label, 2)
-        layout.addLayout(head, 8)
+        layout.addLayout(head, 7)
         self.value_label = FitLabel(self, bold=True, mono=True,
                                     align=Qt.AlignmentFlag.AlignHCenter)
         self.value_label.setProperty("reading", "none")
-        layout.addWidget(self.value_label, 34)
+        layout.addWidget(self.value_label, 30)
         delta_row = QHBoxLayout()
         self.delta_label = FitLabel(self, max_px=160, bold=True, mono=True,
                                     align=Qt.AlignmentFlag.AlignRight)
@@ -120,17 +120,16 @@ class FocusTile(QFrame):
         layout.addLayout(delta_row, 18)
         self.sparkline = Sparkline(self)
         self.sparkline.window_s = SPARK_S
-        layout.addWidget(self.sparkline, 20)
-        foot = QHBoxLayout()
-        self.peak_label = FitLabel(self, max_px=36)
-        self.peak_label.setProperty("role", "detail")
-        self.settled_label = FitLabel(self, max_px=36, bold=True,
-                                      align=Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.sparkline, 18)
+        # The settled light and the peak get a row each: side by side, both would shrink to
+        # a size nobody reads from the bench.
+        self.settled_label = FitLabel(self, max_px=48, bold=True)
         self.settled_label.setToolTip("Settled: the spread over the settling window is below "
                                       "the threshold (set in the bar above)")
-        foot.addWidget(self.peak_label, 1)
-        foot.addWidget(self.settled_label, 1)
-        layout.addLayout(foot, 8)
+        layout.addWidget(self.settled_label, 9)
+        self.peak_label = FitLabel(self, max_px=32)
+        self.peak_label.setProperty("role", "detail")
+        layout.addWidget(self.peak_label, 6)
         self.apply_theme(theme)
 
     def labels(self) -> list[FitLabel]:
@@ -143,7 +142,8 @@ class FocusTile(QFrame):
         channel = key_channel(self.key)
         colour = theme.channel_colour(channel) if channel is not None else QColor(theme.foreground)
         self.name_label.setStyleSheet(f"color: {colour.name()};")
-        self.setStyleSheet(f"QFrame[readout=\"true\"] {{ border-left: 10px solid {colour.name()}; }}")
+        self.setStyleSheet("QFrame[readout=\"true\"] "
+                           f"{{ border-left: 10px solid {colour.name()}; }}")
         self.needle.set_colours(QColor(theme.foreground), QColor(theme.dim))
         self.sparkline.set_colours(colour, QColor(theme.dim))
 
@@ -191,6 +191,8 @@ class FocusPanel(QWidget):
         self.bar = QHBoxLayout()
         self.pickers = (QComboBox(self), QComboBox(self))
         for i, box in enumerate(self.pickers):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
             box.setToolTip("The channel to align on" if i == 0 else
                            "A second channel to watch beside it (— for none)")
             box.setAccessibleName(f"Focused channel {i + 1}")
@@ -198,7 +200,9 @@ class FocusPanel(QWidget):
             self.bar.addWidget(box)
             box.activated.connect(self._picked)
         self.bar.addSpacing(16)
-        self.bar.addWidget(QLabel("Settled within", self))
+        # Two rows: one would set the Live tab's minimum width beyond a 1024 px screen.
+        settle_row = QHBoxLayout()
+        settle_row.addWidget(QLabel("Settled within", self))
         self.settle_window = QDoubleSpinBox(self)
         self.settle_window.setRange(0.1, 600.0)
         self.settle_window.setDecimals(1)
@@ -214,11 +218,12 @@ class FocusPanel(QWidget):
             spin.setToolTip("The settled light is on when the spread over this window is "
                             "below this threshold")
             spin.editingFinished.connect(self._settle_edited)
-        self.bar.addWidget(self.settle_window)
-        self.bar.addWidget(QLabel("to", self))
-        self.bar.addWidget(self.settle_threshold)
-        self.bar.addStretch(1)
+        settle_row.addWidget(self.settle_window)
+        settle_row.addWidget(QLabel("to", self))
+        settle_row.addWidget(self.settle_threshold)
+        settle_row.addStretch(1)
         outer.addLayout(self.bar)
+        outer.addLayout(settle_row)
         self._tiles_row = QHBoxLayout()
         self._tiles_row.setSpacing(10)
         outer.addLayout(self._tiles_row, 1)

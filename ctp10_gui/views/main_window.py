@@ -39,6 +39,7 @@ from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.recording.recovery import RECORDING_FOLDERS_FILE, RecordingFolders
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.views.alignment_mode import AlignmentMode
 from ctp10_gui.views.big_numbers import BigNumbersWindow
 from ctp10_gui.views.connect_dialog import ConnectDialog
 from ctp10_gui.views.health_panel import HealthPanel
@@ -120,7 +121,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         # ---- models -------------------------------------------------------------------
-        self.readout_model = ReadoutModel(settings.channels, module=settings.module)
+        self.readout_model = ReadoutModel(settings.channels, module=settings.module,
+                                          peak_average_s=settings.peak_average_s)
         self.hub = ReadoutHub(self.readout_model, settings.references,
                               persist=self.save_settings, unit=settings.power_unit,
                               clock=clock, parent=self)
@@ -167,7 +169,9 @@ class MainWindow(QMainWindow):
         live.setSizes([400, 500])  # readouts get ~45 %: they are read from across the lab
         live.setChildrenCollapsible(False)
         self.live_splitter = live
-        self.tabs.addTab(live, "Live")
+        self.alignment = AlignmentMode(controller, self.hub, self.live_history, self.theme,
+                                       settings, live, parent=self)
+        self.tabs.addTab(self.alignment.stack, "Live")
 
         # ---- Instrument and Sweep & traces tabs ---------------------------------------------
         self.instrument = InstrumentPanel(controller)
@@ -265,6 +269,9 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.big_action)
         self.view_menu.addAction(self.pause_action)
         self.view_menu.addSeparator()
+        for action in self.alignment.actions():
+            self.view_menu.addAction(action)
+        self.view_menu.addSeparator()
         group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for name, label in (("dark", "&Dark theme (high contrast)"), ("light", "&Light theme")):
@@ -341,6 +348,8 @@ class MainWindow(QMainWindow):
         self.live_controls.wavelengths_read.connect(self.recording.set_wavelengths)
         self.theme_changed.connect(self.chart.apply_theme)
         self.theme_changed.connect(self.readouts.apply_theme)
+        self.theme_changed.connect(self.alignment.apply_theme)
+        self.alignment.tone.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.theme_changed.connect(self.trace_view.set_theme)
 
     # ---- reactions -------------------------------------------------------------------------
@@ -533,6 +542,7 @@ class MainWindow(QMainWindow):
         s.min_span_db = self.chart.autoscale.min_span
         s.power_unit = self.hub.unit
         s.theme = self.theme.name
+        self.alignment.collect(s)
         s.geometry_b64 = _b64(self.saveGeometry())
         s.window_state_b64 = _b64(self.saveState())
         return s
@@ -569,6 +579,7 @@ class MainWindow(QMainWindow):
                 self.big_numbers = None
             for box in list(self._messages):
                 box.close()
+            self.alignment.shutdown()
             self.recording.shutdown()  # the writer completes the sidecar before the link stops
             self.closed.emit()
         event.accept()

@@ -96,6 +96,13 @@ def test_polled_slower_than_the_window_each_sample_is_its_own_average() -> None:
     assert state.peak_t == pytest.approx(0.2)
 
 
+def test_polled_at_the_window_s_own_period_the_second_sample_counts() -> None:
+    peak = AveragedPeak(average_s=0.05)
+    # 20 Hz polling a little faster than 50 ms: two samples never quite span the window.
+    peak.add(np.array([0.0, 0.0499]), np.array([-5.0, -5.0]), np.ones(2, dtype=bool))
+    assert peak.state().peak_dbm == pytest.approx(-5.0)
+
+
 def test_the_peak_time_is_where_the_average_peaked() -> None:
     peak = AveragedPeak(average_s=0.05)
     t, v, ok = _stream(0.0, 1.0, 1000, -10.0, 0.0)
