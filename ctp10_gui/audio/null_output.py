@@ -23,10 +23,12 @@ class NullOutput:
     """Render block_frames-sample buffers in a thread at the synth's rate; count late ones."""
 
     def __init__(self, synth: ToneSynth, *, block_frames: int = BLOCK_FRAMES,
+                 buffered_blocks: int = BUFFERED_BLOCKS,
                  on_buffer: Callable[[np.ndarray, float], None] | None = None) -> None:
         """on_buffer(samples, monotonic s when rendered) is called in the output thread."""
         self.synth = synth
         self.block_frames = block_frames
+        self.buffered_blocks = buffered_blocks
         self.on_buffer = on_buffer
         self.unavailable = ""
         self.underruns = 0
@@ -69,7 +71,7 @@ class NullOutput:
             self.buffers += 1
             if self.on_buffer is not None:
                 self.on_buffer(out, done)
-            if done > t0 + (k + BUFFERED_BLOCKS) * period:
+            if done > t0 + (k + self.buffered_blocks) * period:
                 # The device would have played silence: count it and restart the clock.
                 self.underruns += 1
                 t0, k = done, 0

@@ -83,4 +83,5 @@ class FitLabel(QLabel):
                                 and fm.height() <= box.height()):
                 break
             px -= 1
-        self.setFont(font)
+        if px != self.font().pixelSize() or self.font().bold() != font.bold():
+            self.setFont(font)  # a font change re-lays the window out: only when needed

@@ -345,8 +345,9 @@ class FocusPanel(QWidget):
         t_all, y_all, _status = history.ring.view()
         i0 = int(np.searchsorted(t_all, now - SPARK_S))
         t, y = t_all[i0:], y_all[i0:, history.channels.index(ch)]
-        if len(t) > 2 * max(tile.sparkline.width(), 1):
-            t, y = decimate_minmax(t, y, now - SPARK_S, now, max(tile.sparkline.width() // 2, 1))
+        columns = max(tile.sparkline.width() // 3, 1)  # ≤ 3 points a column: ~1 per pixel
+        if len(t) > 3 * columns:
+            t, y = decimate_minmax(t, y, now - SPARK_S, now, columns)
         tile.sparkline.set_data(np.asarray(t), np.asarray(y, dtype=np.float64), now)
 
     def _fill_pickers(self) -> None:
