@@ -194,7 +194,7 @@ def main() -> None:
         pitch = PitchMap(*span)
         mid_hz = float(np.sqrt(pitch.frequency_hz(LOW_DBM) * pitch.frequency_hz(HIGH_DBM)))
     lat = pitch_latencies(steps, np.array(buffers), mid_hz) * 1e3
-    device_ms = args.buffered_blocks * output.period_s * 1e3  # what a real device adds: its buffered blocks
+    device_ms = args.buffered_blocks * output.period_s * 1e3  # a real device plays these first
     if lat.size:
         p50, p95, worst = (float(np.percentile(lat, 50)), float(np.percentile(lat, 95)),
                            float(lat.max()))
