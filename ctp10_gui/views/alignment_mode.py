@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QStackedWidget, QWidget
 from ctp10_gui.audio.output import ToneOutput
 from ctp10_gui.audio.tone import ToneSynth
 from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.channel_names import key_channel
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.settings import AppSettings
-from ctp10_gui.views.focus_view import FocusPanel, key_channel
+from ctp10_gui.views.focus_view import FocusPanel
 from ctp10_gui.views.readouts import ReadoutHub
 from ctp10_gui.views.theme import Theme
 from ctp10_gui.views.tone_control import AudioOutput, ToneBar, ToneControl

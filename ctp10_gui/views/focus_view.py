@@ -32,6 +32,7 @@ from ctp10_gui.models.alignment import (
     DeltaSpan,
     SettledDetector,
 )
+from ctp10_gui.models.channel_names import channel_key, key_channel
 from ctp10_gui.models.decimation import decimate_minmax
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import format_db, format_power
@@ -57,18 +58,6 @@ def format_since(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{int(seconds // 60)} min ago"
     return f"{int(seconds // 3600)} h ago"
-
-
-def channel_key(channel: int) -> str:
-    """Return the settings key of measured channel n: "CH<n>"."""
-    return f"CH{channel}"
-
-
-def key_channel(key: str) -> int | None:
-    """Return the channel number of a "CH<n>" key, None for any other key."""
-    if key.startswith("CH") and key[2:].isdigit():
-        return int(key[2:])
-    return None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ctp10_gui import __version__
 from ctp10_gui.hardware.ctp10 import Identity, ReferenceResult
 from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.channel_names import ChannelNames
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
@@ -41,6 +42,7 @@ from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.views.alignment_mode import AlignmentMode
 from ctp10_gui.views.big_numbers import BigNumbersWindow
+from ctp10_gui.views.channel_names_dialog import ChannelNamesDialog
 from ctp10_gui.views.connect_dialog import ConnectDialog
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
@@ -125,7 +127,8 @@ class MainWindow(QMainWindow):
                                           peak_average_s=settings.peak_average_s)
         self.hub = ReadoutHub(self.readout_model, settings.references,
                               persist=self.save_settings, unit=settings.power_unit,
-                              clock=clock, parent=self)
+                              clock=clock, parent=self,
+                              names=ChannelNames(settings.channel_labels))
         self.live_history = LiveHistory(settings.poll_interval_s,
                                         stale_override_s=settings.stale_after_s, clock=clock)
         self.live_history.set_layout(settings.module, settings.channels)
@@ -170,7 +173,8 @@ class MainWindow(QMainWindow):
         live.setChildrenCollapsible(False)
         self.live_splitter = live
         self.alignment = AlignmentMode(controller, self.hub, self.live_history, self.theme,
-                                       settings, live, parent=self)
+                                       settings, live, names=self.hub.names.title,
+                                       parent=self)
         self.tabs.addTab(self.alignment.stack, "Live")
 
         # ---- Instrument and Sweep & traces tabs ---------------------------------------------
@@ -271,6 +275,9 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         for action in self.alignment.actions():
             self.view_menu.addAction(action)
+        names_action = QAction("Channel &names…", self)
+        names_action.triggered.connect(lambda: ChannelNamesDialog(self.hub, self).exec())
+        self.view_menu.addAction(names_action)
         self.view_menu.addSeparator()
         group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
@@ -332,6 +339,8 @@ class MainWindow(QMainWindow):
         self.hub.references_changed.connect(self.chart.set_references)
         self.hub.unit_requested.connect(self.live_controls.request_unit)
         self.hub.readouts_reset.connect(self._readouts_reset)
+        self.hub.names_changed.connect(self._names_changed)
+        self._names_changed()
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
         self.live_controls.interval_changed.connect(self._interval_changed)
@@ -395,6 +404,10 @@ class MainWindow(QMainWindow):
 
     def _wavelengths_read(self, waves: dict[int, float]) -> None:
         self.hub.set_context(self.hub.serial, self.live_controls.module, waves)
+
+    def _names_changed(self) -> None:
+        self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(1, 7)})
+        self.alignment.focus.rename()
 
     def _readouts_reset(self, why: str) -> None:
         """Say in the window and in the recordings that peaks and statistics started afresh."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.hardware.ctp10 import ChannelStatus
+from ctp10_gui.models.channel_names import ChannelNames, channel_key, check_name
 from ctp10_gui.models.connection import LinkState, LinkStatus, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,
@@ -174,14 +175,17 @@ class ReadoutHub(QObject):
     references_changed = Signal(object)  # dict[int, float] dBm by channel
     unit_requested = Signal(str)  # a card asked for "dBm"/"mW"; the controls apply it
     readouts_reset = Signal(str)  # why peaks and values started afresh (another instrument…)
+    names_changed = Signal()  # the user renamed a channel
 
     def __init__(
         self, model: ReadoutModel, references: dict[str, float], *,
         persist: Callable[[], object] = lambda: None, unit: str = "dBm",
         clock: Callable[[], float] = time.monotonic, parent: QObject | None = None,
+        names: ChannelNames | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.names = names or ChannelNames({})
         self.clock = clock
         self.unit: PowerUnitText = _power_unit(unit)
         self.state: LinkState | None = None
@@ -273,6 +277,20 @@ class ReadoutHub(QObject):
         if key is not None and self._stored.pop(key, None) is not None:
             self._persist()
         self._announce()
+
+    def title(self, channel: int) -> str:
+        """Return how channel is named everywhere: "CH3 · input GC"."""
+        return self.names.title(channel_key(channel))
+
+    def rename(self, names: Mapping[int, str]) -> None:
+        """Name channels (an empty name restores the default); ValueError if one is too long."""
+        for name in names.values():
+            check_name(name)  # all or none: a refused name leaves every channel as it was
+        for channel, name in names.items():
+            self.names.rename(channel_key(channel), name)
+        self._persist()
+        self.names_changed.emit()
+        self.changed.emit()
 
     def presentation(self, channel: int) -> Presentation:
         """Return what channel's card shows now."""
@@ -369,7 +387,7 @@ class ChannelCard(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(2)
         head = QHBoxLayout()
-        self.name_label = QLabel(f"CH{channel}", self)
+        self.name_label = QLabel(hub.title(channel), self)
         head.addWidget(self.name_label)
         self.error_label = QLabel("⚠ ERROR", self)
         self.error_label.setProperty("reading", "error")
@@ -449,9 +467,10 @@ class ChannelCard(QFrame):
                                     f"{p.peak_tip}".strip())
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)
+        self.name_label.setText(self.hub.title(self.channel))
         has_ref = self.channel in self.hub.model.references
         self.ref_button.setText("Clear ref" if has_ref else "Set ref")
-        self.setAccessibleName(f"Channel {self.channel}: {p.value} {p.age}")
+        self.setAccessibleName(f"{self.hub.title(self.channel)}: {p.value} {p.age}")
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Scale the fonts with the card so the value fills it (readable from 2 m)."""

@@ -59,7 +59,7 @@ def test_two_focused_channels_fit_at_three_sizes_live_stale_and_disconnected(
     qtbot.waitUntil(lambda: tile.value_label.text() == "−3.12 dBm", timeout=3000)
     qtbot.waitUntil(lambda: tile.peak_label.text().startswith("peak −3.12 dBm · "), timeout=2000)
     assert tile.delta_label.text() == "Δ 0.00 dB"
-    assert panel.others["CH1"].text().startswith("CH1  ")
+    assert panel.others["CH1"].text().startswith("CH1 · IN1  ")
     _at_each_size(qtbot, rig, panel, "live", shoot)
 
     rig.sim.faults.pause()
