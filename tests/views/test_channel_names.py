@@ -23,7 +23,7 @@ def test_a_renamed_channel_is_named_so_everywhere_and_after_a_restart(
     dialog.apply()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert card.name_label.text() == "CH3 · input GC"
-    toggles = window.chart._toggles  # noqa: SLF001 - the chart's toggle buttons
+    toggles = window.chart._toggles
     assert toggles[3].toolTip() == "Show or hide CH3 · input GC"
     focus = window.alignment.focus
     focus.set_focus(["CH3"])
