@@ -48,6 +48,7 @@ from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.live_controls import LiveControls
+from ctp10_gui.views.live_strip import LiveStrip
 from ctp10_gui.views.plot_export import export_plot_dialog
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
@@ -155,6 +156,9 @@ class MainWindow(QMainWindow):
         self._notice_timer.setSingleShot(True)
         self._notice_timer.setInterval(NOTICE_MS)
         self._notice_timer.timeout.connect(self.notice_label.hide)
+        self.live_strip = LiveStrip(self.hub, self.hub.names.title, central)
+        outer.addWidget(self.live_strip)
+        top.addWidget(self.live_strip.laser)  # beside the badges: seen on every tab
         self.tabs = QTabWidget(central)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -340,6 +344,16 @@ class MainWindow(QMainWindow):
         self.hub.unit_requested.connect(self.live_controls.request_unit)
         self.hub.readouts_reset.connect(self._readouts_reset)
         self.hub.names_changed.connect(self._names_changed)
+        # The strip shows the focused channels wherever the Live tab (which has them) is not.
+        self.alignment.focus.focus_changed.connect(self.live_strip.set_focus)
+        self.live_strip.set_focus(self.alignment.focus.focus)
+        self.tabs.currentChanged.connect(
+            lambda i: self.live_strip.setVisible(self.tabs.widget(i) is not self.alignment.stack))
+        self.live_strip.setVisible(self.tabs.currentWidget() is not self.alignment.stack)
+        c.state_changed.connect(self.live_strip.laser.set_link_status)
+        form = self.instrument.rlaser_form
+        form.value_read.connect(lambda name, value: self.live_strip.laser.laser_read(
+            form.group.index[0], bool(value)) if name == "output" else None)
         self._names_changed()
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
@@ -408,6 +422,7 @@ class MainWindow(QMainWindow):
     def _names_changed(self) -> None:
         self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(1, 7)})
         self.alignment.focus.rename()
+        self.live_strip.set_focus(self.alignment.focus.focus)
 
     def _readouts_reset(self, why: str) -> None:
         """Say in the window and in the recordings that peaks and statistics started afresh."""
