@@ -17,6 +17,7 @@ from ctp10_gui.audio.output import ToneOutput
 from ctp10_gui.audio.tone import ToneSynth
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.channel_names import key_channel
+from ctp10_gui.models.derived_readings import DerivedReadings
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.views.focus_view import FocusPanel
@@ -31,6 +32,7 @@ class AlignmentMode(QObject):
     def __init__(self, controller: LinkPort, hub: ReadoutHub, history: LiveHistory,
                  theme: Theme, settings: AppSettings, normal: QWidget, *,
                  names: Callable[[str], str] = lambda key: key,
+                 derived: DerivedReadings | None = None,
                  output: Callable[[ToneSynth], AudioOutput] = ToneOutput,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,7 +40,8 @@ class AlignmentMode(QObject):
         self.focus = FocusPanel(hub, history, theme, names=names,
                                 focus=list(settings.focus_channels),
                                 settle_window_s=settings.settle_window_s,
-                                settle_threshold_db=settings.settle_threshold_db)
+                                settle_threshold_db=settings.settle_threshold_db,
+                                derived=derived)
         self.synth = ToneSynth()
         span = settings.tone_span_dbm
         self.tone = ToneControl(hub, self.synth, output(self.synth), volume=settings.tone_volume,

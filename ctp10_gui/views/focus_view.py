@@ -34,9 +34,11 @@ from ctp10_gui.models.alignment import (
 )
 from ctp10_gui.models.channel_names import channel_key, key_channel
 from ctp10_gui.models.decimation import decimate_minmax
+from ctp10_gui.models.derived_readings import DerivedReadings, level_db
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import format_db, format_power
 from ctp10_gui.models.samples import SnapshotBatch
+from ctp10_gui.views.derived_view import derived_style, format_derived
 from ctp10_gui.views.fit_label import FitLabel
 from ctp10_gui.views.focus_widgets import DeltaNeedle, Sparkline
 from ctp10_gui.views.readouts import ReadoutHub
@@ -166,9 +168,11 @@ class FocusPanel(QWidget):
                  focus: list[str] | None = None,
                  settle_window_s: float = DEFAULT_SETTLE_WINDOW_S,
                  settle_threshold_db: float = DEFAULT_SETTLE_THRESHOLD_DB,
+                 derived: DerivedReadings | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hub = hub
+        self.derived = derived or DerivedReadings()
         self.history = history
         self.theme = theme
         self.names = names
@@ -233,7 +237,7 @@ class FocusPanel(QWidget):
     # ---- inputs -------------------------------------------------------------------------
     def keys(self) -> list[str]:
         """Return the keys of every channel that can be focused, in display order."""
-        return [channel_key(c) for c in self.hub.model.channels]
+        return [channel_key(c) for c in self.hub.model.channels] + self.derived.names()
 
     def set_focus(self, keys: list[str]) -> None:
         """Focus these 1–2 channel keys (unknown ones are dropped; none: the first channel)."""
@@ -250,8 +254,17 @@ class FocusPanel(QWidget):
 
     def apply(self, batch: SnapshotBatch) -> None:
         """Feed the settled detectors of the focused channels from a batch."""
+        if len(batch) == 0:
+            return
         for key, detector in self.detectors.items():
             ch = key_channel(key)
+            if key in self.derived.names():
+                # Computed from this batch already (the derived readings are fed first).
+                t, y = self.derived.history(key)
+                new = t >= batch.t_mono[0]
+                level = level_db(self.derived.reading(key).channel.kind, y[new])
+                detector.add(t[new], level, np.isfinite(level))
+                continue
             if ch is None or ch not in batch.channels:
                 continue
             j = batch.channels.index(ch)
@@ -276,6 +289,8 @@ class FocusPanel(QWidget):
         """Return what the tile of key shows now."""
         ch = key_channel(key)
         name = self.names(key)
+        if key in self.derived.names():
+            return self._derived_texts(key)
         if ch is None or ch not in self.hub.model.channels:
             return TileTexts(name, "— —", "none", "not measured", "", None, "", "", False)
         p = self.hub.presentation(ch)
@@ -316,7 +331,10 @@ class FocusPanel(QWidget):
             self._draw_sparkline(key, tile, now)
         for key, label in self.others.items():
             ch = key_channel(key)
-            value = self.hub.presentation(ch).value if ch is not None else "— —"
+            if key in self.derived.names():
+                value = format_derived(self.derived.reading(key))
+            else:
+                value = self.hub.presentation(ch).value if ch is not None else "— —"
             label.show_text(f"{self.names(key)}  {value}")
 
     def labels(self) -> list[FitLabel]:
@@ -328,6 +346,12 @@ class FocusPanel(QWidget):
     def _draw_sparkline(self, key: str, tile: FocusTile, now: float) -> None:
         ch = key_channel(key)
         history = self.history
+        if key in self.derived.names():
+            t, y = self.derived.history(key)
+            i0 = int(np.searchsorted(t, now - SPARK_S))
+            tile.sparkline.set_data(t[i0:], level_db(self.derived.reading(key).channel.kind,
+                                                     y[i0:]), now)
+            return
         if ch is None or ch not in history.channels or len(history) == 0:
             tile.sparkline.set_data(np.empty(0), np.empty(0), now)
             return
@@ -367,6 +391,32 @@ class FocusPanel(QWidget):
         if (window, threshold) != self._settle:
             self.set_settling(window, threshold)
             self.settle_changed.emit(window, threshold)
+
+    def _derived_texts(self, key: str) -> TileTexts:
+        r = self.derived.reading(key)
+        style, age = derived_style(r, self.hub)
+        now = self.hub.clock()
+        delta_db = r.delta_to_peak_db() if style in _SHOWS_DELTA else None
+        delta = f"Δ {format_db(delta_db)}" if delta_db is not None else f"Δ {NONE}"
+        peak = ""
+        if math.isfinite(r.peak_db):
+            unit = "dBm" if r.channel.kind.unit == "mW" else "dB"
+            peak = f"peak {r.peak_db:.2f} {unit} · {format_since(now - r.peak_t)}".replace(
+                "-", "−")
+        detector = self.detectors.get(key)
+        settled, settled_on = "○ not live", False
+        if style in _SHOWS_DELTA and detector is not None:
+            s = detector.state(now)
+            settled_on = s.settled
+            settled = ("● settled" if s.settled else
+                       f"○ moving {s.spread_db:.3f} dB" if math.isfinite(s.spread_db) else
+                       "○ settling…")
+        return TileTexts(f"{key} = {r.channel.expression}", format_derived(r), style, age,
+                         delta, delta_db, peak, settled, settled_on)
+
+    def sync_channels(self) -> None:
+        """Follow a change of the measured or derived channel set."""
+        self._hub_changed()
 
     def _hub_changed(self) -> None:
         keys = self.keys()

@@ -32,6 +32,8 @@ from ctp10_gui.hardware.ctp10 import Identity, ReferenceResult
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.channel_names import ChannelNames
 from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.derived import DerivedChannel
+from ctp10_gui.models.derived_readings import DerivedReadings
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
 from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
@@ -44,6 +46,7 @@ from ctp10_gui.views.alignment_mode import AlignmentMode
 from ctp10_gui.views.big_numbers import BigNumbersWindow
 from ctp10_gui.views.channel_names_dialog import ChannelNamesDialog
 from ctp10_gui.views.connect_dialog import ConnectDialog
+from ctp10_gui.views.derived_view import DerivedDialog, DerivedRow
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
@@ -134,6 +137,9 @@ class MainWindow(QMainWindow):
                                         stale_override_s=settings.stale_after_s, clock=clock)
         self.live_history.set_layout(settings.module, settings.channels)
         self.hub.set_stale_after(self.live_history.stale_after_s)
+        self.derived = DerivedReadings(peak_average_s=settings.peak_average_s)
+        # Before the focus view's own connection: it reads the derived values of each batch.
+        controller.batch_received.connect(self.derived.apply)
         self.traces = TraceStore()
         self._reference_changes = ReferenceChanges()
 
@@ -166,19 +172,22 @@ class MainWindow(QMainWindow):
         # ---- Live tab -------------------------------------------------------------------
         self.readouts = ReadoutPanel(self.hub, self.theme)
         self.readouts.setMinimumHeight(160)
+        self.derived_row = DerivedRow(self.derived, self.hub)  # hidden while none is defined
         self.chart = StripChart(self.theme, self.live_history, window_s=settings.window_s,
                                 min_span_db=settings.min_span_db, clock=clock)
         live = QSplitter(Qt.Orientation.Vertical)
         live.addWidget(self.readouts)
+        live.addWidget(self.derived_row)
         live.addWidget(self.chart)
         live.setStretchFactor(0, 2)
-        live.setStretchFactor(1, 3)
-        live.setSizes([400, 500])  # readouts get ~45 %: they are read from across the lab
+        live.setStretchFactor(1, 1)
+        live.setStretchFactor(2, 3)
+        live.setSizes([400, 110, 500])  # readouts get ~45 %: read from across the lab
         live.setChildrenCollapsible(False)
         self.live_splitter = live
         self.alignment = AlignmentMode(controller, self.hub, self.live_history, self.theme,
                                        settings, live, names=self.hub.names.title,
-                                       parent=self)
+                                       derived=self.derived, parent=self)
         self.tabs.addTab(self.alignment.stack, "Live")
 
         # ---- Instrument and Sweep & traces tabs ---------------------------------------------
@@ -279,6 +288,10 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         for action in self.alignment.actions():
             self.view_menu.addAction(action)
+        derived_action = QAction("&Derived channels…", self)
+        derived_action.triggered.connect(
+            lambda: DerivedDialog(self.derived, self.set_derived, self).exec())
+        self.view_menu.addAction(derived_action)
         names_action = QAction("Channel &names…", self)
         names_action.triggered.connect(lambda: ChannelNamesDialog(self.hub, self).exec())
         self.view_menu.addAction(names_action)
@@ -355,6 +368,9 @@ class MainWindow(QMainWindow):
         form.value_read.connect(lambda name, value: self.live_strip.laser.laser_read(
             form.group.index[0], bool(value)) if name == "output" else None)
         self._names_changed()
+        self.readouts.reset_peaks_action.triggered.connect(self.derived.reset_peaks)
+        self.readouts.reset_all_button.clicked.connect(self.derived.reset_peaks)
+        self._load_derived()
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
         self.live_controls.interval_changed.connect(self._interval_changed)
@@ -418,6 +434,27 @@ class MainWindow(QMainWindow):
 
     def _wavelengths_read(self, waves: dict[int, float]) -> None:
         self.hub.set_context(self.hub.serial, self.live_controls.module, waves)
+
+    def set_derived(self, channels: list[DerivedChannel]) -> None:
+        """Use these derived channels (cards, focus picker) and keep them in the settings."""
+        self.derived.set_channels(channels)
+        self.settings.derived_channels = [{"name": c.name, "expression": c.expression}
+                                          for c in channels]
+        self.derived_row.rebuild()
+        self.alignment.focus.sync_channels()
+        self.save_settings()
+
+    def _load_derived(self) -> None:
+        good: list[DerivedChannel] = []
+        for item in self.settings.derived_channels:
+            try:
+                good.append(DerivedChannel.parse(item["name"], item["expression"]))
+            except ValueError as exc:
+                self.show_notice(f"Derived channel {item['name']!r} left out: {exc}.")
+        self.derived.set_channels(good)
+        self.derived_row.rebuild()
+        self.alignment.focus.sync_channels()
+        self.alignment.focus.set_focus(list(self.settings.focus_channels))
 
     def _names_changed(self) -> None:
         self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(1, 7)})

@@ -1,4 +1,4 @@
-"""Derived readings fed batch by batch: values, statuses, dB peak and Δ, history, the editor text."""
+"""Derived readings fed batch by batch: values, statuses, dB peak and Δ, history, editor text."""
 
 from __future__ import annotations
 
