@@ -11,6 +11,7 @@ confused with a power level).
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass
 
@@ -43,6 +44,26 @@ class PitchMap:
         x = (dbm - self.lo_dbm) / (self.hi_dbm - self.lo_dbm)
         x = min(max(x, 0.0), 1.0)
         return float(self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x)
+
+
+_NUMBER = r"[-+−]?\d+(?:\.\d*)?"
+
+
+def parse_span(text: str) -> tuple[float, float] | None:
+    """Parse "auto" (or nothing) as None, "-20 to -3" or "-20, -3" as (low, high) dBm.
+
+    ValueError with a sentence when the text is neither.
+    """
+    if text.strip().lower() in ("", "auto"):
+        return None
+    numbers = re.findall(_NUMBER, text)
+    rest = re.sub(_NUMBER, "", text).replace("to", "").replace(",", "").replace("…", "")
+    if len(numbers) != 2 or rest.strip():
+        raise ValueError(f"{text!r} is not a tone span: write 'auto' or e.g. '-20 to -3' (dBm)")
+    lo, hi = (float(n.replace("−", "-")) for n in numbers)
+    if not hi > lo:
+        raise ValueError(f"tone span {text!r}: the high end must be above the low one")
+    return lo, hi
 
 
 class AutoSpan:

@@ -23,7 +23,7 @@ from ctp10_gui.models.settings import AppSettings
 from ctp10_gui.views.focus_view import FocusPanel
 from ctp10_gui.views.readouts import ReadoutHub
 from ctp10_gui.views.theme import Theme
-from ctp10_gui.views.tone_control import AudioOutput, ToneBar, ToneControl
+from ctp10_gui.views.tone_control import AudioOutput, ToneBar, ToneControl, ToneSpanEdit
 
 
 class AlignmentMode(QObject):
@@ -50,6 +50,8 @@ class AlignmentMode(QObject):
         self.tone_bar = ToneBar(self.tone, self.focus)
         self.focus.bar.addWidget(self.tone_bar)
         self.focus.bar.addStretch(1)
+        self.span_edit = ToneSpanEdit(self.tone, self.focus)
+        self.focus.options_row.insertWidget(self.focus.options_row.count() - 1, self.span_edit)
         self.stack = QStackedWidget()
         self.stack.addWidget(normal)
         self.stack.addWidget(self.focus)
@@ -93,6 +95,8 @@ class AlignmentMode(QObject):
                                                     self.focus.settle_threshold.value())
         s.tone_on = self.tone.on
         s.tone_volume = self.tone.volume
+        span = self.tone.fixed_span
+        s.tone_span_dbm = [] if span is None else [span[0], span[1]]
 
     def shutdown(self) -> None:
         """Stop the sound output."""

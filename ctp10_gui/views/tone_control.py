@@ -14,9 +14,17 @@ from typing import Protocol
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
 
-from ctp10_gui.audio.tone import AutoSpan, PitchMap, ToneSynth
+from ctp10_gui.audio.tone import AutoSpan, PitchMap, ToneSynth, parse_span
 from ctp10_gui.hardware.ctp10 import ChannelStatus
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.samples import SnapshotBatch
@@ -213,3 +221,34 @@ class ToneBar(QWidget):
     def _unavailable(self, text: str) -> None:
         self.why.setText("no sound")
         self.why.setToolTip(text)
+
+
+class ToneSpanEdit(QWidget):
+    """The power span the tone's pitch spans: "auto" (fitted to the values seen) or low to high."""
+
+    def __init__(self, tone: ToneControl, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tone = tone
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Tone span", self))
+        self.edit = QLineEdit(self)
+        self.edit.setFixedWidth(120)
+        self.edit.setAccessibleName("Tone span")
+        self.edit.setToolTip("dBm mapped onto 200–2000 Hz: 'auto' fits the values seen, "
+                             "or e.g. '-20 to -3'")
+        span = tone.fixed_span
+        self.edit.setText("auto" if span is None else f"{span[0]:g} to {span[1]:g}")
+        self.edit.editingFinished.connect(self.apply)
+        row.addWidget(self.edit)
+
+    def apply(self) -> None:
+        """Use the typed span, or say in the status bar why it is not one."""
+        try:
+            span = parse_span(self.edit.text())
+        except ValueError as exc:
+            self.tone.message.emit(f"{exc}.")
+            return
+        if span != self.tone.fixed_span:
+            self.tone.set_span(span)
+            self.tone.changed.emit()

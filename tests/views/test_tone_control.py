@@ -82,3 +82,23 @@ def test_without_a_sound_device_the_ui_says_why_and_the_app_runs_on(
     assert rig.window.statusBar().currentMessage() == alignment.tone.unavailable
     rig.window.connect_initial()
     qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+
+
+def test_a_set_tone_span_is_used_and_kept_and_a_bad_one_is_said(
+        qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Any) -> None:
+    path = tmp_path / "s.json"
+    rig = make_rig(settings_path=path)
+    _tone_on(qtbot, rig)
+    alignment = rig.window.alignment
+    edit = alignment.span_edit.edit
+    edit.setText("-20 to 0")
+    edit.editingFinished.emit()
+    rig.sim.instrument.set_level_dbm(4, 3, -10.0)  # mid-span: √(200 · 2000) Hz
+    qtbot.waitUntil(lambda: abs(alignment.synth.target[0] - 632.46) < 1.0, timeout=3000)
+    edit.setText("0 to -20")
+    edit.editingFinished.emit()
+    assert "the high end must be above the low one" in rig.window.statusBar().currentMessage()
+    assert alignment.tone.fixed_span == (-20.0, 0.0)  # the last good span stays
+    rig.close()
+    again = make_rig(settings_path=path).window
+    assert again.alignment.span_edit.edit.text() == "-20 to 0"
