@@ -32,7 +32,12 @@ def test_the_null_output_renders_the_synth_at_the_device_pace(qtbot: Any) -> Non
     synth.set_target(440.0, 0.5)
     got: list[np.ndarray] = []
     times: list[float] = []
-    out = NullOutput(synth, on_buffer=lambda buf, t: (got.append(buf), times.append(t)))
+
+    def keep(buf: np.ndarray, t: float) -> None:
+        got.append(buf)
+        times.append(t)
+
+    out = NullOutput(synth, on_buffer=keep)
     assert out.start() and out.running and out.unavailable == ""
     qtbot.waitUntil(lambda: len(got) >= 40, timeout=2000)  # 40 × 5.3 ms of sound
     out.stop()
