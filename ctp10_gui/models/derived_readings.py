@@ -127,6 +127,12 @@ class DerivedReadings:
         """Return the last HISTORY_S s of name as (t monotonic s, value; NaN where not OK)."""
         return self._t[name], self._y[name]
 
+    def set_peak_average(self, seconds: float) -> None:
+        """Take peaks of a seconds-long moving average (s ≥ 0) from now on; peaks restart."""
+        AveragedPeak(seconds)  # refuses a bad value before anything changes
+        self.peak_average_s = seconds
+        self._peaks = {name: AveragedPeak(seconds) for name in self._peaks}
+
     def reset_peaks(self) -> None:
         """Forget every derived peak."""
         for peak in self._peaks.values():

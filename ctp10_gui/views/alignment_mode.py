@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QStackedWidget, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QStackedWidget, QWidget
 
 from ctp10_gui.audio.output import ToneOutput
 from ctp10_gui.audio.tone import ToneSynth
@@ -50,6 +50,23 @@ class AlignmentMode(QObject):
         self.tone_bar = ToneBar(self.tone, self.focus)
         self.focus.bar.addWidget(self.tone_bar)
         self.focus.bar.addStretch(1)
+        self.derived = derived
+        self.hub = hub
+        self.peak_average = QDoubleSpinBox(self.focus)
+        self.peak_average.setRange(0.0, 10_000.0)
+        self.peak_average.setDecimals(0)
+        self.peak_average.setSuffix(" ms")
+        self.peak_average.setFixedWidth(85)
+        self.peak_average.setValue(round(settings.peak_average_s * 1000))
+        self.peak_average.setToolTip("Peaks (and Δ to peak) are those of a moving power average "
+                                     "this long, so a noise spike cannot raise them; 0: every "
+                                     "sample. Changing it restarts the peaks.")
+        self.peak_average.editingFinished.connect(self._peak_average_edited)
+        # Short labels: each row must fit a 1024 px window with the acquisition dock open.
+        self.focus.options_row.insertWidget(self.focus.options_row.count() - 1,
+                                            QLabel("peak avg", self.focus))
+        self.focus.options_row.insertWidget(self.focus.options_row.count() - 1,
+                                            self.peak_average)
         self.span_edit = ToneSpanEdit(self.tone, self.focus)
         self.focus.options_row.insertWidget(self.focus.options_row.count() - 1, self.span_edit)
         self.stack = QStackedWidget()
@@ -95,6 +112,7 @@ class AlignmentMode(QObject):
                                                     self.focus.settle_threshold.value())
         s.tone_on = self.tone.on
         s.tone_volume = self.tone.volume
+        s.peak_average_s = self.hub.model.peak_average_s
         span = self.tone.fixed_span
         s.tone_span_dbm = [] if span is None else [span[0], span[1]]
 
@@ -102,6 +120,14 @@ class AlignmentMode(QObject):
         """Stop the sound output."""
         self.tone.toggle_action.setChecked(False)
         self.tone.output.stop()
+
+    def _peak_average_edited(self) -> None:
+        seconds = self.peak_average.value() / 1000.0
+        if seconds != self.hub.model.peak_average_s:
+            self.hub.model.set_peak_average(seconds)
+            if self.derived is not None:
+                self.derived.set_peak_average(seconds)
+            self.hub.changed.emit()
 
     def _focus_changed(self, keys: list[str]) -> None:
         self.tone.set_channel(key_channel(keys[0]) if keys else None)

@@ -195,7 +195,7 @@ class FocusPanel(QWidget):
         self.bar.addSpacing(16)
         # Two rows: one would set the Live tab's minimum width beyond a 1024 px screen.
         self.options_row = QHBoxLayout()
-        self.options_row.addWidget(QLabel("Settled within", self))
+        self.options_row.addWidget(QLabel("Settled in", self))
         self.settle_window = QDoubleSpinBox(self)
         self.settle_window.setRange(0.1, 600.0)
         self.settle_window.setDecimals(1)
@@ -207,12 +207,14 @@ class FocusPanel(QWidget):
         self.settle_threshold.setSingleStep(0.005)
         self.settle_threshold.setSuffix(" dB")
         self.settle_threshold.setValue(settle_threshold_db)
+        self.settle_window.setFixedWidth(80)
+        self.settle_threshold.setFixedWidth(95)
         for spin in (self.settle_window, self.settle_threshold):
             spin.setToolTip("The settled light is on when the spread over this window is "
                             "below this threshold")
             spin.editingFinished.connect(self._settle_edited)
         self.options_row.addWidget(self.settle_window)
-        self.options_row.addWidget(QLabel("to", self))
+        self.options_row.addWidget(QLabel("within", self))
         self.options_row.addWidget(self.settle_threshold)
         self.options_row.addStretch(1)
         outer.addLayout(self.bar)

@@ -191,7 +191,7 @@ class ToneBar(QWidget):
         row.addWidget(self.toggle)
         self.volume = QSlider(Qt.Orientation.Horizontal, self)
         self.volume.setRange(0, 100)
-        self.volume.setFixedWidth(90)
+        self.volume.setFixedWidth(70)
         self.volume.setToolTip("Tone volume (Ctrl+Up / Ctrl+Down)")
         self.volume.setAccessibleName("Tone volume")
         self.volume.valueChanged.connect(lambda v: tone.set_volume(v / 100))
@@ -231,9 +231,9 @@ class ToneSpanEdit(QWidget):
         self.tone = tone
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Tone span", self))
+        row.addWidget(QLabel("tone span", self))
         self.edit = QLineEdit(self)
-        self.edit.setFixedWidth(120)
+        self.edit.setFixedWidth(80)
         self.edit.setAccessibleName("Tone span")
         self.edit.setToolTip("dBm mapped onto 200–2000 Hz: 'auto' fits the values seen, "
                              "or e.g. '-20 to -3'")

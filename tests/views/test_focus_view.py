@@ -116,3 +116,19 @@ def test_alignment_mode_focus_and_settling_are_remembered(
 ])
 def test_format_since(seconds: float | None, text: str) -> None:
     assert format_since(seconds) == text
+
+
+def test_the_peak_average_is_settable_restarts_the_peaks_and_is_kept(
+        qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    rig = make_rig(settings_path=path)
+    _go_focus(qtbot, rig)
+    alignment = rig.window.alignment
+    alignment.peak_average.setValue(200)
+    alignment.peak_average.editingFinished.emit()
+    assert rig.window.readout_model.peak_average_s == 0.2
+    assert rig.window.readout_model.reading(1).peak_t_wall is None  # the peaks restarted
+    rig.close()
+    again = make_rig(settings_path=path).window
+    assert again.readout_model.peak_average_s == 0.2
+    assert again.alignment.peak_average.value() == 200

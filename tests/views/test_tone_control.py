@@ -31,12 +31,16 @@ def test_pitch_rises_with_power_and_the_tone_is_silent_when_stale_or_disconnecte
     rig = make_rig(stale_after_s=0.4, io_timeout_s=2.0)
     output = _tone_on(qtbot, rig)
     synth = rig.window.alignment.synth
-    rig.sim.instrument.set_level_dbm(4, 3, -12.0)
-    qtbot.waitUntil(lambda: synth.target[1] > 0, timeout=3000)
-    rig.sim.instrument.set_level_dbm(4, 3, -4.0)  # the span now fits −12 … −4 dBm
+    # Far below the simulator's starting level: whatever that is, −4 dBm then sits in the
+    # top tenth of the auto-fitted span and −29 dBm in the bottom tenth.
+    rig.sim.instrument.set_level_dbm(4, 3, -30.0)
+    model = rig.window.hub.model
+    qtbot.waitUntil(lambda: abs(model.reading(3).value_dbm + 30.0) < 0.01, timeout=3000)
+    assert synth.target[1] > 0
+    rig.sim.instrument.set_level_dbm(4, 3, -4.0)
     qtbot.waitUntil(lambda: synth.target[0] > 1500.0, timeout=3000)
     high = synth.target[0]
-    rig.sim.instrument.set_level_dbm(4, 3, -11.0)
+    rig.sim.instrument.set_level_dbm(4, 3, -29.0)
     qtbot.waitUntil(lambda: synth.target[0] < 400.0, timeout=3000)
     assert synth.target[0] < high
     assert synth.target[1] == rig.window.alignment.tone.volume
