@@ -223,6 +223,7 @@ class FocusPanel(QWidget):
         self._tiles_row.setSpacing(10)
         outer.addLayout(self._tiles_row, 1)
         self.others_row = QHBoxLayout()
+        self.others_row.setSpacing(32)  # two channels' texts must not read as one
         self.others: dict[str, FitLabel] = {}
         outer.addLayout(self.others_row)
         self.others_height = 40
