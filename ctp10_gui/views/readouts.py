@@ -56,6 +56,7 @@ MIN_VALUE_PX = 22  # px: below this the detail rows are dropped to give the valu
 _CARD_MARGINS_PX = 12 + 4 + 3 * 2  # margins, the 2 px frame, spacing between four rows
 _LINE = 1.3  # line height / pixel size of the text rows
 _VALUE_LINE = 1.2  # the value label's height / its pixel size (digits, no descenders)
+MIN_FIT_PX = 9  # px: a fitted detail text never gets smaller than this
 
 
 @dataclass(frozen=True)
@@ -364,10 +365,20 @@ class FittingLabel(QLabel):
 
     def _fit(self) -> None:
         # A cut "peak −3.10 dBm at" reads as if a time were missing; drop the time instead.
-        fits = self.fontMetrics().horizontalAdvance(self._full) <= self.contentsRect().width()
+        width = self.contentsRect().width()
+        fits = self.fontMetrics().horizontalAdvance(self._full) <= width
         text = self._full if fits or not self._short else self._short
         if text != self.text():
             self.setText(text)
+        advance = self.fontMetrics().horizontalAdvance(text)
+        if advance > width > 0:
+            # Even the short form is too wide: a smaller font, never a cut text.
+            font = QFont(self.font())
+            px = self.fontInfo().pixelSize()  # also when the font was given in points
+            smaller = max(MIN_FIT_PX, int(px * width / advance))
+            if smaller < px:  # each step shrinks: the FontChange it causes ends the refits
+                font.setPixelSize(smaller)
+                self.setFont(font)
 
 
 class ChannelCard(QFrame):
@@ -408,10 +419,11 @@ class ChannelCard(QFrame):
         layout.addWidget(self.value_label, 1)
         self.note_label = QLabel("", self)
         self.note_label.setProperty("role", "detail")
-        self.delta_label = QLabel("", self)
+        # Fitted, never clipped: a right-aligned "Δ to peak −0.70 dB" cut on the left read
+        # "peak −0.70 dB", a second peak beside the real one.
+        self.delta_label = FittingLabel(self)
         self.delta_label.setProperty("role", "detail")
         self.delta_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.delta_label.setToolTip("How far below its session peak this channel is (dB)")
         self.peak_label = FittingLabel(self)
         self.peak_label.setProperty("role", "detail")
         # Left-aligned: in a narrow card the clock time goes first, never "peak" and the value.
@@ -462,9 +474,9 @@ class ChannelCard(QFrame):
             repolish(self.value_label)
         self.age_label.setText(p.age)
         self.peak_label.set_texts(p.peak, p.peak_short, p.peak_tip)
-        self.delta_label.setText(p.delta)
-        self.delta_label.setToolTip(f"How far below its session peak this channel is (dB). "
-                                    f"{p.peak_tip}".strip())
+        self.delta_label.set_texts(
+            p.delta, p.delta.replace("Δ to peak ", "Δ "),
+            f"How far below its session peak this channel is (dB). {p.peak_tip}".strip())
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)
         self.name_label.setText(self.hub.title(self.channel))
