@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
 from benchmarks.bench_strip_chart import BATCH_MAX_AGE_S, CHANNELS, RATE_HZ, Link, _spin
 from ctp10_gui.audio.null_output import NullOutput
+from ctp10_gui.audio.output import DEVICE_BLOCKS
 from ctp10_gui.audio.tone import PitchMap, ToneSynth
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.live_history import LiveHistory
@@ -114,7 +115,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="run length (s)")
     parser.add_argument("--minutes", type=float, default=None,
                         help="run length in minutes (the issue asks 10); overrides --seconds")
-    parser.add_argument("--buffered-blocks", type=int, default=2,
+    parser.add_argument("--buffered-blocks", type=int, default=DEVICE_BLOCKS,
                         help="blocks the stand-in device holds (its latency, 5.33 ms each)")
     parser.add_argument("--switch-ms", type=float, default=None,
                         help="Python's GIL switch interval (ms; default: Python's 5 ms)")

@@ -2,7 +2,7 @@
 
 Used where there is no sound card (benchmarks, tests) to run the tone exactly as PortAudio
 would: a thread asks for one block every block period; a block finished after the device would
-have run dry (two blocks of buffering) counts as an underrun.
+have run dry (its DEVICE_BLOCKS of buffering) counts as an underrun.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ctp10_gui.audio.output import BLOCK_FRAMES
+from ctp10_gui.audio.output import BLOCK_FRAMES, DEVICE_BLOCKS
 from ctp10_gui.audio.tone import ToneSynth
-
-BUFFERED_BLOCKS = 2  # blocks queued in the device: PortAudio's "low" latency at 256 frames
 
 
 class NullOutput:
     """Render block_frames-sample buffers in a thread at the synth's rate; count late ones."""
 
     def __init__(self, synth: ToneSynth, *, block_frames: int = BLOCK_FRAMES,
-                 buffered_blocks: int = BUFFERED_BLOCKS,
+                 buffered_blocks: int = DEVICE_BLOCKS,
                  on_buffer: Callable[[np.ndarray, float], None] | None = None) -> None:
         """on_buffer(samples, monotonic s when rendered) is called in the output thread."""
         self.synth = synth
