@@ -21,6 +21,9 @@ def test_a_derived_channel_is_a_card_a_focus_choice_and_is_kept(
     qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
     rig.sim.instrument.set_level_dbm(4, 3, -3.0)
     rig.sim.instrument.set_level_dbm(4, 4, -11.5)
+    model = window.hub.model  # defined once both levels are read: its peak is then −8.5 dB
+    qtbot.waitUntil(lambda: abs(model.reading(3).value_dbm + 3.0) < 0.01
+                    and abs(model.reading(4).value_dbm + 11.5) < 0.01, timeout=3000)
     dialog = DerivedDialog(window.derived, window.set_derived, window)
     dialog.editor.setPlainText("IL = CH4 - CH3")
     dialog.apply()
