@@ -50,10 +50,7 @@ _NUMBER = r"[-+−]?\d+(?:\.\d*)?"
 
 
 def parse_span(text: str) -> tuple[float, float] | None:
-    """Parse "auto" (or nothing) as None, "-20 to -3" or "-20, -3" as (low, high) dBm.
-
-    ValueError with a sentence when the text is neither.
-    """
+    """Return None for "auto" or "", (low, high) dBm for "-20 to -3"; ValueError otherwise."""
     if text.strip().lower() in ("", "auto"):
         return None
     numbers = re.findall(_NUMBER, text)

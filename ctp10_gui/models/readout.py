@@ -200,8 +200,7 @@ class ReadoutModel:
     def __init__(self, channels: Sequence[int], module: int | None = None, *,
                  on_reset: Callable[[str], None] = lambda why: None,
                  peak_average_s: float = DEFAULT_PEAK_AVERAGE_S) -> None:
-        """Track channels (1–6) of module (1–20, None: from the first batch); peak of a
-        peak_average_s (s ≥ 0) moving average."""
+        """Track channels (1–6) of module (1–20, None: first batch); peaks of a ≥ 0 s average."""
         self.module = module
         self.peak_average_s = float(peak_average_s)
         self._peaks: dict[int, AveragedPeak] = {}

@@ -33,7 +33,7 @@ class LaserLight(QLabel):
         self._show()
 
     def laser_read(self, laser: int, on: bool) -> None:
-        """Record that reference laser laser's (1–10) output was read or set to on."""
+        """Record the output state on that reference laser number laser (1–10) read back or set."""
         self.states[laser] = bool(on)
         self._show()
 
