@@ -14,6 +14,10 @@ from ctp10_gui.audio.tone import ToneSynth
 log = logging.getLogger("ctp10_gui.audio")
 
 BLOCK_FRAMES = 256  # 5.3 ms at 48 kHz: a power change is heard within a few ms plus latency
+# Blocks queued in the device (21 ms): with 2 ("low" latency) the GUI thread's painting kept
+# the callback from the GIL past the deadline ~3 times a minute; 4 gave none in 60 s and keep
+# power step → pitch under 50 ms at p95 (benchmarks/bench_alignment.py).
+DEVICE_BLOCKS = 4
 
 
 class ToneOutput:
@@ -41,7 +45,8 @@ class ToneOutput:
         try:
             stream = sounddevice.OutputStream(
                 samplerate=self.synth.sample_rate, channels=1, dtype="float32",
-                blocksize=BLOCK_FRAMES, latency="low", device=self.device,
+                blocksize=BLOCK_FRAMES, device=self.device,
+                latency=DEVICE_BLOCKS * BLOCK_FRAMES / self.synth.sample_rate,
                 callback=self._callback)
             stream.start()
         except Exception as exc:  # PortAudioError and friends: no device, busy device...

@@ -11,6 +11,7 @@ confused with a power level).
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass
 
@@ -43,6 +44,23 @@ class PitchMap:
         x = (dbm - self.lo_dbm) / (self.hi_dbm - self.lo_dbm)
         x = min(max(x, 0.0), 1.0)
         return float(self.f_lo_hz * (self.f_hi_hz / self.f_lo_hz) ** x)
+
+
+_NUMBER = r"[-+−]?\d+(?:\.\d*)?"
+
+
+def parse_span(text: str) -> tuple[float, float] | None:
+    """Return None for "auto" or "", (low, high) dBm for "-20 to -3"; ValueError otherwise."""
+    if text.strip().lower() in ("", "auto"):
+        return None
+    numbers = re.findall(_NUMBER, text)
+    rest = re.sub(_NUMBER, "", text).replace("to", "").replace(",", "").replace("…", "")
+    if len(numbers) != 2 or rest.strip():
+        raise ValueError(f"{text!r} is not a tone span: write 'auto' or e.g. '-20 to -3' (dBm)")
+    lo, hi = (float(n.replace("−", "-")) for n in numbers)
+    if not hi > lo:
+        raise ValueError(f"tone span {text!r}: the high end must be above the low one")
+    return lo, hi
 
 
 class AutoSpan:
@@ -94,6 +112,12 @@ class ToneSynth:
                 self._target_amp = min(max(float(amplitude), 0.0), 1.0)
             else:
                 self._target_amp = 0.0
+
+    @property
+    def target(self) -> tuple[float, float]:
+        """Return the (frequency Hz, amplitude 0–1) the next buffer glides to."""
+        with self._lock:
+            return self._target_hz, self._target_amp
 
     @property
     def phase(self) -> float:

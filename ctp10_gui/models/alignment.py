@@ -88,6 +88,7 @@ class PeakState:
     peak_dbm: float
     raw_max_dbm: float
     average_s: float
+    peak_t: float = math.nan  # sample time (s, the caller's clock) at which the peak was reached
 
 
 class AveragedPeak:
@@ -100,7 +101,9 @@ class AveragedPeak:
         self._t: deque[float] = deque()
         self._mw: deque[float] = deque()
         self._sum_mw = 0.0
+        self._run_start: float | None = None  # first sample of the current run of valid ones
         self.peak_dbm = math.nan
+        self.peak_t = math.nan
         self.raw_max_dbm = math.nan
 
     def reset(self) -> None:
@@ -108,7 +111,9 @@ class AveragedPeak:
         self._t.clear()
         self._mw.clear()
         self._sum_mw = 0.0
+        self._run_start = None
         self.peak_dbm = math.nan
+        self.peak_t = math.nan
         self.raw_max_dbm = math.nan
 
     def add(self, t: np.ndarray, dbm: np.ndarray, valid: np.ndarray) -> None:
@@ -118,7 +123,11 @@ class AveragedPeak:
                 self._t.clear()
                 self._mw.clear()
                 self._sum_mw = 0.0
+                self._run_start = None
                 continue
+            gap = math.inf if self._run_start is None else ti - self._t[-1]
+            if self._run_start is None:
+                self._run_start = ti
             if not vi <= self.raw_max_dbm:  # NaN-safe: the first value always counts
                 self.raw_max_dbm = vi
             mw = 10.0 ** (vi / 10.0)  # average power, not dB: a dip must not pull the mean down
@@ -128,13 +137,50 @@ class AveragedPeak:
             while self._t and self._t[0] < ti - self.average_s:
                 self._t.popleft()
                 self._sum_mw -= self._mw.popleft()
-            # The average counts only once it spans the window (a lone spike is not a peak).
-            if self._t[-1] - self._t[0] >= self.average_s * 0.999 or self.average_s == 0:
+            # The average counts only once valid data covers the whole window (a lone spike is
+            # not a peak); polled about as slowly as the window lasts (a gap ≥ half of it), the
+            # window cannot hold more than a sample or two, and from the second on it counts.
+            if ti - self._run_start >= self.average_s * 0.999 or (
+                    math.isfinite(gap) and gap >= 0.5 * self.average_s):
                 mean_mw = self._sum_mw / len(self._mw)
-                level = 10.0 * math.log10(mean_mw) if mean_mw > 0 else -math.inf
-                if not level <= self.peak_dbm:
+                if len(self._mw) == 1:
+                    level = vi  # exact: a dB → mW → dB round trip would make ties look higher
+                else:
+                    level = 10.0 * math.log10(mean_mw) if mean_mw > 0 else -math.inf
+                # An equal level (within rounding) keeps the first time it was reached.
+                if not level <= self.peak_dbm + 1e-9:
                     self.peak_dbm = level
+                    self.peak_t = ti
 
     def state(self) -> PeakState:
         """Return the averaged peak and the raw maximum, both dBm (NaN before any)."""
-        return PeakState(self.peak_dbm, self.raw_max_dbm, self.average_s)
+        return PeakState(self.peak_dbm, self.raw_max_dbm, self.average_s, self.peak_t)
+
+
+DELTA_SPANS_DB = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class DeltaSpan:
+    """The ± span (dB, 0.1 … 10) of a Δ-to-peak needle: grows at once, shrinks after hold_s."""
+
+    def __init__(self, hold_s: float = 2.0) -> None:
+        self.hold_s = hold_s
+        self.span_db = DELTA_SPANS_DB[0]
+        self._small_since: float | None = None  # when |Δ| first fitted a smaller span
+
+    def update(self, delta_db: float | None, now: float) -> float:
+        """Fit the span to delta_db (dB; None/NaN: keep) at time now (s); return it."""
+        if delta_db is None or not math.isfinite(delta_db):
+            self._small_since = None
+            return self.span_db
+        need = next((s for s in DELTA_SPANS_DB if abs(delta_db) <= 0.9 * s), DELTA_SPANS_DB[-1])
+        if need >= self.span_db:
+            self.span_db = need
+            self._small_since = None
+        elif self._small_since is None:
+            self._small_since = now
+        elif now - self._small_since >= self.hold_s:
+            # A zoom that followed every wiggle would make the needle unreadable.
+            self.span_db = need
+            self._small_since = None
+        return self.span_db

@@ -16,6 +16,7 @@ from typing import Literal, overload
 import numpy as np
 
 from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.models.alignment import DEFAULT_PEAK_AVERAGE_S, AveragedPeak
 from ctp10_gui.models.samples import SnapshotBatch
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,10 @@ class ChannelReading:
     value_dbm: float = math.nan  # latest value, NaN unless status is OK
     status: ChannelStatus | None = None  # None: nothing received yet
     last_good_t: float | None = None  # monotonic s of the last reply that was not ERROR
-    peak_dbm: float = math.nan  # highest OK value since the last reset
+    peak_dbm: float = math.nan  # highest moving average of OK values since the last reset
     peak_t_wall: float | None = None  # wall-clock s (time.time) of that peak
+    peak_t_mono: float | None = None  # monotonic s of that peak
+    raw_max_dbm: float = math.nan  # highest single OK value since the last reset
     reference_dbm: float | None = None
 
     def age_s(self, now: float) -> float | None:
@@ -188,14 +191,19 @@ class ChannelReading:
 class ReadoutModel:
     """Per-channel latest value, peak hold, Δ to peak, stale age, range status and relative dB.
 
-    Readings belong to (instrument, module, channel): another address, another serial or
-    another module starts every reading afresh and calls on_reset with why (one sentence).
+    The peak is that of a moving average over peak_average_s s (AveragedPeak), so a noise
+    spike cannot inflate it; the raw maximum is kept beside it. Readings belong to
+    (instrument, module, channel): another address, another serial or another module starts
+    every reading afresh and calls on_reset with why (one sentence).
     """
 
     def __init__(self, channels: Sequence[int], module: int | None = None, *,
-                 on_reset: Callable[[str], None] = lambda why: None) -> None:
-        """Track the given channels (1–6) of module (1–20, None: taken from the first batch)."""
+                 on_reset: Callable[[str], None] = lambda why: None,
+                 peak_average_s: float = DEFAULT_PEAK_AVERAGE_S) -> None:
+        """Track channels (1–6) of module (1–20, None: first batch); peaks of a ≥ 0 s average."""
         self.module = module
+        self.peak_average_s = float(peak_average_s)
+        self._peaks: dict[int, AveragedPeak] = {}
         self.address: str | None = None  # VISA address the readings come from, None: unknown
         self.serial: str | None = None  # serial of the instrument there, None: not yet known
         self.on_reset = on_reset
@@ -219,6 +227,15 @@ class ReadoutModel:
         for c in (int(c) for c in channels):
             kept = old.get(c)
             self._readings[c] = kept or ChannelReading(c, reference_dbm=self._references.get(c))
+        self._peaks = {c: self._peaks.get(c) or AveragedPeak(self.peak_average_s)
+                       for c in self._readings}
+
+    def set_peak_average(self, seconds: float) -> None:
+        """Take the peak of a seconds-long moving average (s ≥ 0) from now on; peaks restart."""
+        probe = AveragedPeak(seconds)  # refuses a bad value before anything changes
+        self.peak_average_s = probe.average_s
+        self._peaks = {c: AveragedPeak(self.peak_average_s) for c in self._readings}
+        self.reset_peak(None)
 
     def apply(self, batch: SnapshotBatch) -> None:
         """Take the newest value, status and peak of each tracked channel from a batch."""
@@ -240,13 +257,15 @@ class ReadoutModel:
             good = np.flatnonzero(col_status != ChannelStatus.ERROR)
             if len(good):
                 r.last_good_t = float(batch.t_mono[good[-1]])
-            col = np.where(col_status == ChannelStatus.OK, values[:, j], np.nan)
-            finite = np.isfinite(col)
-            if finite.any():
-                k = int(np.argmax(np.where(finite, col, -np.inf)))  # first occurrence of the max
-                if not math.isfinite(r.peak_dbm) or col[k] > r.peak_dbm:
-                    r.peak_dbm = float(col[k])
-                    r.peak_t_wall = float(batch.t_wall[k])
+            peak = self._peaks[ch]
+            before = peak.peak_t
+            peak.add(batch.t_mono, values[:, j], col_status == ChannelStatus.OK)
+            r.raw_max_dbm = peak.raw_max_dbm
+            if peak.peak_t != before and math.isfinite(peak.peak_dbm):
+                r.peak_dbm = peak.peak_dbm
+                r.peak_t_mono = peak.peak_t
+                k = min(int(np.searchsorted(batch.t_mono, peak.peak_t)), len(batch) - 1)
+                r.peak_t_wall = float(batch.t_wall[k])
 
     def reading(self, channel: int) -> ChannelReading:
         """Return a copy of one channel's reading (KeyError if the channel is not tracked)."""
@@ -262,8 +281,9 @@ class ReadoutModel:
             self._readings.values() if channel is None else [self._reading(channel)]
         )
         for r in targets:
-            r.peak_dbm = math.nan
-            r.peak_t_wall = None
+            r.peak_dbm = r.raw_max_dbm = math.nan
+            r.peak_t_wall = r.peak_t_mono = None
+            self._peaks[r.channel].reset()
 
     def set_reference(self, channel: int) -> float | None:
         """Use the channel's current value (dBm) as its reference; None (unchanged) if no value."""
@@ -323,5 +343,7 @@ class ReadoutModel:
         log.info("readouts reset: %s", why)
         self._references = {}
         self._readings = {c: ChannelReading(c) for c in self._readings}
+        for peak in self._peaks.values():
+            peak.reset()
         if had_data:
             self.on_reset(why)

@@ -64,6 +64,16 @@ class AppSettings:
     export_dir: str | None = None  # last folder a chart or trace image was exported to
     flight_recorder_minutes: float = 60.0  # 0 (off) – 1440 min
     big_numbers_scale: float = 1.0  # font scale of the fullscreen big-numbers mode, 0.5–4
+    focus_mode: bool = False  # alignment mode: the focused channels fill the Live tab
+    focus_channels: list[str] = field(default_factory=lambda: ["CH1"])  # 1–2 channel keys
+    peak_average_s: float = 0.05  # peak hold of a moving average over 0–10 s
+    settle_window_s: float = 2.0  # settled light: spread over 0.1–600 s …
+    settle_threshold_db: float = 0.02  # … below 0.001–10 dB
+    tone_on: bool = False  # alignment tone
+    tone_volume: float = 0.5  # 0–1
+    tone_span_dbm: list[float] = field(default_factory=list)  # [low, high] dBm; []: auto-fit
+    channel_labels: dict[str, str] = field(default_factory=dict)  # "CH3" → "input GC"
+    derived_channels: list[dict[str, str]] = field(default_factory=list)  # name, expression
 
     # -- files: the folders last used and the sample label, offered again next time
     recording_label: str = ""  # sample label of the last recording, ≤ 200 characters
@@ -253,6 +263,55 @@ def _check_across_fields(s: AppSettings, bad: list[str]) -> None:
                     "reset to automatic", s.stale_after_s, s.poll_interval_s)
         s.stale_after_s = None
         bad.append("stale_after_s")
+
+
+# Alignment mode (issue 15): focus, peak averaging, settled light, tone, labels, derived.
+def _focus_channels(value: Any) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 2:
+        raise _Bad(f"{value!r} is not a list of one or two channels")
+    return [_text(v) for v in value]
+
+
+def _tone_span(value: Any) -> list[float]:
+    if value == []:
+        return []
+    if not isinstance(value, list) or len(value) != 2:
+        raise _Bad(f"{value!r} is not [low, high] dBm")
+    lo, hi = _number(value[0], -200.0, 100.0), _number(value[1], -200.0, 100.0)
+    if not hi > lo:
+        raise _Bad(f"{value!r}: high must be above low")
+    return [lo, hi]
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Bad(f"{value!r} is not a table of channel names")
+    return {_text(k): _text(v) for k, v in value.items()}
+
+
+def _derived(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise _Bad(f"{value!r} is not a list of derived channels")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"name", "expression"}:
+            raise _Bad(f"{item!r} is not {{name, expression}}")
+        out.append({"name": _text(item["name"]), "expression": _text(item["expression"])})
+    return out
+
+
+_SIMPLE_RULES.update({
+    "focus_mode": _boolean,
+    "focus_channels": _focus_channels,
+    "peak_average_s": lambda v: _number(v, 0.0, 10.0),
+    "settle_window_s": lambda v: _number(v, 0.1, 600.0),
+    "settle_threshold_db": lambda v: _number(v, 0.001, 10.0),
+    "tone_on": _boolean,
+    "tone_volume": lambda v: _number(v, 0.0, 1.0),
+    "tone_span_dbm": _tone_span,
+    "channel_labels": _labels,
+    "derived_channels": _derived,
+})
 
 
 def settings_from_dict(data: dict[str, Any]) -> tuple[AppSettings, list[str]]:

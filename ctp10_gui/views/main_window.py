@@ -30,7 +30,10 @@ from PySide6.QtWidgets import (
 from ctp10_gui import __version__
 from ctp10_gui.hardware.ctp10 import Identity, ReferenceResult
 from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.channel_names import ChannelNames
 from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.derived import DerivedChannel
+from ctp10_gui.models.derived_readings import DerivedReadings
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
 from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
@@ -39,12 +42,16 @@ from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.recording.recovery import RECORDING_FOLDERS_FILE, RecordingFolders
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
 from ctp10_gui.models.traces import TraceStore
+from ctp10_gui.views.alignment_mode import AlignmentMode
 from ctp10_gui.views.big_numbers import BigNumbersWindow
+from ctp10_gui.views.channel_names_dialog import ChannelNamesDialog
 from ctp10_gui.views.connect_dialog import ConnectDialog
+from ctp10_gui.views.derived_view import DerivedDialog, DerivedRow
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.live_controls import LiveControls
+from ctp10_gui.views.live_strip import LiveStrip
 from ctp10_gui.views.plot_export import ImageNotes, chart_notes, export_plot_dialog, trace_notes
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
@@ -120,14 +127,19 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         # ---- models -------------------------------------------------------------------
-        self.readout_model = ReadoutModel(settings.channels, module=settings.module)
+        self.readout_model = ReadoutModel(settings.channels, module=settings.module,
+                                          peak_average_s=settings.peak_average_s)
         self.hub = ReadoutHub(self.readout_model, settings.references,
                               persist=self.save_settings, unit=settings.power_unit,
-                              clock=clock, parent=self)
+                              clock=clock, parent=self,
+                              names=ChannelNames(settings.channel_labels))
         self.live_history = LiveHistory(settings.poll_interval_s,
                                         stale_override_s=settings.stale_after_s, clock=clock)
         self.live_history.set_layout(settings.module, settings.channels)
         self.hub.set_stale_after(self.live_history.stale_after_s)
+        self.derived = DerivedReadings(peak_average_s=settings.peak_average_s)
+        # Before the focus view's own connection: it reads the derived values of each batch.
+        controller.batch_received.connect(self.derived.apply)
         self.traces = TraceStore()
         self._reference_changes = ReferenceChanges()
 
@@ -150,6 +162,9 @@ class MainWindow(QMainWindow):
         self._notice_timer.setSingleShot(True)
         self._notice_timer.setInterval(NOTICE_MS)
         self._notice_timer.timeout.connect(self.notice_label.hide)
+        self.live_strip = LiveStrip(self.hub, self.hub.names.title, central)
+        outer.addWidget(self.live_strip)
+        top.addWidget(self.live_strip.laser)  # beside the badges: seen on every tab
         self.tabs = QTabWidget(central)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -157,17 +172,23 @@ class MainWindow(QMainWindow):
         # ---- Live tab -------------------------------------------------------------------
         self.readouts = ReadoutPanel(self.hub, self.theme)
         self.readouts.setMinimumHeight(160)
+        self.derived_row = DerivedRow(self.derived, self.hub)  # hidden while none is defined
         self.chart = StripChart(self.theme, self.live_history, window_s=settings.window_s,
                                 min_span_db=settings.min_span_db, clock=clock)
         live = QSplitter(Qt.Orientation.Vertical)
         live.addWidget(self.readouts)
+        live.addWidget(self.derived_row)
         live.addWidget(self.chart)
         live.setStretchFactor(0, 2)
-        live.setStretchFactor(1, 3)
-        live.setSizes([400, 500])  # readouts get ~45 %: they are read from across the lab
+        live.setStretchFactor(1, 1)
+        live.setStretchFactor(2, 3)
+        live.setSizes([400, 110, 500])  # readouts get ~45 %: read from across the lab
         live.setChildrenCollapsible(False)
         self.live_splitter = live
-        self.tabs.addTab(live, "Live")
+        self.alignment = AlignmentMode(controller, self.hub, self.live_history, self.theme,
+                                       settings, live, names=self.hub.names.title,
+                                       derived=self.derived, parent=self)
+        self.tabs.addTab(self.alignment.stack, "Live")
 
         # ---- Instrument and Sweep & traces tabs ---------------------------------------------
         self.instrument = InstrumentPanel(controller)
@@ -269,6 +290,16 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.big_action)
         self.view_menu.addAction(self.pause_action)
         self.view_menu.addSeparator()
+        for action in self.alignment.actions():
+            self.view_menu.addAction(action)
+        derived_action = QAction("&Derived channels…", self)
+        derived_action.triggered.connect(
+            lambda: DerivedDialog(self.derived, self.set_derived, self).exec())
+        self.view_menu.addAction(derived_action)
+        names_action = QAction("Channel &names…", self)
+        names_action.triggered.connect(lambda: ChannelNamesDialog(self.hub, self).exec())
+        self.view_menu.addAction(names_action)
+        self.view_menu.addSeparator()
         group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for name, label in (("dark", "&Dark theme (high contrast)"), ("light", "&Light theme")):
@@ -347,6 +378,21 @@ class MainWindow(QMainWindow):
         self.hub.references_changed.connect(self.chart.set_references)
         self.hub.unit_requested.connect(self.live_controls.request_unit)
         self.hub.readouts_reset.connect(self._readouts_reset)
+        self.hub.names_changed.connect(self._names_changed)
+        # The strip shows the focused channels wherever the Live tab (which has them) is not.
+        self.alignment.focus.focus_changed.connect(self.live_strip.set_focus)
+        self.live_strip.set_focus(self.alignment.focus.focus)
+        self.tabs.currentChanged.connect(
+            lambda i: self.live_strip.setVisible(self.tabs.widget(i) is not self.alignment.stack))
+        self.live_strip.setVisible(self.tabs.currentWidget() is not self.alignment.stack)
+        c.state_changed.connect(self.live_strip.laser.set_link_status)
+        form = self.instrument.rlaser_form
+        form.value_read.connect(lambda name, value: self.live_strip.laser.laser_read(
+            form.group.index[0], bool(value)) if name == "output" else None)
+        self._names_changed()
+        self.readouts.reset_peaks_action.triggered.connect(self.derived.reset_peaks)
+        self.readouts.reset_all_button.clicked.connect(self.derived.reset_peaks)
+        self._load_derived()
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
         self.live_controls.interval_changed.connect(self._interval_changed)
@@ -374,6 +420,8 @@ class MainWindow(QMainWindow):
             lambda paused: setattr(self, "_chart_frozen_wall", time.time() if paused else None))
         self.theme_changed.connect(self.chart.apply_theme)
         self.theme_changed.connect(self.readouts.apply_theme)
+        self.theme_changed.connect(self.alignment.apply_theme)
+        self.alignment.tone.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.theme_changed.connect(self.trace_view.set_theme)
 
     # ---- reactions -------------------------------------------------------------------------
@@ -419,6 +467,32 @@ class MainWindow(QMainWindow):
 
     def _wavelengths_read(self, waves: dict[int, float]) -> None:
         self.hub.set_context(self.hub.serial, self.live_controls.module, waves)
+
+    def set_derived(self, channels: list[DerivedChannel]) -> None:
+        """Use these derived channels (cards, focus picker) and keep them in the settings."""
+        self.derived.set_channels(channels)
+        self.settings.derived_channels = [{"name": c.name, "expression": c.expression}
+                                          for c in channels]
+        self.derived_row.rebuild()
+        self.alignment.focus.sync_channels()
+        self.save_settings()
+
+    def _load_derived(self) -> None:
+        good: list[DerivedChannel] = []
+        for item in self.settings.derived_channels:
+            try:
+                good.append(DerivedChannel.parse(item["name"], item["expression"]))
+            except ValueError as exc:
+                self.show_notice(f"Derived channel {item['name']!r} left out: {exc}.")
+        self.derived.set_channels(good)
+        self.derived_row.rebuild()
+        self.alignment.focus.sync_channels()
+        self.alignment.focus.set_focus(list(self.settings.focus_channels))
+
+    def _names_changed(self) -> None:
+        self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(1, 7)})
+        self.alignment.focus.rename()
+        self.live_strip.set_focus(self.alignment.focus.focus)
 
     def _readouts_reset(self, why: str) -> None:
         """Say in the window and in the recordings that peaks and statistics started afresh."""
@@ -566,6 +640,7 @@ class MainWindow(QMainWindow):
         s.min_span_db = self.chart.autoscale.min_span
         s.power_unit = self.hub.unit
         s.theme = self.theme.name
+        self.alignment.collect(s)
         s.geometry_b64 = _b64(self.saveGeometry())
         s.window_state_b64 = _b64(self.saveState())
         return s
@@ -602,6 +677,7 @@ class MainWindow(QMainWindow):
                 self.big_numbers = None
             for box in list(self._messages):
                 box.close()
+            self.alignment.shutdown()
             self.recording.shutdown()  # the writer completes the sidecar before the link stops
             self.closed.emit()
         event.accept()

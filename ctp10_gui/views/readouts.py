@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.models.channel_names import ChannelNames, channel_key, check_name
 from ctp10_gui.models.connection import LinkState, LinkStatus, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,
@@ -55,6 +56,7 @@ MIN_VALUE_PX = 22  # px: below this the detail rows are dropped to give the valu
 _CARD_MARGINS_PX = 12 + 4 + 3 * 2  # margins, the 2 px frame, spacing between four rows
 _LINE = 1.3  # line height / pixel size of the text rows
 _VALUE_LINE = 1.2  # the value label's height / its pixel size (digits, no descenders)
+MIN_FIT_PX = 9  # px: a fitted detail text never gets smaller than this
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Presentation:
     note: str  # relative-mode reference, or why nothing is shown
     error: bool
     peak_short: str = ""  # the peak without its time, where the whole text does not fit
+    peak_tip: str = ""  # what the peak is, with the raw maximum: the tooltip of peak and Δ
 
 
 def present(
@@ -111,6 +114,10 @@ def present(
         when = time.strftime("%H:%M:%S", time.localtime(r.peak_t_wall))
         peak_short = f"peak {format_power(r.peak_dbm, unit, ChannelStatus.OK)}"
         peak = f"{peak_short} at {when}"
+    peak_tip = ""
+    if math.isfinite(r.raw_max_dbm):
+        peak_tip = ("Peak of the moving power average (a noise spike cannot raise it); "
+                    f"highest single reading {format_power(r.raw_max_dbm, unit, ChannelStatus.OK)}")
     delta_db = r.delta_to_peak_db()
     delta = f"Δ to peak {format_db(delta_db)}" if delta_db is not None else ""
     age_s = r.age_s(now)
@@ -124,7 +131,7 @@ def present(
         why = "no data yet"
     if why is not None:
         note = f"last value {format_age(age_s)}" if age_s is not None else ""
-        return Presentation(NO_DATA, "none", why, peak, "", note, False, peak_short)
+        return Presentation(NO_DATA, "none", why, peak, "", note, False, peak_short, peak_tip)
     fresh = state in _FRESH_STATES and age_s is not None and age_s <= stale_s
     error = r.status == ChannelStatus.ERROR
     ref = r.reference_dbm
@@ -150,7 +157,7 @@ def present(
     else:
         style, age = "live", ""
     return Presentation(value, style, age, peak, delta if not error else "", note, error,
-                        peak_short)
+                        peak_short, peak_tip)
 
 
 def _power_unit(unit: str) -> PowerUnitText:
@@ -169,14 +176,17 @@ class ReadoutHub(QObject):
     references_changed = Signal(object)  # dict[int, float] dBm by channel
     unit_requested = Signal(str)  # a card asked for "dBm"/"mW"; the controls apply it
     readouts_reset = Signal(str)  # why peaks and values started afresh (another instrument…)
+    names_changed = Signal()  # the user renamed a channel
 
     def __init__(
         self, model: ReadoutModel, references: dict[str, float], *,
         persist: Callable[[], object] = lambda: None, unit: str = "dBm",
         clock: Callable[[], float] = time.monotonic, parent: QObject | None = None,
+        names: ChannelNames | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.names = names or ChannelNames({})
         self.clock = clock
         self.unit: PowerUnitText = _power_unit(unit)
         self.state: LinkState | None = None
@@ -269,6 +279,20 @@ class ReadoutHub(QObject):
             self._persist()
         self._announce()
 
+    def title(self, channel: int) -> str:
+        """Return how channel is named everywhere: "CH3 · input GC"."""
+        return self.names.title(channel_key(channel))
+
+    def rename(self, names: Mapping[int, str]) -> None:
+        """Name channels (an empty name restores the default); ValueError if one is too long."""
+        for name in names.values():
+            check_name(name)  # all or none: a refused name leaves every channel as it was
+        for channel, name in names.items():
+            self.names.rename(channel_key(channel), name)
+        self._persist()
+        self.names_changed.emit()
+        self.changed.emit()
+
     def presentation(self, channel: int) -> Presentation:
         """Return what channel's card shows now."""
         return present(self.model.reading(channel), self.state, self.clock(), self.unit,
@@ -319,13 +343,13 @@ class FittingLabel(QLabel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._full = self._short = ""
+        self._full = self._short = self._tip = ""
 
-    def set_texts(self, full: str, short: str) -> None:
-        """Show full (or short, if full is wider than the label) and keep full as the tooltip."""
-        if (full, short) != (self._full, self._short):
-            self._full, self._short = full, short
-            self.setToolTip(full)
+    def set_texts(self, full: str, short: str, tip: str = "") -> None:
+        """Show full (or short, if full is wider than the label); tooltip: full, then tip."""
+        if (full, short) != (self._full, self._short) or tip != self._tip:
+            self._full, self._short, self._tip = full, short, tip
+            self.setToolTip(f"{full}\n{tip}" if full and tip else full or tip)
             self._fit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -341,10 +365,20 @@ class FittingLabel(QLabel):
 
     def _fit(self) -> None:
         # A cut "peak −3.10 dBm at" reads as if a time were missing; drop the time instead.
-        fits = self.fontMetrics().horizontalAdvance(self._full) <= self.contentsRect().width()
+        width = self.contentsRect().width()
+        fits = self.fontMetrics().horizontalAdvance(self._full) <= width
         text = self._full if fits or not self._short else self._short
         if text != self.text():
             self.setText(text)
+        advance = self.fontMetrics().horizontalAdvance(text)
+        if advance > width > 0:
+            # Even the short form is too wide: a smaller font, never a cut text.
+            font = QFont(self.font())
+            px = self.fontInfo().pixelSize()  # also when the font was given in points
+            smaller = max(MIN_FIT_PX, int(px * width / advance))
+            if smaller < px:  # each step shrinks: the FontChange it causes ends the refits
+                font.setPixelSize(smaller)
+                self.setFont(font)
 
 
 class ChannelCard(QFrame):
@@ -364,7 +398,7 @@ class ChannelCard(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(2)
         head = QHBoxLayout()
-        self.name_label = QLabel(f"CH{channel}", self)
+        self.name_label = QLabel(hub.title(channel), self)
         head.addWidget(self.name_label)
         self.error_label = QLabel("⚠ ERROR", self)
         self.error_label.setProperty("reading", "error")
@@ -385,10 +419,11 @@ class ChannelCard(QFrame):
         layout.addWidget(self.value_label, 1)
         self.note_label = QLabel("", self)
         self.note_label.setProperty("role", "detail")
-        self.delta_label = QLabel("", self)
+        # Fitted, never clipped: a right-aligned "Δ to peak −0.70 dB" cut on the left read
+        # "peak −0.70 dB", a second peak beside the real one.
+        self.delta_label = FittingLabel(self)
         self.delta_label.setProperty("role", "detail")
         self.delta_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.delta_label.setToolTip("How far below its session peak this channel is (dB)")
         self.peak_label = FittingLabel(self)
         self.peak_label.setProperty("role", "detail")
         # Left-aligned: in a narrow card the clock time goes first, never "peak" and the value.
@@ -438,13 +473,16 @@ class ChannelCard(QFrame):
             self.value_label.setProperty("reading", p.style)
             repolish(self.value_label)
         self.age_label.setText(p.age)
-        self.peak_label.set_texts(p.peak, p.peak_short)
-        self.delta_label.setText(p.delta)
+        self.peak_label.set_texts(p.peak, p.peak_short, p.peak_tip)
+        self.delta_label.set_texts(
+            p.delta, p.delta.replace("Δ to peak ", "Δ "),
+            f"How far below its session peak this channel is (dB). {p.peak_tip}".strip())
         self.note_label.setText(p.note)
         self.error_label.setVisible(p.error)
+        self.name_label.setText(self.hub.title(self.channel))
         has_ref = self.channel in self.hub.model.references
         self.ref_button.setText("Clear ref" if has_ref else "Set ref")
-        self.setAccessibleName(f"Channel {self.channel}: {p.value} {p.age}")
+        self.setAccessibleName(f"{self.hub.title(self.channel)}: {p.value} {p.age}")
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Scale the fonts with the card so the value fills it (readable from 2 m)."""

@@ -7,7 +7,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pyqtgraph as pg
@@ -128,6 +128,7 @@ class StripChart(QWidget):
         self._toggle_box = QHBoxLayout()
         bar.addLayout(self._toggle_box)
         self._toggles: dict[int, QPushButton] = {}
+        self._names: dict[int, str] = {}  # channel titles for the toggles; missing: "CH n"
         bar.addStretch(1)
         self.window_combo = QComboBox(self)
         self.window_combo.addItems(list(WINDOWS_S))
@@ -550,6 +551,12 @@ class StripChart(QWidget):
         self._vb.setXRange(-self._window_s, 0.0, padding=0.0)
         self._grid.rebuild()  # the tick spacing may change without the range changing
 
+    def set_channel_names(self, names: Mapping[int, str]) -> None:
+        """Name the channels in the toggles' tooltips ("CH3 · input GC"; missing: "CH n")."""
+        self._names = dict(names)
+        for ch, button in self._toggles.items():
+            button.setToolTip(f"Show or hide {self._names.get(ch, f'CH{ch}')}")
+
     def _rebuild_toggles(self) -> None:
         for button in self._toggles.values():
             self._toggle_box.removeWidget(button)
@@ -557,10 +564,12 @@ class StripChart(QWidget):
         self._toggles = {}
         for ch in self._channels:
             colour = self._theme.channel_colour(ch).name()
+            # "CH n" on the button, the user's name in the tooltip: names up to 24 characters
+            # on four buttons would widen the window past a 1024 px screen.
             button = QPushButton(f"CH{ch}", self)
             button.setCheckable(True)
             button.setChecked(self._visible.get(ch, True))
-            button.setToolTip(f"Show or hide channel {ch}")
+            button.setToolTip(f"Show or hide {self._names.get(ch, f'CH{ch}')}")
             dim = self._theme.dim
             bg = self._theme.background
             button.setStyleSheet(

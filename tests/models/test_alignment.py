@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ctp10_gui.models.alignment import AveragedPeak, SettledDetector
+from ctp10_gui.models.alignment import AveragedPeak, DeltaSpan, SettledDetector
 
 
 def _stream(t0: float, seconds: float, rate_hz: float, level: float, noise_db: float,
@@ -85,3 +85,39 @@ def test_bad_settings_are_refused() -> None:
         SettledDetector(window_s=0.0)
     with pytest.raises(ValueError):
         AveragedPeak(average_s=-1.0)
+
+
+def test_polled_slower_than_the_window_each_sample_is_its_own_average() -> None:
+    peak = AveragedPeak(average_s=0.05)
+    t = np.array([0.0, 0.1, 0.2, 0.3])  # 10 Hz polling: never two samples in 50 ms
+    peak.add(t, np.array([-9.0, -8.0, -6.0, -7.0]), np.ones(4, dtype=bool))
+    state = peak.state()
+    assert state.peak_dbm == pytest.approx(-6.0)  # the first lone sample does not count
+    assert state.peak_t == pytest.approx(0.2)
+
+
+def test_polled_at_the_window_s_own_period_the_second_sample_counts() -> None:
+    peak = AveragedPeak(average_s=0.05)
+    # 20 Hz polling a little faster than 50 ms: two samples never quite span the window.
+    peak.add(np.array([0.0, 0.0499]), np.array([-5.0, -5.0]), np.ones(2, dtype=bool))
+    assert peak.state().peak_dbm == pytest.approx(-5.0)
+
+
+def test_the_peak_time_is_where_the_average_peaked() -> None:
+    peak = AveragedPeak(average_s=0.05)
+    t, v, ok = _stream(0.0, 1.0, 1000, -10.0, 0.0)
+    v[600:700] = -8.0  # a 100 ms plateau
+    peak.add(t, v, ok)
+    assert peak.state().peak_dbm == pytest.approx(-8.0)
+    assert 0.649 <= peak.state().peak_t <= 0.7  # the window first full of the plateau
+
+
+def test_the_delta_span_grows_at_once_and_shrinks_only_after_the_hold() -> None:
+    span = DeltaSpan(hold_s=2.0)
+    assert span.update(-0.05, 0.0) == 0.1
+    assert span.update(-3.0, 0.1) == 5.0  # at once
+    assert span.update(-0.3, 0.2) == 5.0  # not yet
+    assert span.update(-0.3, 1.0) == 5.0
+    assert span.update(-0.3, 2.3) == 0.5  # after 2 s below
+    assert span.update(-40.0, 2.4) == 10.0  # the widest span holds anything
+    assert span.update(None, 9.0) == 10.0

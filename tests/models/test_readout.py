@@ -62,7 +62,7 @@ def test_latest_value_peak_hold_and_delta_to_peak() -> None:
 
 
 def test_reset_peak_of_one_channel_or_all() -> None:
-    m = ReadoutModel([1, 2])
+    m = ReadoutModel([1, 2], peak_average_s=0.0)  # every sample its own average
     m.apply(batch([(1.0, [-3.0, -4.0], [OK, OK]), (1.1, [-9.0, -9.0], [OK, OK])]))
     m.reset_peak(1)
     assert math.isnan(m.reading(1).peak_dbm) and m.reading(1).peak_t_wall is None
@@ -77,13 +77,36 @@ def test_reset_peak_of_one_channel_or_all() -> None:
 
 
 def test_under_and_over_range_keep_status_with_nan_value_and_do_not_touch_the_peak() -> None:
-    m = ReadoutModel([1, 2])
+    m = ReadoutModel([1, 2], peak_average_s=0.0)
     m.apply(batch([(1.0, [-10.0, -10.0], [OK, OK]), (2.0, [0.0, 0.0], [UNDER, OVER])]))
     r1, r2 = m.reading(1), m.reading(2)
     assert r1.status == ChannelStatus.UNDER and math.isnan(r1.value_dbm)
     assert r2.status == ChannelStatus.OVER and math.isnan(r2.value_dbm)
     assert r1.peak_dbm == -10.0 and r1.delta_to_peak_db() is None
     assert r1.last_good_t == 2.0  # an under-range reply is a good reply: the link works
+
+
+def test_the_peak_is_that_of_the_moving_average_and_the_raw_maximum_is_kept() -> None:
+    m = ReadoutModel([1, 2])  # 50 ms average by default
+    t = 1.0 + np.arange(200) / 1000.0  # 200 ms at 1 kHz
+    v = np.full((200, 2), -10.0)
+    v[120, 0] = -4.0  # one noise spike on channel 1
+    v[100:, 1] = -6.0  # a real 100 ms improvement on channel 2
+    st = np.zeros((200, 2), dtype=np.int8)
+    m.apply(SnapshotBatch(4, (1, 2), t, t + 1000.0, v, st))
+    r1, r2 = m.reading(1), m.reading(2)
+    assert r1.raw_max_dbm == -4.0
+    assert r1.peak_dbm == pytest.approx(-10.0 + 10 * np.log10(54 / 51), abs=0.01)  # not −4
+    assert r1.delta_to_peak_db() == pytest.approx(-10 * np.log10(54 / 51), abs=0.01)
+    assert r2.peak_dbm == pytest.approx(-6.0)
+    # Reached when the 50 ms window first holds only the improvement.
+    assert r2.peak_t_mono == pytest.approx(1.15, abs=0.0015)
+    assert r2.peak_t_wall == pytest.approx(r2.peak_t_mono + 1000.0)
+    m.set_peak_average(0.0)  # every sample its own average: the spike would count
+    m.apply(batch([(2.0, [-4.5, -6.0], [OK, OK])]))
+    assert m.reading(1).peak_dbm == -4.5
+    with pytest.raises(ValueError):
+        m.set_peak_average(-1.0)
 
 
 def test_age_counts_from_the_last_reply_that_was_not_an_error() -> None:
@@ -120,7 +143,7 @@ def test_load_references_replaces_all_and_skips_non_finite() -> None:
 
 
 def test_channels_change_keeps_kept_channels_and_a_new_module_starts_afresh() -> None:
-    m = ReadoutModel([1, 2], module=4)
+    m = ReadoutModel([1, 2], module=4, peak_average_s=0.0)
     m.apply(batch([(1.0, [-1.0, -2.0], [OK, OK])]))
     m.set_reference(1)
     m.set_channels([1, 3])
@@ -136,7 +159,7 @@ def test_channels_change_keeps_kept_channels_and_a_new_module_starts_afresh() ->
 
 def test_readings_belong_to_address_serial_and_module_and_each_change_says_why() -> None:
     resets: list[str] = []
-    m = ReadoutModel([1, 2], module=4, on_reset=resets.append)
+    m = ReadoutModel([1, 2], module=4, on_reset=resets.append, peak_average_s=0.0)
     m.set_instrument("TCPIP::a::5025::SOCKET", None)
     m.apply(batch([(1.0, [-3.0, -4.0], [OK, OK])]))
     m.set_instrument("TCPIP::a::5025::SOCKET", "SN-1")  # the serial first read: nothing lost

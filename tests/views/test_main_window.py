@@ -55,7 +55,8 @@ def test_live_shows_connected_live_simulator_badges_readouts_and_chart(
     card = rig.window.readouts.grid.cards[1]
     assert card.value_label.text().endswith(" dBm")
     assert card.age_label.text() == ""
-    assert card.peak_label.text().startswith("peak ")
+    # The peak is a moving average's: it shows once data covers its window (one poll later).
+    qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak "), timeout=2000)
     chart = rig.window.chart
     qtbot.waitUntil(lambda: chart.visible_curve_data(1)[0].size > 5, timeout=3000)
     x, _y = chart.visible_curve_data(1)
@@ -216,6 +217,9 @@ def test_peak_hold_delta_and_reset(qtbot: Any, make_rig: Callable[..., Rig]) -> 
     rig.sim.instrument.set_level_dbm(4, 3, -5.0)
     card = rig.window.readouts.grid.cards[3]
     qtbot.waitUntil(lambda: card.value_label.text() == "−5.00 dBm", timeout=3000)
+    # The peak is that of a 50 ms average: −5 dBm must last that long to be the peak.
+    qtbot.waitUntil(lambda: card.peak_label.text().startswith("peak −5.00 dBm at "),
+                    timeout=2000)
     rig.sim.instrument.set_level_dbm(4, 3, -8.0)
     qtbot.waitUntil(lambda: card.value_label.text() == "−8.00 dBm", timeout=3000)
     assert card.peak_label.text().startswith("peak −5.00 dBm at ")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ctp10_gui.hardware.power import ChannelStatus
-from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.readout import NO_DATA, ChannelReading, ReadoutModel
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.readouts import MIN_VALUE_PX, ReadoutGrid, ReadoutHub, present
@@ -136,9 +136,9 @@ def test_a_narrow_card_drops_the_peak_time_rather_than_cut_the_text(qtbot: Any) 
     hub = ReadoutHub(ReadoutModel([1], module=4), {})
     grid = ReadoutGrid(hub, DARK, columns=1)
     qtbot.addWidget(grid)
-    t = np.array([100.0])
-    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1]]),
-                            np.zeros((1, 1), np.int8)))
+    t = np.array([100.0, 100.1])  # two polls: a peak average needs its window covered
+    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1], [-3.1]]),
+                            np.zeros((2, 1), np.int8)))
     label = grid.cards[1].peak_label
     grid.resize(900, 400)
     grid.show()
@@ -146,5 +146,25 @@ def test_a_narrow_card_drops_the_peak_time_rather_than_cut_the_text(qtbot: Any) 
     full = label.text()
     grid.resize(330, 400)  # one card in the narrowest column of a 1024 px window
     qtbot.waitUntil(lambda: label.text() == "peak −3.10 dBm", timeout=1000)
-    assert label.toolTip() == full  # the time is still one hover away
+    assert label.toolTip().startswith(full + "\n")  # the time is still one hover away
+    assert "highest single reading −3.10 dBm" in label.toolTip()  # and the raw maximum
     assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
+
+
+def test_a_narrow_card_shortens_the_delta_rather_than_cut_it_into_a_second_peak(
+        qtbot: Any) -> None:
+    hub = ReadoutHub(ReadoutModel([1], module=4, peak_average_s=0.0), {})
+    grid = ReadoutGrid(hub, DARK, columns=1)
+    qtbot.addWidget(grid)
+    t = np.array([100.0, 100.1])
+    hub.apply(SnapshotBatch(4, (1,), t, t + 1.7e9, np.array([[-3.1], [-3.8]]),
+                            np.zeros((2, 1), np.int8)))
+    hub.set_link_status(LinkStatus(LinkState.LIVE, 0, 0, "", None, 100.0))
+    label = grid.cards[1].delta_label
+    grid.resize(1900, 200)  # a wide, low card: room for the whole text at a small font
+    grid.show()
+    qtbot.waitUntil(lambda: label.text() == "Δ to peak −0.70 dB", timeout=1000)
+    grid.resize(300, 400)  # narrow and tall: a large font, half the width for the delta
+    qtbot.waitUntil(lambda: label.text() == "Δ −0.70 dB", timeout=1000)
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
+    assert label.toolTip().startswith("Δ to peak −0.70 dB\nHow far below its session peak")

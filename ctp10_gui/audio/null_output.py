@@ -1,0 +1,79 @@
+"""A sound device stand-in: pulls a ToneSynth's buffers at the device's cadence and drops them.
+
+Used where there is no sound card (benchmarks, tests) to run the tone exactly as PortAudio
+would: a thread asks for one block every block period; a block finished after the device would
+have run dry (its DEVICE_BLOCKS of buffering) counts as an underrun.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ctp10_gui.audio.output import BLOCK_FRAMES, DEVICE_BLOCKS
+from ctp10_gui.audio.tone import ToneSynth
+
+
+class NullOutput:
+    """Render block_frames-sample buffers in a thread at the synth's rate; count late ones."""
+
+    def __init__(self, synth: ToneSynth, *, block_frames: int = BLOCK_FRAMES,
+                 buffered_blocks: int = DEVICE_BLOCKS,
+                 on_buffer: Callable[[np.ndarray, float], None] | None = None) -> None:
+        """on_buffer(samples, monotonic s when rendered) is called in the output thread."""
+        self.synth = synth
+        self.block_frames = block_frames
+        self.buffered_blocks = buffered_blocks
+        self.on_buffer = on_buffer
+        self.unavailable = ""
+        self.underruns = 0
+        self.buffers = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def period_s(self) -> float:
+        """Return the play time (s) of one block."""
+        return self.block_frames / self.synth.sample_rate
+
+    def start(self) -> bool:
+        """Start pulling buffers (always succeeds)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="null-audio", daemon=True)
+            self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (≤ 1 s)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(1.0)
+
+    @property
+    def running(self) -> bool:
+        """Return True while buffers are pulled."""
+        return self._thread is not None
+
+    def _run(self) -> None:
+        period = self.period_s
+        t0 = time.monotonic()
+        k = 0
+        while not self._stop.is_set():
+            out = self.synth.render(self.block_frames)
+            done = time.monotonic()
+            self.buffers += 1
+            if self.on_buffer is not None:
+                self.on_buffer(out, done)
+            if done > t0 + (k + self.buffered_blocks) * period:
+                # The device would have played silence: count it and restart the clock.
+                self.underruns += 1
+                t0, k = done, 0
+            k += 1
+            wait = t0 + k * period - time.monotonic()
+            if wait > 0:
+                self._stop.wait(wait)
