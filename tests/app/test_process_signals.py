@@ -76,7 +76,7 @@ def test_a_closing_signal_finalises_the_recording_and_saves_settings(
     assert f"{sig.name} received: closing the app" in rest
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert json.loads(settings.read_text())["version"] == 1
-    (sidecar,) = folder.glob("session_*.json")
+    (sidecar,) = folder.glob("*.json")
     side = json.loads(sidecar.read_text())
     assert side["complete"] is True
 
@@ -122,5 +122,5 @@ def test_sigterm_exits_at_once_while_the_worker_is_stuck_connecting(
     assert "Traceback" not in stderr and "QThread" not in stderr
     assert "acquisition worker still busy" in stderr  # it was stuck when the app closed
     assert json.loads(settings.read_text())["version"] == 1
-    (sidecar,) = folder.glob("session_*.json")
+    (sidecar,) = folder.glob("*.json")
     assert json.loads(sidecar.read_text())["complete"] is True
