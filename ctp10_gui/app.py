@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
+from ctp10_gui.display_check import prepare_platform
 from ctp10_gui.hardware.simulator.options import SimulatorOptions
 from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
@@ -354,6 +356,11 @@ def build(argv: Sequence[str] | None = None, *,
     log.info("ctp10-gui %s starting (Python %s)", __version__, sys.version.split()[0])
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        # Qt aborts the process (SIGABRT) when its platform plugin cannot start: check first.
+        problem = prepare_platform(os.environ, screenshot=args.screenshot is not None)
+        if problem is not None:
+            log.error("%s", problem)
+            raise SystemExit(problem)
         app = QApplication(sys.argv[:1])
     qInstallMessageHandler(_qt_message)
     app.setApplicationName("ctp10-gui")
