@@ -13,6 +13,8 @@ from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.theme import Theme
 
+CLOSE_KEYS = ("Esc", "F11")  # keys that leave the big-numbers window
+
 
 class BigNumbersWindow(QWidget):
     """Top-level window with the link badges and one huge card per channel."""
@@ -47,8 +49,8 @@ class BigNumbersWindow(QWidget):
         layout.addLayout(top)
         self.grid = ReadoutGrid(hub, theme, big=True, parent=self)
         layout.addWidget(self.grid, 1)
-        for key in ("Esc", "F11"):
-            QShortcut(QKeySequence(key), self, activated=self.close)
+        for key in CLOSE_KEYS:
+            QShortcut(QKeySequence(key), self, self.close)
         hub.changed.connect(self._sync_unit)
         self._sync_unit()
 

@@ -36,6 +36,7 @@ from ctp10_gui.views.connect_dialog import ConnectDialog
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.live_controls import LiveControls
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
+from ctp10_gui.views.shortcuts_dialog import shortcuts_action
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.theme import Theme, app_icon, apply_theme, theme_named
@@ -251,6 +252,7 @@ class MainWindow(QMainWindow):
         logs = QAction("Open &log folder", self)
         logs.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
+        help_menu.addAction(shortcuts_action(self))
         help_menu.addAction(logs)
         about = QAction("&About", self)
         about.triggered.connect(self._about)

@@ -112,7 +112,8 @@ def test_a_screenshot_without_a_display_goes_offscreen() -> None:
 def test_wayland_asked_for_without_a_wayland_display() -> None:
     message = check_display({"QT_QPA_PLATFORM": "wayland"}).message
     assert message is not None and "WAYLAND_DISPLAY is not set" in message
-    assert check_display({"QT_QPA_PLATFORM": "wayland", "WAYLAND_DISPLAY": "wayland-0"}).message is None
+    served = {"QT_QPA_PLATFORM": "wayland", "WAYLAND_DISPLAY": "wayland-0"}
+    assert check_display(served).message is None
 
 
 def free_display_number() -> int:
