@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QScreen, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub
@@ -14,6 +14,8 @@ from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.theme import Theme
 
 CLOSE_KEYS = ("Esc", "F11")  # keys that leave the big-numbers window
+# A window manager applies the fullscreen state within a few frames; checked after this (ms).
+FULLSCREEN_CHECK_MS = 300
 
 
 class BigNumbersWindow(QWidget):
@@ -53,6 +55,24 @@ class BigNumbersWindow(QWidget):
             QShortcut(QKeySequence(key), self, self.close)
         hub.changed.connect(self._sync_unit)
         self._sync_unit()
+
+    def show_full_screen(self, screen: QScreen | None = None) -> None:
+        """Show full screen on screen (default: its own), covering it even with no window manager."""
+        target = screen or self.screen()
+        # Without a window manager nobody honours the fullscreen request and the window maps at
+        # its own size (an 822 x 100 strip): map it at the screen's size in the first place.
+        self.setGeometry(target.geometry())
+        self.showFullScreen()
+        self._cover_screen()
+        QTimer.singleShot(FULLSCREEN_CHECK_MS, self._cover_screen)
+
+    def _cover_screen(self) -> None:
+        """Size the window to its screen when fullscreen was asked for but not applied."""
+        if not self.isVisible() or not self.isFullScreen():
+            return
+        wanted = self.screen().geometry()
+        if self.geometry() != wanted:
+            self.setGeometry(wanted)
 
     def apply_theme(self, theme: Theme) -> None:
         """Restyle the cards."""

@@ -378,7 +378,7 @@ class MainWindow(QMainWindow):
                                                     clock=self._clock)
                 self.big_numbers.setWindowIcon(app_icon())
                 self.big_numbers.closed.connect(lambda: self.big_action.setChecked(False))
-            self.big_numbers.showFullScreen()
+            self.big_numbers.show_full_screen(self.screen())
             self.big_numbers.activateWindow()
         elif self.big_numbers is not None and self.big_numbers.isVisible():
             self.big_numbers.close()
