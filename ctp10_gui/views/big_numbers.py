@@ -57,13 +57,14 @@ class BigNumbersWindow(QWidget):
         self._sync_unit()
 
     def show_full_screen(self, screen: QScreen | None = None) -> None:
-        """Show full screen on screen (default: its own), covering it even with no window manager."""
-        target = screen or self.screen()
-        # Without a window manager nobody honours the fullscreen request and the window maps at
-        # its own size (an 822 x 100 strip): map it at the screen's size in the first place.
-        self.setGeometry(target.geometry())
+        """Show full screen on screen (default: its own); cover it even with no window manager."""
+        if screen is not None and self.windowHandle() is not None:
+            self.windowHandle().setScreen(screen)
+        elif screen is not None:
+            self.move(screen.geometry().topLeft())
         self.showFullScreen()
-        self._cover_screen()
+        # Without a window manager nobody honours the fullscreen request and the window keeps
+        # its own size (an 822 x 100 strip): look again once a window manager would have acted.
         QTimer.singleShot(FULLSCREEN_CHECK_MS, self._cover_screen)
 
     def _cover_screen(self) -> None:
