@@ -312,8 +312,36 @@ def check_display(env: Mapping[str, str], *, screenshot: bool = False,
     return verdict
 
 
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".pfb", ".pcf", ".pcf.gz", ".otb")
+
+
+def font_folders(env: Mapping[str, str]) -> list[Path]:
+    """Return the folders fontconfig reads fonts from by default on Linux."""
+    home = Path(env.get("HOME", "~")).expanduser()
+    data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), data_home / "fonts",
+            home / ".fonts"]
+
+
+def font_problem(env: Mapping[str, str], *, system: str = sys.platform) -> str | None:
+    """Return a sentence when no font file exists (Qt then draws every letter as a box)."""
+    if not system.startswith("linux"):
+        return None
+    for folder in font_folders(env):
+        for _root, _dirs, files in os.walk(folder):
+            if any(name.endswith(FONT_SUFFIXES) for name in files):
+                return None
+    return ("No fonts are installed, so every letter would show as an empty box: install one, "
+            "e.g. sudo apt-get install fonts-dejavu-core.")
+
+
 def prepare_platform(env: MutableMapping[str, str], *, screenshot: bool = False) -> str | None:
     """Check the display before the QApplication exists; return the problem, else None."""
+    fonts = font_problem(env)
+    if fonts is not None:  # readable numbers matter, but a bare kiosk may still want to start
+        log.warning("%s", fonts)
+        if sys.stderr is not None:
+            print(f"ctp10-gui: {fonts}", file=sys.stderr)
     verdict = check_display(env, screenshot=screenshot)
     if verdict.message is None and verdict.platform is not None:
         log.info("no display: the %s platform is used for the screenshot", verdict.platform)

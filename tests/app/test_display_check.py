@@ -176,3 +176,17 @@ def test_under_xvfb_the_xcb_plugin_loads_or_names_what_is_missing(tmp_path: Path
     else:
         assert result.returncode == 0, result.stderr[-2000:]
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_font_file_is_named_and_a_font_file_is_enough(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = [tmp_path / "system", tmp_path / "home-fonts"]
+    monkeypatch.setattr(display_check, "font_folders", lambda env: folders)
+    message = display_check.font_problem({})
+    assert message is not None and "fonts-dejavu-core" in message
+    folders[1].mkdir(parents=True)
+    (folders[1] / "readme.txt").write_text("no font here")
+    assert display_check.font_problem({}) is not None
+    (folders[1] / "nested").mkdir()
+    (folders[1] / "nested" / "DejaVuSans.ttf").write_bytes(b"\0\1\0\0")
+    assert display_check.font_problem({}) is None
