@@ -53,4 +53,6 @@ def test_the_dialog_lists_every_shortcut_of_the_window(qtbot: Any, user_dirs: Pa
         dialogs = [d for d in window.findChildren(ShortcutsDialog) if d.isVisible()]
         assert (_native("Ctrl+J"), "Export everything", "File menu") in dialogs[-1].table_text()
     finally:
+        for dialog in ctx.window.findChildren(ShortcutsDialog):
+            dialog.close()
         ctx.shutdown()
