@@ -9,10 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
+
 from ctp10_gui.hardware.ctp10 import ChannelStatus
 
 STREAM_PATHS = ("/ws/power", "/ws/v2/power", "/api/v1/ws/power", "/api/v1/ws/v2/power")
+BATCH_PATH = "/ws/power/batch"  # every snapshot, one frame per acquisition batch (≤ 20 ms)
+EVENTS_PATH = "/ws/events"  # link states and the link's events (sweeps, references, ...)
 HEALTH_WS_PATH = "/ws/health"
+METRICS_PATH = "/metrics"
 HEALTH_PATH = "/health"
 SNAPSHOT_PATH = "/detector/snapshot"
 MODULE_RANGE = (1, 20)
@@ -122,6 +127,27 @@ def health_body(*, connected: bool, link: str, now_s: float,
     """Return GET /health: status, connected, timestamp (plus link state and client count)."""
     return {"status": "ok" if connected else "degraded", "connected": connected,
             "timestamp": iso_now(now_s), "link": link, "clients": clients}
+
+
+def _nullable(rows: np.ndarray) -> list[list[float | None]]:
+    """Return a 2-D float array as nested lists with None for NaN (JSON has no NaN)."""
+    finite = np.isfinite(rows)
+    return [[float(v) if ok else None for v, ok in zip(row, oks, strict=True)]
+            for row, oks in zip(rows.tolist(), finite.tolist(), strict=True)]
+
+
+def batch_frame(module: int, channels: Sequence[int], t_wall: np.ndarray, values_dbm: np.ndarray,
+                status: np.ndarray, *, link: str) -> dict[str, Any]:
+    """Return every snapshot of an acquisition batch: N timestamps, N x C dBm and statuses."""
+    return {"type": "batch", "module": int(module), "channels": [int(c) for c in channels],
+            "unit": "dBm", "timestamps": [float(t) for t in t_wall.tolist()],
+            "power_dbm": _nullable(values_dbm), "status": status.astype(int).tolist(),
+            "link": link}
+
+
+def event_frame(kind: str, text: str, now_s: float, **extra: Any) -> dict[str, Any]:
+    """Return an event frame: a link state change, a sweep, a reference, a recording..."""
+    return {"type": "event", "kind": kind, "text": text, "timestamp": iso_now(now_s), **extra}
 
 
 def snapshot_rows(module: int, channels: Sequence[int], t_wall: float,

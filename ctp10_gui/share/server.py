@@ -28,14 +28,19 @@ from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.share.address import is_loopback
 from ctp10_gui.share.frames import (
+    BATCH_PATH,
+    EVENTS_PATH,
     HEALTH_PATH,
     HEALTH_WS_PATH,
+    METRICS_PATH,
     SNAPSHOT_PATH,
     STREAM_PATHS,
     Snapshot,
     StreamQuery,
+    batch_frame,
     data_frame,
     error_frame,
+    event_frame,
     health_body,
     heartbeat_frame,
     iso_now,
@@ -43,6 +48,7 @@ from ctp10_gui.share.frames import (
     path_of,
     snapshot_rows,
 )
+from ctp10_gui.share.metrics import ShareMetrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +72,8 @@ class StreamClient:
 
     address: str
     path: str
-    query: StreamQuery | None  # None for /ws/health
+    kind: str  # "stream" (seed frames), "batch" (every snapshot), "events" or "health"
+    query: StreamQuery
     since: float  # Unix s
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
     sent: int = 0
@@ -81,8 +88,8 @@ class StreamClient:
 
     @property
     def is_stream(self) -> bool:
-        """Return True for a power stream (not /ws/health)."""
-        return self.query is not None
+        """Return True for a power stream (seed frames or full-rate batches)."""
+        return self.kind in ("stream", "batch")
 
     def offer(self, frame: dict[str, Any]) -> None:
         """Queue a frame, dropping the oldest when the client lags behind."""
@@ -112,6 +119,8 @@ class StreamServer:
         self.clients: list[StreamClient] = []
         self.latest: dict[int, Snapshot] = {}
         self.acquired_module: int | None = None
+        self.dropped_by_departed = 0  # frames dropped for clients that have left
+        self.metrics = ShareMetrics()
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -138,6 +147,7 @@ class StreamServer:
             server_header="ctp10-gui")
         self.link.batch_received.connect(self._on_batch)
         self.link.state_changed.connect(self._on_state)
+        self.link.link_event.connect(self._on_link_event)
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         if not self.loopback:
             log.warning("stream server on %s:%s is reachable from other computers",
@@ -151,6 +161,7 @@ class StreamServer:
         with contextlib.suppress(RuntimeError, TypeError):
             self.link.batch_received.disconnect(self._on_batch)
             self.link.state_changed.disconnect(self._on_state)
+            self.link.link_event.disconnect(self._on_link_event)
         if self._ticker is not None:
             self._ticker.cancel()
         self._server.close(close_connections=True)
@@ -164,8 +175,20 @@ class StreamServer:
     def _state(self) -> LinkState:
         return self.link.status.state
 
-    def _on_state(self, _status: LinkStatus) -> None:
+    def _on_state(self, status: LinkStatus) -> None:
+        frame = event_frame("link_state", status.state.label, self._clock(),
+                            state=status.state.label, reason=status.reason,
+                            attempt=status.attempt, max_attempts=status.max_attempts)
+        for client in self.clients:
+            if client.kind == "events":
+                client.offer(frame)
         self.tick()  # a link that just left Live is reported at once
+
+    def _on_link_event(self, kind: str, text: str) -> None:
+        frame = event_frame(kind, text, self._clock())
+        for client in self.clients:
+            if client.kind == "events":
+                client.offer(frame)
 
     def _on_batch(self, batch: SnapshotBatch) -> None:
         if len(batch) == 0:
@@ -176,9 +199,15 @@ class StreamServer:
             batch.module, batch.channels, batch.t_wall[last], batch.values_dbm[last],
             batch.status[last])
         link = self._state.label
+        full_rate: dict[str, Any] | None = None
         for client in self.clients:
             query = client.query
-            if query is None or query.module != batch.module:
+            if client.kind == "batch" and query.module == batch.module:
+                if full_rate is None:  # built once, for every full-rate client
+                    full_rate = batch_frame(batch.module, batch.channels, batch.t_wall,
+                                            batch.values_dbm, batch.status, link=link)
+                client.offer(full_rate)
+            if client.kind != "stream" or query.module != batch.module:
                 continue
             # The newest row at least one interval after the last one sent (1 % slack: the
             # acquisition paces at the same nominal interval).
@@ -220,7 +249,7 @@ class StreamServer:
                 client.last_error_at = now
 
     def _stream_problem(self, client: StreamClient) -> str | None:
-        if client.query is None:
+        if not client.is_stream:
             return None
         if self._state is not LinkState.LIVE:
             reason = self.link.status.reason
@@ -246,6 +275,8 @@ class StreamServer:
             return self._json(connection, 200, health_body(
                 connected=state in (LinkState.LIVE, LinkState.CONNECTED, LinkState.BUSY),
                 link=state.label, now_s=self._clock(), clients=len(self.clients)))
+        if path == METRICS_PATH:
+            return self._metrics(connection)
         if path == SNAPSHOT_PATH:
             try:
                 query = parse_query(request.path)
@@ -256,12 +287,12 @@ class StreamServer:
                 return self._json(connection, 404, {
                     "detail": f"no snapshot of module {query.module} yet"})
             return self._json(connection, 200, data_frame(snap, link=self._state.label))
-        if path in STREAM_PATHS:
+        if path in (*STREAM_PATHS, BATCH_PATH):
             try:
                 parse_query(request.path)
             except ValueError as exc:
                 return connection.respond(400, f"{exc}\n")
-        elif path != HEALTH_WS_PATH:
+        elif path not in (HEALTH_WS_PATH, EVENTS_PATH):
             return connection.respond(404, f"no such path {path!r}\n")
         if len(self.clients) >= self.max_clients:
             return connection.respond(503, f"at most {self.max_clients} clients\n")
@@ -272,9 +303,11 @@ class StreamServer:
         if request is None:
             return
         path = path_of(request.path)
-        query = parse_query(request.path) if path in STREAM_PATHS else None
+        kind = {BATCH_PATH: "batch", EVENTS_PATH: "events", HEALTH_WS_PATH: "health"}.get(
+            path, "stream")
+        query = parse_query(request.path) if kind in ("stream", "batch") else StreamQuery()
         peer = connection.remote_address
-        client = StreamClient(f"{peer[0]}:{peer[1]}" if peer else "?", path, query,
+        client = StreamClient(f"{peer[0]}:{peer[1]}" if peer else "?", path, kind, query,
                               self._clock(), connection=connection)
         self.clients.append(client)
         self._clients_changed()
@@ -290,6 +323,7 @@ class StreamServer:
         finally:
             sender.cancel()
             self.clients.remove(client)
+            self.dropped_by_departed += client.dropped
             self._clients_changed()
             log.info("stream client %s left: %d frames sent, %d dropped",
                      client.address, client.sent, client.dropped)
@@ -303,6 +337,18 @@ class StreamServer:
                 client.dropped_in_a_row = 0
         except ConnectionClosed:
             return
+
+    def _metrics(self, connection: ServerConnection) -> Response:
+        by_path: dict[str, int] = {}
+        for client in self.clients:
+            by_path[client.path] = by_path.get(client.path, 0) + 1
+        text = self.metrics.render(
+            self._state, self.link.health(), by_path, sum(c.sent for c in self.clients),
+            self.dropped_by_departed + sum(c.dropped for c in self.clients))
+        response = connection.respond(200, text.decode("utf-8"))
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+        return response
 
     def _clients_changed(self) -> None:
         if self._on_clients_changed is not None:

@@ -174,6 +174,30 @@ def test_health_socket_answers_ping_and_other_modules_get_an_error(
         assert error["recoverable"] is True and error["error_count"] >= 1
 
 
+def test_full_rate_batches_and_prometheus_metrics(
+        app_factory: Callable[..., AppProcess]) -> None:
+    app = app_factory("--simulate")
+    with connect(f"{app.ws}/ws/power/batch?module=4") as ws:
+        frames = frames_until(ws, lambda fs: sum(f["type"] == "batch" for f in fs) >= 10)
+        batches = [f for f in frames if f["type"] == "batch"]
+        times = [t for b in batches for t in b["timestamps"]]
+        assert times == sorted(times) and len(set(times)) == len(times)  # every snapshot once
+        for b in batches:
+            assert b["channels"] == [1, 2, 3, 4] and b["unit"] == "dBm"
+            assert len(b["power_dbm"]) == len(b["timestamps"]) == len(b["status"])
+            assert all(len(row) == 4 for row in b["power_dbm"])
+        with urllib.request.urlopen(app.http + "/metrics", timeout=5) as response:
+            assert response.headers["Content-Type"].startswith("text/plain")
+            text = response.read().decode()
+    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+             for line in text.splitlines() if line and not line.startswith("#")}
+    assert lines['ctp10_link_state{ctp10_link_state="Live"}'] == 1.0
+    assert lines["ctp10_snapshot_rate_hz"] > 5
+    assert lines['ctp10_stream_clients{path="/ws/power/batch"}'] == 1.0
+    assert lines["ctp10_stream_frames_sent"] >= 10
+    assert 'ctp10_reply_latency_seconds{quantile="0.95"}' in lines
+
+
 def test_a_client_that_never_reads_does_not_slow_the_others(
         app_factory: Callable[..., AppProcess]) -> None:
     app = app_factory("--simulate")
@@ -191,7 +215,8 @@ def test_a_stalled_instrument_gives_error_frames_then_data_on_the_same_socket(
         app_factory: Callable[..., AppProcess], sim_process: SimProcess) -> None:
     address = sim_process.address  # one SCPI client only: the app's (max-clients 1)
     app = app_factory("--address", address)
-    with connect(f"{app.ws}/ws/power?interval=0.05") as ws:
+    with (connect(f"{app.ws}/ws/power?interval=0.05") as ws,
+          connect(f"{app.ws}/ws/events") as events):
         frames_until(ws, data_count(3))
         sim_process.pause()
         try:
@@ -204,3 +229,6 @@ def test_a_stalled_instrument_gives_error_frames_then_data_on_the_same_socket(
         frames = frames_until(ws, lambda fs: bool(fs) and fs[-1]["type"] == "data"
                               and fs[-1]["link"] == "Live", timeout_s=20.0)
         assert frames[-1]["ch1_power"] is not None
+        seen = frames_until(events, lambda fs: [f.get("state") for f in fs][-1:] == ["Live"])
+        states = [f["state"] for f in seen if f.get("kind") == "link_state"]
+        assert "Stale" in states and states[-1] == "Live"
