@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -93,7 +94,10 @@ class StreamClient:
 
     def offer(self, frame: dict[str, Any]) -> None:
         """Queue a frame, dropping the oldest when the client lags behind."""
-        text = json.dumps(frame, allow_nan=False)
+        self.offer_text(json.dumps(frame, allow_nan=False))
+
+    def offer_text(self, text: str) -> None:
+        """Queue an encoded frame, dropping the oldest when the client lags behind."""
         if self.queue.full():
             self.queue.get_nowait()
             self.dropped += 1
@@ -199,26 +203,32 @@ class StreamServer:
             batch.module, batch.channels, batch.t_wall[last], batch.values_dbm[last],
             batch.status[last])
         link = self._state.label
-        full_rate: dict[str, Any] | None = None
+        t_mono = batch.t_mono
+        encoded: dict[int, str] = {}  # row -> data frame text, shared by the clients
+        full_rate: str | None = None
         for client in self.clients:
             query = client.query
-            if client.kind == "batch" and query.module == batch.module:
-                if full_rate is None:  # built once, for every full-rate client
-                    full_rate = batch_frame(batch.module, batch.channels, batch.t_wall,
-                                            batch.values_dbm, batch.status, link=link)
-                client.offer(full_rate)
-            if client.kind != "stream" or query.module != batch.module:
+            if query.module != batch.module:
                 continue
-            # The newest row at least one interval after the last one sent (1 % slack: the
-            # acquisition paces at the same nominal interval).
-            wanted = client.last_data_mono + query.interval_s * 0.99
-            for i in range(len(batch)):
-                if batch.t_mono[i] >= wanted:
-                    row = snapshot_rows(batch.module, batch.channels, batch.t_wall[i],
-                                        batch.values_dbm[i], batch.status[i])
-                    client.offer(data_frame(row, link=link))
-                    client.last_data_mono = float(batch.t_mono[i])
-                    wanted = client.last_data_mono + query.interval_s * 0.99
+            if client.kind == "batch":
+                if full_rate is None:
+                    full_rate = json.dumps(batch_frame(
+                        batch.module, batch.channels, batch.t_wall, batch.values_dbm,
+                        batch.status, link=link), allow_nan=False)
+                client.offer_text(full_rate)
+            elif client.kind == "stream":
+                # Rows at least one interval apart (1 % slack: the acquisition paces at the
+                # same nominal interval and must not lose every other frame to jitter).
+                step = query.interval_s * 0.99
+                i = int(np.searchsorted(t_mono, client.last_data_mono + step))
+                while i < len(batch):
+                    if i not in encoded:
+                        row = snapshot_rows(batch.module, batch.channels, batch.t_wall[i],
+                                            batch.values_dbm[i], batch.status[i])
+                        encoded[i] = json.dumps(data_frame(row, link=link), allow_nan=False)
+                    client.offer_text(encoded[i])
+                    client.last_data_mono = float(t_mono[i])
+                    i = int(np.searchsorted(t_mono, client.last_data_mono + step))
 
     # ---- periodic frames ------------------------------------------------------------------
     async def _tick(self) -> None:
