@@ -58,6 +58,8 @@ QUEUE_FRAMES = 256  # per client; the oldest frame is dropped when a client lags
 DROPS_BEFORE_CLOSE = 4 * QUEUE_FRAMES  # dropped in a row: the client no longer reads
 STREAM_HEARTBEAT_S = 30.0
 HEALTH_HEARTBEAT_S = 10.0
+# A client that stops reading stops answering pings too: closed after PING_S + PING_S.
+PING_S = 10.0
 ERROR_EVERY_S = 1.0  # error frames while the link is not Live, at most this often
 TICK_S = 0.25
 # Browsers send Origin; a foreign web page must not read the lab's stream. Scripts send none.
@@ -148,6 +150,7 @@ class StreamServer:
         self._server = await serve(
             self._handle, self.host, self.requested_port, origins=self.origins,
             process_request=self._process_request, max_queue=4, close_timeout=2.0,
+            ping_interval=PING_S, ping_timeout=PING_S,
             server_header="ctp10-gui")
         self.link.batch_received.connect(self._on_batch)
         self.link.state_changed.connect(self._on_state)

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import selectors
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from ctp10_gui.share.frames import StreamQuery
+from ctp10_gui.share.server import PING_S, QUEUE_FRAMES, StreamClient
 from tests.conftest import SimProcess
 
 APP_START_TIMEOUT_S = 30.0
@@ -198,6 +201,15 @@ def test_full_rate_batches_and_prometheus_metrics(
     assert 'ctp10_reply_latency_seconds{quantile="0.95"}' in lines
 
 
+def test_a_lagging_client_loses_its_oldest_frames_with_a_count() -> None:
+    client = StreamClient("127.0.0.1:1", "/ws/power", "stream", StreamQuery(), 0.0)
+    for i in range(QUEUE_FRAMES + 5):
+        client.offer({"n": i})
+    assert client.dropped == client.dropped_in_a_row == 5
+    assert json.loads(client.queue.get_nowait()) == {"n": 5}  # 0-4 were dropped
+    assert client.queue.qsize() == QUEUE_FRAMES - 1
+
+
 def test_a_client_that_never_reads_does_not_slow_the_others(
         app_factory: Callable[..., AppProcess]) -> None:
     app = app_factory("--simulate")
@@ -207,6 +219,28 @@ def test_a_client_that_never_reads_does_not_slow_the_others(
         started = time.monotonic()
         frames = frames_until(reader, data_count(20), timeout_s=6.0)
         assert time.monotonic() - started < 4.0
+        assert frames[-1]["type"] == "data"
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_reading_is_closed_by_the_keepalive(
+        app_factory: Callable[..., AppProcess]) -> None:
+    app = app_factory("--simulate")
+    host, port = app.host_port.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # max_queue=1: the client's reader stops at the first unread frame, pongs included.
+    with (connect(f"{app.ws}/ws/power/batch", sock=sock, max_queue=1),
+          connect(f"{app.ws}/ws/power?interval=0.5") as reader):
+        started = time.monotonic()
+
+        def gone(frames: list[dict[str, Any]]) -> bool:
+            _, health = app.get("/health")
+            return health["clients"] == 1
+
+        frames_until(reader, gone, timeout_s=2 * PING_S + 10)
+        assert time.monotonic() - started <= 2 * PING_S + 10
+        frames = frames_until(reader, data_count(2))  # the reader is still served
         assert frames[-1]["type"] == "data"
 
 
