@@ -474,6 +474,8 @@ def run_event_loop(ctx: AppContext) -> int:
     finally:
         if server is not None:
             loop.run_until_complete(server.stop())
+        # Closed while the QApplication lives: a loop collected later touches deleted Qt objects.
+        loop.close()
         asyncio.set_event_loop(None)
 
 

@@ -66,6 +66,7 @@ def test_a_screenshot_needs_no_display(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "offscreen platform is used for the screenshot" in log_text(tmp_path)
+    assert "Exception ignored" not in result.stderr  # the asyncio loop closed with the app
 
 
 def plugin_needing(tmp_path: Path, absent: str) -> Path:
