@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import logging.handlers
@@ -17,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import qasync
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ctp10_gui import __version__
 from ctp10_gui.display_check import prepare_platform
+from ctp10_gui.event_loop import run_event_loop
 from ctp10_gui.hardware.simulator.options import SimulatorOptions
 from ctp10_gui.hardware.simulator.server import SimulatorServer
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
@@ -34,7 +33,6 @@ from ctp10_gui.models.recording import FlightRecorder
 from ctp10_gui.models.settings import AppSettings, SettingsStore, log_dir
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.share.address import parse_serve_address
-from ctp10_gui.share.server import StreamServer
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.main_window import MainWindow
@@ -438,47 +436,6 @@ def start(ctx: AppContext) -> None:
         ctx.screenshot = ScreenshotTaker(ctx.window, ctx.args.screenshot, ctx.app)
 
 
-def _serve(ctx: AppContext, loop: qasync.QEventLoop, host: str, port: int) -> StreamServer:
-    """Start the stream server on loop and show it in the status bar (OSError: port taken)."""
-    label = QLabel(ctx.window)
-
-    def show(clients: int) -> None:
-        where = f"Serving on {host}:{server.port} · {clients} client{'s' * (clients != 1)}"
-        label.setText(where if server.loopback else f"⚠ {where}, open to other computers")
-
-    server = StreamServer(ctx.controller, host, port, on_clients_changed=show)
-    loop.run_until_complete(server.start())
-    show(0)
-    ctx.window.add_status_widget(label)
-    ctx.extras["stream_server"] = server
-    if sys.stdout is not None:
-        print(f"ctp10-gui: serving ws://{host}:{server.port}/ws/power", flush=True)
-    return server
-
-
-def run_event_loop(ctx: AppContext) -> int:
-    """Run Qt's event loop as the asyncio loop (qasync); serve the stream if asked; return rc."""
-    loop = qasync.QEventLoop(ctx.app)
-    asyncio.set_event_loop(loop)
-    server: StreamServer | None = None
-    try:
-        serve = ctx.extras.get("serve")
-        if isinstance(serve, tuple):
-            try:
-                server = _serve(ctx, loop, *serve)
-            except OSError as exc:
-                message = f"ctp10-gui: cannot serve on {serve[0]}:{serve[1]}: {exc}"
-                log.error("%s", message)
-                ctx.window.show_message("Stream not served", message)
-        return int(loop.run_forever())
-    finally:
-        if server is not None:
-            loop.run_until_complete(server.stop())
-        # Closed while the QApplication lives: a loop collected later touches deleted Qt objects.
-        loop.close()
-        asyncio.set_event_loop(None)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; return the exit status (0 fine, 2 bad arguments, 3 screenshot failed)."""
     try:
@@ -493,7 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     start(ctx)
     try:
-        rc = run_event_loop(ctx)
+        serve = ctx.extras.get("serve")
+        rc = run_event_loop(ctx.app, ctx.window, ctx.controller,
+                            serve if isinstance(serve, tuple) else None)
     finally:
         ctx.shutdown()
         close_resource_manager()
