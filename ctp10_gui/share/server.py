@@ -82,7 +82,7 @@ class StreamClient:
     sent: int = 0
     dropped: int = 0
     dropped_in_a_row: int = 0
-    last_data_mono: float = -math.inf  # acquisition time of the last data frame sent (s)
+    next_due_mono: float = -math.inf  # acquisition time (s) at which the next frame is due
     last_error_at: float = -math.inf
     last_heartbeat_at: float = -math.inf
     error_count: int = 0
@@ -220,18 +220,31 @@ class StreamServer:
                         batch.status, link=link), allow_nan=False)
                 client.offer_text(full_rate)
             elif client.kind == "stream":
-                # Rows at least one interval apart (1 % slack: the acquisition paces at the
-                # same nominal interval and must not lose every other frame to jitter).
-                step = query.interval_s * 0.99
-                i = int(np.searchsorted(t_mono, client.last_data_mono + step))
-                while i < len(batch):
+                # One frame per point of the client's own time grid (interval apart), so the
+                # 20 ms batches do not stretch its period; the last frame of a batch carries
+                # the newest row, the freshest value a monitor can show.
+                due_at = client.next_due_mono
+                if due_at < t_mono[0] - query.interval_s:  # first batch, or after an outage
+                    due_at = float(t_mono[0])
+                # A row up to a tenth of an interval early still counts: rows paced at the
+                # same nominal rate jitter around the grid and must not skip a whole period.
+                early = 0.1 * query.interval_s
+                due: list[int] = []
+                while due_at - early <= t_mono[-1]:
+                    i = int(np.searchsorted(t_mono, due_at - early))
+                    if not due or due[-1] != i:
+                        due.append(i)
+                    due_at += query.interval_s
+                if not due:
+                    continue
+                due[-1] = len(batch) - 1
+                client.next_due_mono = due_at
+                for i in due:
                     if i not in encoded:
                         row = snapshot_rows(batch.module, batch.channels, batch.t_wall[i],
                                             batch.values_dbm[i], batch.status[i])
                         encoded[i] = json.dumps(data_frame(row, link=link), allow_nan=False)
                     client.offer_text(encoded[i])
-                    client.last_data_mono = float(t_mono[i])
-                    i = int(np.searchsorted(t_mono, client.last_data_mono + step))
 
     # ---- periodic frames ------------------------------------------------------------------
     async def _tick(self) -> None:
