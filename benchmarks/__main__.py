@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process so CPU and memory numbers do not mix.
 
 Usage: python -m benchmarks [name ...]   (names: acquisition, strip_chart, trace, recording,
-ring_buffer, alignment; none = all). Set QT_QPA_PLATFORM=offscreen without a display.
+ring_buffer, alignment, stream; none = all). Set QT_QPA_PLATFORM=offscreen without a display.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ("acquisition", "strip_chart", "trace", "recording", "ring_buffer", "alignment")
+ORDER = ("acquisition", "strip_chart", "trace", "recording", "ring_buffer", "alignment", "stream")
 
 
 def main(argv: list[str] | None = None) -> int:

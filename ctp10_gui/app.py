@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import time
@@ -20,6 +21,8 @@ from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ctp10_gui import __version__
+from ctp10_gui.display_check import prepare_platform
+from ctp10_gui.event_loop import run_event_loop
 from ctp10_gui.hardware.transport import close_resource_manager, parse_address
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
@@ -30,6 +33,7 @@ from ctp10_gui.models.recording.recovery import (
 )
 from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_dir
 from ctp10_gui.process_signals import ProcessSignals
+from ctp10_gui.share.address import parse_serve_address
 from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
 from ctp10_gui.views.main_window import MainWindow
@@ -63,6 +67,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="record the live data into this folder")
     p.add_argument("--settings", metavar="PATH", type=Path,
                    help="use this settings file instead of the per-user one")
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="serve the live stream to other programs (WebSocket /ws/power, "
+                        "GET /health); HOST defaults to 127.0.0.1 (this PC only)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p.parse_args(list(argv) if argv is not None else None)
 
@@ -249,6 +256,7 @@ class AppContext:
     reporter: ExceptionReporter
     log_path: Path
     record_folder: Path | None = None
+    serve: tuple[str, int] | None = None  # --serve HOST:PORT of the stream server
     screenshot: ScreenshotTaker | None = None
     garbage_collector: GarbageCollector | None = None
 
@@ -285,6 +293,11 @@ def build(argv: Sequence[str] | None = None, *,
     log.info("ctp10-gui %s starting (Python %s)", __version__, sys.version.split()[0])
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        # Qt aborts the process (SIGABRT) when its platform plugin cannot start: check first.
+        problem = prepare_platform(os.environ, screenshot=args.screenshot is not None)
+        if problem is not None:
+            log.error("%s", problem)
+            raise SystemExit(problem)
         app = QApplication(sys.argv[:1])
     qInstallMessageHandler(_qt_message)
     app.setApplicationName("ctp10-gui")
@@ -302,6 +315,12 @@ def build(argv: Sequence[str] | None = None, *,
         except ValueError as exc:
             raise SystemExit(f"ctp10-gui: {exc}") from None
         settings.remember_address(args.address)
+    serve = None
+    if args.serve is not None:
+        try:
+            serve = parse_serve_address(args.serve)
+        except ValueError as exc:
+            raise SystemExit(f"ctp10-gui: {exc}") from None
     apply_theme(app, settings.theme)
     controller = LinkController(acquisition_settings(settings))
     sim = simulator or BuiltinSimulator()
@@ -309,7 +328,7 @@ def build(argv: Sequence[str] | None = None, *,
     window.closed.connect(controller.shutdown)
     reporter.window = window
     return AppContext(app, window, controller, sim, store, settings, args, reporter, log_path,
-                      record_folder=args.record)
+                      record_folder=args.record, serve=serve)
 
 
 def start(ctx: AppContext) -> None:
@@ -365,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals = ProcessSignals(lambda signum: ctx.app.exit(128 + signum))
     signals.install()
     try:
-        rc = ctx.app.exec()
+        rc = run_event_loop(ctx.app, ctx.window, ctx.controller, ctx.serve)
     finally:
         signals.uninstall()
         ctx.shutdown()

@@ -1,7 +1,8 @@
 """Install a double-click launcher: a Linux .desktop entry, or Windows Start-menu/desktop shortcuts.
 
 Run once after installing the package: ``ctp10-install-launcher`` (``--uninstall`` removes it,
-``--dry-run`` only prints what would be done).
+``--dry-run`` only prints what would be done). For the one-folder bundle (no Python on the PC),
+run the ``ctp10-install-launcher`` inside the bundle folder, or ``--bundle FOLDER`` from a venv.
 """
 
 from __future__ import annotations
@@ -37,9 +38,25 @@ class Plan:
     commands: list[list[str]] = field(default_factory=list)
 
 
-def launch_command(*, windows: bool | None = None) -> list[str]:
-    """Return the command that starts the app: the ctp10-gui script if installed, else python -m."""
+def bundle_executable(folder: Path, *, windows: bool | None = None) -> Path:
+    """Return the app executable in a bundle folder (or the executable); ValueError if none."""
     windows = sys.platform == "win32" if windows is None else windows
+    name = "ctp10-gui.exe" if windows else "ctp10-gui"
+    for candidate in (folder, folder / name):
+        if candidate.is_file() and candidate.name == name:
+            return candidate.resolve()
+    raise ValueError(f"{folder} holds no {name}: give the bundle folder (dist/ctp10-gui) "
+                     "or its executable")
+
+
+def launch_command(*, windows: bool | None = None, bundle: Path | None = None) -> list[str]:
+    """Return the command that starts the app: the bundle's, the ctp10-gui script, or python -m."""
+    windows = sys.platform == "win32" if windows is None else windows
+    if bundle is not None:
+        return [str(bundle_executable(bundle, windows=windows))]
+    if getattr(sys, "frozen", False):
+        # Run from inside the bundle: the app executable sits beside this one.
+        return [str(bundle_executable(Path(sys.executable).parent, windows=windows))]
     bindir = Path(sys.executable).parent
     # On Windows the gui-script (no console window) is Scripts\\ctp10-gui.exe.
     names = ["ctp10-gui.exe"] if windows else ["ctp10-gui"]
@@ -152,8 +169,9 @@ def windows_uninstall_script(*, desktop: bool = True) -> str:
     """Return the PowerShell that removes the shortcuts."""
     lines = ["$shell = New-Object -ComObject WScript.Shell"]
     for special in ["Programs", "Desktop"] if desktop else ["Programs"]:
-        lines.append(f"Remove-Item -ErrorAction SilentlyContinue (Join-Path "
-                     f"$shell.SpecialFolders({_ps_quote(special)}) {_ps_quote(SHORTCUT_FILE)})")
+        lines += [f"$path = Join-Path $shell.SpecialFolders({_ps_quote(special)}) "
+                  f"{_ps_quote(SHORTCUT_FILE)}",
+                  "if (Test-Path $path) { Remove-Item $path; Write-Output \"removed $path\" }"]
     return "\n".join(lines)
 
 
@@ -172,6 +190,25 @@ def _run(command: list[str]) -> bool:
     if result.stdout.strip():
         print(result.stdout.strip())
     return True
+
+
+def desktop_copy(plan: Plan) -> Path | None:
+    """Return the launcher the plan puts on the desktop, None if it puts none there."""
+    return next((p for p in plan.files if p.name == DESKTOP_FILE
+                 and p.parent.name != "applications"), None)
+
+
+def install_summary(plan: Plan, *, desktop_asked: bool) -> str:
+    """Return what an applied plan did, in one or two sentences that say only what is true."""
+    menu = next((p for p in plan.files if p.parent.name == "applications"), None)
+    where = [f"the applications menu ({menu})"] if menu is not None else []
+    on_desktop = desktop_copy(plan)
+    if on_desktop is not None:
+        where.append(f"on the desktop ({on_desktop})")
+    text = f"{APP_NAME} is in " + " and ".join(where) + "."
+    if desktop_asked and on_desktop is None:
+        text += " No desktop folder was found, so nothing was put on the desktop."
+    return text
 
 
 def apply_plan(plan: Plan, *, dry_run: bool = False) -> None:
@@ -193,42 +230,73 @@ def apply_plan(plan: Plan, *, dry_run: bool = False) -> None:
             _run(command)
 
 
-def remove_plan(plan: Plan, *, dry_run: bool = False) -> None:
-    """Delete the plan's files that exist."""
+def remove_plan(plan: Plan, *, dry_run: bool = False) -> int:
+    """Delete the plan's files that exist; return how many there were."""
+    found = 0
     for path in plan.files:
         if path.exists():
+            found += 1
             print(f"{'would remove' if dry_run else 'removing'} {path}")
             if not dry_run:
                 path.unlink()
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Install (or remove) the launcher for this user; return 0 on success."""
+    """Install (or remove) the launcher for this user; return 0 on success, 1 on failure."""
     parser = argparse.ArgumentParser(
         prog="ctp10-install-launcher",
         description=f"Add {APP_NAME} to the applications menu and the desktop.")
     parser.add_argument("--no-desktop", action="store_true", help="menu entry only")
     parser.add_argument("--uninstall", action="store_true", help="remove the launcher")
     parser.add_argument("--dry-run", action="store_true", help="print, change nothing")
+    parser.add_argument("--bundle", metavar="FOLDER", type=Path,
+                        help="start the one-folder bundle in FOLDER (dist/ctp10-gui) instead of "
+                             "this Python installation")
     args = parser.parse_args(list(argv) if argv is not None else None)
     desktop = not args.no_desktop
+    if sys.platform == "darwin":
+        print(f"On macOS there is no launcher to install: drag {APP_NAME}.app (dist/) into "
+              "Applications, or run ctp10-gui from a terminal.", file=sys.stderr)
+        return 1
+    try:
+        command = None if args.uninstall else launch_command(bundle=args.bundle)
+    except ValueError as exc:
+        print(f"ctp10-install-launcher: {exc}", file=sys.stderr)
+        return 1
     if sys.platform == "win32":
         icon = Path(str(resources.files("ctp10_gui.resources").joinpath("icon.ico")))
-        script = (windows_uninstall_script(desktop=desktop) if args.uninstall
-                  else windows_script(launch_command(windows=True), icon, desktop=desktop))
-        command = ["powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-Command", script]
+        script = (windows_uninstall_script(desktop=desktop) if command is None
+                  else windows_script(command, icon, desktop=desktop))
         if args.dry_run:
             print(script)
+            print("Nothing was changed (dry run).")
             return 0
-        return 0 if _run(command) else 1
-    plan = linux_plan(Path.home(), desktop=desktop)
-    if args.uninstall:
-        remove_plan(plan, dry_run=args.dry_run)
-    else:
-        apply_plan(plan, dry_run=args.dry_run)
-        if not args.dry_run:
-            print(f"{APP_NAME} is in the applications menu"
-                  + (" and on the desktop." if desktop else "."))
+        ok = _run(["powershell", "-NoProfile", "-ExecutionPolicy", "Bypass", "-Command", script])
+        if ok and command is not None:
+            places = "the Start menu and the desktop" if desktop else "the Start menu"
+            print(f"{APP_NAME} is in {places}; it starts {subprocess.list2cmdline(command)}")
+        elif not ok:
+            print("Nothing was confirmed by PowerShell: see the warning above.", file=sys.stderr)
+        return 0 if ok else 1
+    plan = linux_plan(Path.home(), desktop=desktop, command=command)
+    try:
+        if args.uninstall:
+            found = remove_plan(plan, dry_run=args.dry_run)
+            if not found:
+                print(f"No {APP_NAME} launcher was installed for this user: nothing to remove.")
+            elif not args.dry_run:
+                print(f"{APP_NAME} launcher removed ({found} file{'s' if found != 1 else ''}).")
+        else:
+            apply_plan(plan, dry_run=args.dry_run)
+            if not args.dry_run:
+                print(install_summary(plan, desktop_asked=desktop))
+                print(f"It starts: {shlex.join(command or [])}")
+    except OSError as exc:
+        print(f"ctp10-install-launcher: {exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print("Nothing was changed (dry run).")
     return 0
 
 

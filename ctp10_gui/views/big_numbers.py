@@ -5,14 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QScreen, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.views.readouts import ReadoutGrid, ReadoutHub
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.theme import Theme
+
+CLOSE_KEYS = ("Esc", "F11")  # keys that leave the big-numbers window
+# A window manager applies the fullscreen state within a few frames; checked after this (ms).
+FULLSCREEN_CHECK_MS = 300
 
 
 class BigNumbersWindow(QWidget):
@@ -48,10 +52,29 @@ class BigNumbersWindow(QWidget):
         layout.addLayout(top)
         self.grid = ReadoutGrid(hub, theme, big=True, parent=self)
         layout.addWidget(self.grid, 1)
-        for key in ("Esc", "F11"):
+        for key in CLOSE_KEYS:
             QShortcut(QKeySequence(key), self).activated.connect(self.close)
         hub.changed.connect(self._sync_unit)
         self._sync_unit()
+
+    def show_full_screen(self, screen: QScreen | None = None) -> None:
+        """Show full screen on screen (default: its own); cover it even with no window manager."""
+        if screen is not None and self.windowHandle() is not None:
+            self.windowHandle().setScreen(screen)
+        elif screen is not None:
+            self.move(screen.geometry().topLeft())
+        self.showFullScreen()
+        # Without a window manager nobody honours the fullscreen request and the window keeps
+        # its own size (an 822 x 100 strip): look again once a window manager would have acted.
+        QTimer.singleShot(FULLSCREEN_CHECK_MS, self._cover_screen)
+
+    def _cover_screen(self) -> None:
+        """Size the window to its screen when fullscreen was asked for but not applied."""
+        if not self.isVisible() or not self.isFullScreen():
+            return
+        wanted = self.screen().geometry()
+        if self.geometry() != wanted:
+            self.setGeometry(wanted)
 
     def apply_theme(self, theme: Theme) -> None:
         """Restyle the cards."""

@@ -55,6 +55,7 @@ from ctp10_gui.views.live_strip import LiveStrip
 from ctp10_gui.views.plot_export import ImageNotes, chart_notes, export_plot_dialog, trace_notes
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
+from ctp10_gui.views.shortcuts_dialog import shortcuts_action
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.sweep_panel import SweepPanel
@@ -319,6 +320,7 @@ class MainWindow(QMainWindow):
         logs = QAction("Open &log folder", self)
         logs.triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
+        help_menu.addAction(shortcuts_action(self))
         help_menu.addAction(logs)
         about = QAction("&About", self)
         about.triggered.connect(self._about)
@@ -586,7 +588,7 @@ class MainWindow(QMainWindow):
                 self.big_numbers.setWindowIcon(app_icon())
                 self.big_numbers.closed.connect(lambda: self.big_action.setChecked(False))
                 self.theme_changed.connect(self.big_numbers.apply_theme)
-            self.big_numbers.showFullScreen()
+            self.big_numbers.show_full_screen(self.screen())
             self.big_numbers.activateWindow()
         elif self.big_numbers is not None and self.big_numbers.isVisible():
             self.big_numbers.close()

@@ -58,3 +58,68 @@ def test_windows_shortcuts_script_uses_wscript_shell_for_menu_and_desktop() -> N
                                      desktop=False)
     assert r"'C:\it''s\pythonw.exe'" in quoted and "'-m ctp10_gui'" in quoted
     assert "Desktop" not in quoted
+
+
+def test_no_desktop_folder_means_no_claim_about_the_desktop(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (home / "Desktop").rmdir()
+    assert launcher.main([]) == 0
+    out = capsys.readouterr().out
+    assert "in the applications menu" in out
+    assert "and on the desktop" not in out
+    assert "No desktop folder was found, so nothing was put on the desktop." in out
+    assert not any(home.rglob("Desktop"))
+
+
+def test_install_names_the_desktop_only_when_it_wrote_there(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert launcher.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"on the desktop ({home / 'Desktop' / 'ctp10-gui.desktop'})" in out
+    assert launcher.main(["--no-desktop", "--uninstall"]) == 0
+    assert "launcher removed (2 files)" in capsys.readouterr().out  # menu entry and icon
+    assert launcher.main(["--uninstall"]) == 0
+    assert "launcher removed (1 file)" in capsys.readouterr().out
+    assert launcher.main(["--uninstall"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out
+
+
+def fake_bundle(folder: Path) -> Path:
+    """Return an executable named like the bundle's app in folder (what PyInstaller writes)."""
+    folder.mkdir(parents=True)
+    exe = folder / "ctp10-gui"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def test_the_launcher_can_start_the_one_folder_bundle(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exe = fake_bundle(home / "apps" / "ctp 10" / "ctp10-gui")
+    assert launcher.main(["--bundle", str(exe.parent)]) == 0
+    entry = (home / ".local/share/applications/ctp10-gui.desktop").read_text()
+    assert f'Exec="{exe}"' in entry
+    assert f"It starts: '{exe}'" in capsys.readouterr().out
+    assert launcher.launch_command(bundle=exe) == [str(exe)]
+
+
+def test_a_folder_without_the_bundle_is_refused_with_a_sentence(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert launcher.main(["--bundle", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert f"{home} holds no ctp10-gui" in err
+    assert not (home / ".local").exists()
+
+
+def test_inside_the_bundle_the_launcher_points_at_its_sibling_app(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = fake_bundle(tmp_path / "dist" / "ctp10-gui")
+    monkeypatch.setattr(launcher.sys, "frozen", True, raising=False)
+    monkeypatch.setattr(launcher.sys, "executable", str(exe.parent / "ctp10-install-launcher"))
+    assert launcher.launch_command(windows=False) == [str(exe)]
+
+
+def test_windows_uninstall_reports_only_what_it_removed() -> None:
+    script = launcher.windows_uninstall_script()
+    assert script.count("if (Test-Path $path) { Remove-Item $path") == 2
+    assert "SilentlyContinue" not in script
