@@ -28,7 +28,7 @@ def start_stream_server(loop: qasync.QEventLoop, window: MainWindow, link: LinkP
     server = StreamServer(link, host, port, on_clients_changed=show)
     loop.run_until_complete(server.start())
     show(0)
-    window.add_status_widget(label)
+    window.statusBar().addPermanentWidget(label)
     if sys.stdout is not None:  # the line scripts and tests read the bound port from
         print(f"ctp10-gui: serving ws://{host}:{server.port}/ws/power", flush=True)
     return server
