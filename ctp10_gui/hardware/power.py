@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from ctp10_gui.hardware.scpi import PowerUnit
+
+# The unit a person reads and settings store; the instrument's own spelling is PowerUnit.
+PowerUnitText = Literal["dBm", "mW"]
 
 __all__ = [
     "OVER_RANGE_SENTINEL",

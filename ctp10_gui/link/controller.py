@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ctp10_gui.hardware.ctp10 import CTP10, Identity
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure
-from ctp10_gui.hardware.scpi import PowerUnit
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.hardware.transport import Transport, host_port, parse_address
 from ctp10_gui.link.worker import (
     AcquisitionWorker,
@@ -286,15 +286,17 @@ class LinkController(QObject):
 
     def set_module(self, module: int) -> None:
         """Poll the detectors of module (1–20)."""
-        if not 1 <= module <= 20:
-            raise ValueError(f"module must be within 1–20, got {module}")
+        low, high = DETECTOR_MODULES
+        if not low <= module <= high:
+            raise ValueError(f"module must be within {low}–{high}, got {module}")
         self._configure(module=module)
 
     def set_channels(self, channels: Sequence[int]) -> None:
         """Poll these channels (each 1–6) of the selected module."""
         chans = tuple(int(c) for c in channels)
-        if not chans or not all(1 <= c <= 6 for c in chans):
-            raise ValueError(f"channels must be one or more of 1–6, got {chans}")
+        low, high = DETECTOR_CHANNELS
+        if not chans or not all(low <= c <= high for c in chans):
+            raise ValueError(f"channels must be one or more of {low}–{high}, got {chans}")
         self._configure(channels=chans)
 
     def set_interval(self, seconds: float) -> None:

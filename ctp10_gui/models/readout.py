@@ -11,11 +11,12 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, overload
+from typing import overload
 
 import numpy as np
 
-from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.hardware.ctp10 import DETECTOR_FLOOR_DBM, DETECTOR_MAX_DBM
+from ctp10_gui.hardware.power import ChannelStatus, PowerUnitText
 from ctp10_gui.models.alignment import DEFAULT_PEAK_AVERAGE_S, AveragedPeak
 from ctp10_gui.models.samples import SnapshotBatch
 
@@ -23,10 +24,7 @@ log = logging.getLogger(__name__)
 
 MINUS = "\u2212"  # the true minus sign: a hyphen is too short to read from 2 m away
 NO_DATA = "— —"
-DEFAULT_FLOOR_DBM = -80.0  # same as hardware.ctp10.DETECTOR_FLOOR_DBM
-DEFAULT_MAX_DBM = 10.0  # same as hardware.ctp10.DETECTOR_MAX_DBM
 
-PowerUnitText = Literal["dBm", "mW"]
 
 
 # --------------------------------------------------------------------------- conversions
@@ -103,8 +101,8 @@ def format_power(
     value_dbm: float,
     unit: PowerUnitText,
     status: ChannelStatus | int | None,
-    floor_dbm: float = DEFAULT_FLOOR_DBM,
-    max_dbm: float = DEFAULT_MAX_DBM,
+    floor_dbm: float = DETECTOR_FLOOR_DBM,
+    max_dbm: float = DETECTOR_MAX_DBM,
 ) -> str:
     """Format a reading for a readout: "−12.34 dBm", "58.30 µW", "< −80.00 dBm", "≥ 10.00 dBm".
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import platformdirs
 
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "ctp10-gui"
@@ -28,8 +30,6 @@ SETTINGS_FILE = "settings.json"
 SCHEMA_VERSION = 1
 MAX_RECENT_ADDRESSES = 10
 WINDOWS_S = (10.0, 60.0, 600.0, 3600.0)  # strip-chart windows: 10 s, 1 min, 10 min, 1 h
-CHANNEL_RANGE = (1, 6)
-MODULE_RANGE = (1, 20)
 # A settings file is a few kB; a larger one is damaged (or not ours) and is not read whole.
 MAX_SETTINGS_BYTES = 1024 * 1024
 MAX_LABEL_CHARS = 200  # a sample label; file names keep its first 40 safe characters
@@ -152,7 +152,7 @@ def _choice(value: Any, allowed: tuple[Any, ...]) -> Any:
 def _channels(value: Any) -> list[int]:
     if not isinstance(value, list) or not value:
         raise _Bad(f"{value!r} is not a non-empty list of channels")
-    chans = sorted({_integer(v, *CHANNEL_RANGE) for v in value})
+    chans = sorted({_integer(v, *DETECTOR_CHANNELS) for v in value})
     return chans
 
 
@@ -206,7 +206,7 @@ def _backoff(value: Any) -> tuple[dict[str, float | int], list[str]]:
 _SIMPLE_RULES: dict[str, Callable[[Any], Any]] = {
     "address": _optional_text,
     "use_simulator": _boolean,
-    "module": lambda v: _integer(v, *MODULE_RANGE),
+    "module": lambda v: _integer(v, *DETECTOR_MODULES),
     "channels": _channels,
     "poll_interval_s": lambda v: _number(v, 0.001, 10.0),
     "live": _boolean,

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.hardware.scpi import DETECTOR_MODULES
 
 STREAM_PATHS = ("/ws/power", "/ws/v2/power", "/api/v1/ws/power", "/api/v1/ws/v2/power")
 BATCH_PATH = "/ws/power/batch"  # every snapshot, one frame per acquisition batch (≤ 20 ms)
@@ -20,7 +21,6 @@ HEALTH_WS_PATH = "/ws/health"
 METRICS_PATH = "/metrics"
 HEALTH_PATH = "/health"
 SNAPSHOT_PATH = "/detector/snapshot"
-MODULE_RANGE = (1, 20)
 DEFAULT_MODULE = 4
 INTERVAL_RANGE_S = (0.01, 10.0)
 DEFAULT_INTERVAL_S = 0.1
@@ -58,7 +58,7 @@ def parse_query(target: str) -> StreamQuery:
             module = int(text)
         except ValueError:
             raise ValueError(f"module must be a whole number 1–20, got {text!r}") from None
-        if not MODULE_RANGE[0] <= module <= MODULE_RANGE[1]:
+        if not DETECTOR_MODULES[0] <= module <= DETECTOR_MODULES[1]:
             raise ValueError(f"module must be 1–20, got {module}")
     interval = DEFAULT_INTERVAL_S
     text = _one(params, "interval")

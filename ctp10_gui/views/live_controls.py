@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
-from ctp10_gui.hardware.scpi import PowerUnit
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkHealth, LinkState, LinkStatus
 from ctp10_gui.models.samples import SnapshotBatch
@@ -97,13 +97,13 @@ class LiveControls(QWidget):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.module_spin = QSpinBox(self)
-        self.module_spin.setRange(1, 20)
+        self.module_spin.setRange(*DETECTOR_MODULES)
         self.module_spin.setValue(module)
         self.module_spin.setToolTip("Detector module slot (1–20)")
         form.addRow("Module", self.module_spin)
         boxes = QHBoxLayout()
         self.channel_boxes: dict[int, QCheckBox] = {}
-        for ch in range(1, 7):
+        for ch in range(DETECTOR_CHANNELS[0], DETECTOR_CHANNELS[1] + 1):
             box = QCheckBox(str(ch), self)
             box.setChecked(ch in self._channels)
             box.setToolTip(f"Acquire channel {ch}")

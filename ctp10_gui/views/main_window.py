@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui import __version__
 from ctp10_gui.hardware.ctp10 import Identity, ReferenceResult
+from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.channel_names import ChannelNames
 from ctp10_gui.models.connection import LinkState, LinkStatus
@@ -492,7 +493,8 @@ class MainWindow(QMainWindow):
         self.alignment.focus.set_focus(list(self.settings.focus_channels))
 
     def _names_changed(self) -> None:
-        self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(1, 7)})
+        self.chart.set_channel_names({ch: self.hub.title(ch) for ch in range(DETECTOR_CHANNELS[0],
+                                                                 DETECTOR_CHANNELS[1] + 1)})
         self.alignment.focus.rename()
         self.live_strip.set_focus(self.alignment.focus.focus)
 

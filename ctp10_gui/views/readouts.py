@@ -25,13 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus, PowerUnitText
 from ctp10_gui.models.channel_names import ChannelNames, channel_key, check_name
 from ctp10_gui.models.connection import LinkState, LinkStatus, stale_after_s
 from ctp10_gui.models.readout import (
     NO_DATA,
     ChannelReading,
-    PowerUnitText,
     ReadoutModel,
     format_age,
     format_db,

@@ -33,12 +33,12 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
+from ctp10_gui.hardware.power import PowerUnitText
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.recording.events import SETTING_EVENT
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
 from ctp10_gui.models.recording.format import (
     BatchLike,
-    PowerUnitName,
     RecordingMetadata,
     identity_dict,
 )
@@ -208,7 +208,7 @@ class RecordingControls(QWidget):
     def metadata(self) -> RecordingMetadata:
         """Return what the sidecar says about the current instrument, channels and unit."""
         module, channels = self._layout or (self.settings.module, tuple(self.settings.channels))
-        unit: PowerUnitName = "mW" if self.settings.power_unit == "mW" else "dBm"
+        unit: PowerUnitText = "mW" if self.settings.power_unit == "mW" else "dBm"
         return RecordingMetadata(
             module=module,
             channels=channels,

@@ -8,15 +8,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from ctp10_gui import __version__
-from ctp10_gui.hardware.power import ChannelStatus
+from ctp10_gui.hardware.power import ChannelStatus, PowerUnitText
 from ctp10_gui.models.readout import dbm_to_mw
-
-PowerUnitName = Literal["dBm", "mW"]
 
 # Index = ChannelStatus value: ("ok", "under", "over", "error").
 STATUS_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in sorted(ChannelStatus))
@@ -48,7 +46,7 @@ class RecordingMetadata:
 
     module: int
     channels: tuple[int, ...]
-    unit: PowerUnitName = "dBm"
+    unit: PowerUnitText = "dBm"
     identity: Mapping[str, str] | None = None
     wavelengths_nm: Mapping[int, float] = field(default_factory=dict)
     references: Mapping[str, float] = field(default_factory=dict)
@@ -73,7 +71,7 @@ def identity_dict(identity: object | None) -> dict[str, str] | None:
     return {"raw": str(identity)}
 
 
-def header_line(channels: Sequence[int], unit: PowerUnitName) -> str:
+def header_line(channels: Sequence[int], unit: PowerUnitText) -> str:
     """Return the CSV header line (with newline) for these channel numbers and unit."""
     cols = ["iso_time", "unix_time"]
     for c in channels:
@@ -120,7 +118,7 @@ def format_rows(
     t_wall: np.ndarray,
     values_dbm: np.ndarray,
     status: np.ndarray,
-    unit: PowerUnitName,
+    unit: PowerUnitText,
     timefmt: TimeFormatter | None = None,
 ) -> str:
     """Return CSV snapshot rows (each ending in newline) for N×C dBm values and statuses."""
