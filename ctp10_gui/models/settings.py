@@ -22,6 +22,7 @@ from typing import Any
 import platformdirs
 
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
+from ctp10_gui.models.connection import BackoffPolicy
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ MAX_LABEL_CHARS = 200  # a sample label; file names keep its first 40 safe chara
 
 
 def default_backoff() -> dict[str, float | int]:
-    """Return the reconnection back-off defaults (keys match models.connection.BackoffPolicy)."""
-    return {"initial_s": 1.0, "factor": 2.0, "cap_s": 30.0, "jitter": 0.2, "max_attempts": 10}
+    """Return the reconnection back-off defaults: BackoffPolicy's own, as a table."""
+    return dict(asdict(BackoffPolicy()))
 
 
 @dataclass
@@ -182,6 +183,7 @@ _BACKOFF_RULES: dict[str, Callable[[Any], float | int]] = {
     "cap_s": lambda v: _number(v, 1.0, 3600.0),
     "jitter": lambda v: _number(v, 0.0, 0.5),
     "max_attempts": lambda v: _integer(v, 1, 1000),
+    "slow_retry_s": lambda v: _number(v, 1.0, 3600.0),
 }
 
 
@@ -196,6 +198,9 @@ def _backoff(value: Any) -> tuple[dict[str, float | int], list[str]]:
                 out[key] = rule(value[key])
             except _Bad:
                 bad.append(f"backoff.{key}")
+    if out["slow_retry_s"] < out["cap_s"]:
+        bad.append("backoff.slow_retry_s")
+        out["slow_retry_s"] = max(default_backoff()["slow_retry_s"], out["cap_s"])
     if out["cap_s"] < out["initial_s"]:
         bad.append("backoff.cap_s")
         defaults = default_backoff()
