@@ -41,9 +41,9 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_fetch(repeats: int) -> None:
+def bench_fetch(repeats: int, block_trailer: bool) -> None:
     """Time fetch_trace of a 940 001-point TF trace from the simulator over TCP loopback."""
-    with SimulatorServer(SimulatorOptions(speedup=1000.0)) as sim:
+    with SimulatorServer(SimulatorOptions(speedup=1000.0, block_trailer=block_trailer)) as sim:
         for command in (":INIT:WAV:STAR 1520NM", ":INIT:WAV:STOP 1614NM", ":INIT:WAV:SAMP 0.1PM"):
             sim.instrument.handle(command)
         ctp10 = CTP10(VisaTransport(sim.address, io_timeout_s=5.0))
@@ -62,9 +62,10 @@ def bench_fetch(repeats: int) -> None:
         finally:
             ctp10.close()
             close_resource_manager()
-    print(f"fetch+parse {TRACE_POINTS} points (Y block, X rebuilt): {fetch:7.1f} ms "
+    variant = "CR LF after each block" if block_trailer else "no block trailer"
+    print(f"[{variant}] fetch+parse {TRACE_POINTS} points (Y block, X rebuilt): {fetch:7.1f} ms "
           f"(goal ≤ 100) · first fetch incl. simulator synthesis {first:.1f} ms")
-    print(f"fetch+parse with the X block too (7.5 MB more):        {with_x:7.1f} ms")
+    print(f"[{variant}] fetch+parse with the X block too (7.5 MB more):        {with_x:7.1f} ms")
 
 
 def synthetic_trace() -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +217,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9, help="runs per median (≥ 1)")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    bench_fetch(args.repeats)
+    for block_trailer in (False, True):  # the simulator's default, then the variant
+        bench_fetch(args.repeats, block_trailer)
     bench_draw(app, args.repeats)
 
 

@@ -142,10 +142,19 @@ class SocketReader:
         return out
 
     def peek_byte(self, wait_s: float) -> bytes:
-        """Return the next byte without consuming it, waiting at most wait_s s; b"" if none."""
+        """Return the next byte without consuming it, waiting at most wait_s s (0: only what
+        has arrived); b"" if none."""
         if not self._buffer:
             try:
-                self._fill(self._clock() + wait_s, 0)
-            except DeadlineExceeded:
+                readable, _, _ = select.select([self._sock], [], [], max(wait_s, 0.0))
+                chunk = self._sock.recv(RECV_SIZE) if readable else None
+            except (ConnectionResetError, ConnectionAbortedError):
+                raise
+            except (OSError, ValueError) as exc:  # a socket closed under us
+                raise PeerClosed(str(exc)) from exc
+            if chunk is None:
                 return b""
+            if not chunk:
+                raise PeerClosed("end of stream")
+            self._buffer += chunk
         return bytes(self._buffer[:1])

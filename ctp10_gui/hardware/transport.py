@@ -61,9 +61,10 @@ Resolver = Callable[[str, int], str]  # (host, port) -> IPv4 address text; may b
 
 DEFAULT_PORT = 5025
 TERMINATION = "\r\n"
-# A CR LF that follows a binary block arrives with the block's last segment; waiting longer
-# than this for it only slows instruments that send no trailer.
-BLOCK_TRAILER_WAIT_S = 0.05
+# A CR LF after a binary block is taken only if it has already arrived: instruments that send
+# none (the outside evidence says a CTP10 may not) must not cost a wait per block, and a
+# trailer that comes later is skipped before the next reply is read.
+BLOCK_TRAILER_WAIT_S = 0.0
 # The longest legitimate text reply (traces come as binary blocks): anything longer is garbage.
 MAX_LINE_BYTES = 64 * 1024
 # A block whose size the caller did not give: 22 M float64 points, a full 1240–1680 nm X axis
