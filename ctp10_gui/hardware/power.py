@@ -11,6 +11,10 @@ import numpy as np
 
 from ctp10_gui.hardware.scpi import PowerUnit
 
+# Kinds of the events a poll reports beside its values (recorded as event rows).
+UNIT_CHANGED_EVENT = "unit_changed"  # a detector's unit was changed by someone else
+RESYNC_EVENT = "resync"  # a reply did not fit its query: the session was reopened
+
 # The unit a person reads and settings store; the instrument's own spelling is PowerUnit.
 PowerUnitText = Literal["dBm", "mW"]
 

@@ -33,7 +33,9 @@ from ctp10_gui.hardware.errors import (
 )
 from ctp10_gui.hardware.power import (
     OVER_RANGE_SENTINEL,
+    RESYNC_EVENT,
     UNDER_RANGE_DBM,
+    UNIT_CHANGED_EVENT,
     ChannelStatus,
     PowerRow,
     decode_power_unit,
@@ -269,7 +271,7 @@ class PowerPoller:
                     f"{_UNIT_NAMES[previous]} (changed on the instrument); values are "
                     "converted to dBm from this sample on")
             log.warning("%s", text)
-            events.append(("unit_changed", text))
+            events.append((UNIT_CHANGED_EVENT, text))
         self._events = tuple(events)
 
     def _resync(self, turn: int, text: str) -> PowerRow:
@@ -296,7 +298,7 @@ class PowerPoller:
             raise self._owner.garbled(message, fresh, "reply stream still out of step after a "
                                       "resync")
         where = short_address(self._owner.address)
-        self._events = (*self._events, ("resync", f"garbled reply from {where}: {why}"))
+        self._events = (*self._events, (RESYNC_EVENT, f"garbled reply from {where}: {why}"))
         return self._row(turn, fresh, sent_at, t_reply, t_wall)
 
     def _first_reply(self, message: str, count: int) -> str | None:

@@ -37,7 +37,12 @@ from ctp10_gui.models.derived import DerivedChannel
 from ctp10_gui.models.derived_readings import DerivedReadings
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
-from ctp10_gui.models.recording.events import REFERENCE_EVENT, SWEEP_EVENT, ReferenceChanges
+from ctp10_gui.models.recording.events import (
+    READOUTS_RESET_EVENT,
+    REFERENCE_EVENT,
+    SWEEP_EVENT,
+    ReferenceChanges,
+)
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder
 from ctp10_gui.models.recording.live_recorder import LiveRecorder
 from ctp10_gui.models.recording.recovery import RECORDING_FOLDERS_FILE, RecordingFolders
@@ -502,8 +507,8 @@ class MainWindow(QMainWindow):
         """Say in the window and in the recordings that peaks and statistics started afresh."""
         text = f"Peaks, Δ to peak and ages reset: {why}."
         self.show_notice(text)
-        self.recording.flight_recorder.add_event("readouts_reset", text)
-        self.recording.recorder.write_event("readouts_reset", text)
+        self.recording.flight_recorder.add_event(READOUTS_RESET_EVENT, text)
+        self.recording.recorder.write_event(READOUTS_RESET_EVENT, text)
 
     def show_notice(self, text: str) -> None:
         """Show a notice above the tabs for a minute, stamped with the local time."""

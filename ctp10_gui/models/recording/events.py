@@ -14,6 +14,7 @@ from ctp10_gui.hardware.ctp10 import ReferenceResult
 SWEEP_EVENT = "sweep"  # text: "started", or the outcome and its sentence
 REFERENCE_EVENT = "reference"  # text: the channel and its reference state
 SETTING_EVENT = "setting"  # text: a setting set, or changed between two state reads
+READOUTS_RESET_EVENT = "readouts_reset"  # text: why peaks and statistics started afresh
 
 
 def describe_reference(module: int, channel: int, result: ReferenceResult) -> str:
