@@ -394,9 +394,7 @@ class MainWindow(QMainWindow):
             lambda i: self.live_strip.setVisible(self.tabs.widget(i) is not self.alignment.stack))
         self.live_strip.setVisible(self.tabs.currentWidget() is not self.alignment.stack)
         c.state_changed.connect(self.live_strip.laser.set_link_status)
-        form = self.instrument.rlaser_form
-        form.value_read.connect(lambda name, value: self.live_strip.laser.laser_read(
-            form.group.index[0], bool(value)) if name == "output" else None)
+        self.instrument.rlaser_form.value_read.connect(self._reference_laser_read)
         self._names_changed()
         self.readouts.reset_peaks_action.triggered.connect(self.derived.reset_peaks)
         self.readouts.reset_all_button.clicked.connect(self.derived.reset_peaks)
@@ -468,6 +466,12 @@ class MainWindow(QMainWindow):
     def _serial(self) -> str | None:
         identity = self.identity
         return identity.serial if identity is not None else None
+
+    def _reference_laser_read(self, name: str, value: object) -> None:
+        """Show a reference laser's output state, read or set, on the LASER ON light."""
+        if name == "output":
+            laser = self.instrument.rlaser_form.group.index[0]
+            self.live_strip.laser.laser_read(laser, bool(value))
 
     def _record_references(self, results: list[tuple[int, int, ReferenceResult]]) -> None:
         for text in self._reference_changes.changes(results):
