@@ -182,7 +182,9 @@ class HostileInstrument:
             self._send(conn, chunk)
 
     def _reply(self, command: str) -> str:
-        """Return a plausible CTP10 reply to a query."""
+        """Return a plausible CTP10 reply to a query (a compound one answered part by part)."""
+        if ";" in command:
+            return ";".join(self._reply(part) for part in command.split(";"))
         if command == "*OPC?":
             return "1"
         if command.startswith("SYST:ERR"):
@@ -190,9 +192,11 @@ class HostileInstrument:
         if command.startswith(":STAT:OPER:COND"):
             return "0"
         if ":CTP:SENS" in command and command.endswith(":POW?"):
-            return ";".join("-10.0" for _ in command.split(";"))
-        if ":UNIT:Y?" in command:
+            return "-10.0"
+        if command.endswith(":UNIT:Y?"):
             return "0"
+        if command.endswith(":STAB?"):
+            return "0,0.0"  # stabilization: output off, 0 s
         if command.endswith(":LENG?"):
             return str(self.points)
         if command.endswith(":STAR?"):

@@ -88,6 +88,7 @@ def test_closing_the_window_during_a_host_lookup_that_never_answers(
     store = SettingsStore(tmp_path / "settings.json")
     window = MainWindow(controller, AppSettings(), store,
                         simulator=BuiltinSimulator(server=sim))
+    window.closed.connect(controller.shutdown)  # as app.build() wires the one window
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
