@@ -102,6 +102,16 @@ class OutOfRangeError(CTP10Error, ValueError):
         return f"{self.name} = {self.value!r} {why}: valid is {self.valid}"
 
 
+class NotAvailableError(CTP10Error, ValueError):
+    """The instrument answered a setting read in step, but with no value (NaN, ±INF, 9.91E37,
+    empty): that field has no value now; the link is fine."""
+
+    def __init__(self, label: str, reply: str) -> None:
+        self.label = label
+        self.reply = reply
+        super().__init__(f"{label}: not available (the instrument answered {reply!r})")
+
+
 class MissingHardwareError(CTP10Error):
     """A detector module does not answer while the link is fine (e.g. an empty slot)."""
 

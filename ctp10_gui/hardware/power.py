@@ -9,7 +9,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ctp10_gui.hardware.scpi import PowerUnit
+from ctp10_gui.hardware.scpi import SCPI_SENTINEL_ABS, PowerUnit
 
 # Kinds of the events a poll reports beside its values (recorded as event rows).
 UNIT_CHANGED_EVENT = "unit_changed"  # a detector's unit was changed by someone else
@@ -32,7 +32,7 @@ __all__ = [
 # meters -9.9E37 or -INF. Real detector readings stop near -80 dBm.
 UNDER_RANGE_DBM = -190.0
 # Replies at or above this are over-range sentinels (+9.9E37, INF).
-OVER_RANGE_SENTINEL = 9e37
+OVER_RANGE_SENTINEL = SCPI_SENTINEL_ABS
 
 # UNIT:Y? reply forms (number code or word, case and quotes free) -> unit.
 _UNIT_REPLIES = {

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
-from ctp10_gui.hardware.errors import LinkError, OutOfRangeError
+from ctp10_gui.hardware.errors import LinkError, NotAvailableError, OutOfRangeError
 from ctp10_gui.hardware.laser_models import find_laser_model, list_text
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
+# SCPI's "no number" (9.91E37 of either sign) and anything at least this large in magnitude.
+SCPI_SENTINEL_ABS = 9e37
 WAVELENGTH_MIN_NM = 1240.0
 WAVELENGTH_MAX_NM = 1680.0
 TUNABLE_LASERS = (1, 4)
@@ -58,6 +60,22 @@ _SI_SCALE = {"nm": 1e9, "pm": 1e12}
 # Scaling metres leaves float dust (1.55e-6 m -> 1550.0000000000002 nm); 1e-6 of the unit is
 # far below any CTP10 resolution.
 _SI_DECIMALS = 6
+
+
+def is_no_value(reply: str) -> bool:
+    """Return True for a reply that carries no number: empty, NaN, ±INF or a SCPI sentinel.
+
+    The one rule for every numeric reply: live power reads such replies as under or over range
+    (hardware.power), a setting read as "not available" (Channel.get).
+    """
+    text = reply.strip().strip('"').strip()
+    if not text:
+        return True
+    try:
+        number = float(text.split(",")[0])
+    except ValueError:
+        return False
+    return not math.isfinite(number) or abs(number) >= SCPI_SENTINEL_ABS
 
 
 class PowerUnit(enum.Enum):
@@ -353,6 +371,10 @@ class Channel:
             raise AttributeError(f"{name} is write-only")
         command = control.get_command.format(**self._index())
         reply = self._owner.query(command)
+        if control.kind in (int, float) and is_no_value(reply):
+            # One whole reply line to this query, in step: the field has no value, the link
+            # is fine (a bad value in one field is that field's problem).
+            raise NotAvailableError(control.label, reply)
         try:
             value = control.decode(reply)
         except ValueError as exc:

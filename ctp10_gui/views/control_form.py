@@ -29,7 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui import procedures
-from ctp10_gui.hardware.errors import InstrumentError, LinkError, OutOfRangeError
+from ctp10_gui.hardware.errors import (
+    InstrumentError,
+    LinkError,
+    NotAvailableError,
+    OutOfRangeError,
+)
 from ctp10_gui.hardware.scpi import Control, format_number
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.procedures import ControlGroup
@@ -481,7 +486,9 @@ class ControlForm(QWidget):
                 return
             for name, value in values.items():
                 field = self.fields[name]
-                if isinstance(value, Exception):
+                if isinstance(value, NotAvailableError):
+                    field.show_note("not available (the instrument gives no value now)", "hint")
+                elif isinstance(value, Exception):
                     field.show_error(f"Read failed: {value}")
                     self.field_error.emit(name, field.message.text())
                 else:

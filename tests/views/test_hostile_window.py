@@ -106,3 +106,21 @@ def test_closing_the_window_during_a_host_lookup_that_never_answers(
         release.set()
     assert closed_in < CLOSE_BUDGET_S, f"closing took {closed_in:.2f} s"
     assert not controller.worker_running and store.path.exists()
+
+
+def test_a_nan_setting_reply_says_not_available_on_that_field_and_the_link_stays_live(
+        qtbot, make_rig, hostile) -> None:
+    rig = make_rig()
+    server = hostile("nan_settings")
+    rig.controller.connect_to(server.address)
+    qtbot.waitUntil(lambda: rig.state is S.LIVE, timeout=3000)
+    states: list[LinkState] = []
+    rig.controller.state_changed.connect(lambda status: states.append(status.state))
+    window = rig.window
+    window.tabs.setCurrentWidget(window.instrument)
+    window.instrument.tabs.setCurrentWidget(window.instrument.rlaser_page)
+    window.instrument.refresh()
+    power = window.instrument.rlaser_form.fields["power_dbm"]
+    qtbot.waitUntil(lambda: "not available" in power.message.text(), timeout=3000)
+    assert rig.state is S.LIVE and S.RECONNECTING not in states and S.STALE not in states
+    assert server.open_connections == 1  # the same session: nothing was reopened
