@@ -25,10 +25,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import psutil
+from bench_strip_chart import BATCH_MAX_AGE_S, CHANNELS, RATE_HZ, Link, _spin
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from benchmarks.bench_strip_chart import BATCH_MAX_AGE_S, CHANNELS, RATE_HZ, Link, _spin
 from ctp10_gui.audio.null_output import NullOutput
 from ctp10_gui.audio.output import DEVICE_BLOCKS
 from ctp10_gui.audio.tone import PitchMap, ToneSynth
