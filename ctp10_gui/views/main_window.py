@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -50,18 +48,16 @@ from ctp10_gui.models.settings import AppSettings, SettingsStore, data_dir, log_
 from ctp10_gui.models.traces import TraceStore
 from ctp10_gui.views.alignment_mode import AlignmentMode
 from ctp10_gui.views.big_numbers import BigNumbersWindow
-from ctp10_gui.views.channel_names_dialog import ChannelNamesDialog
 from ctp10_gui.views.connect_dialog import ConnectDialog
-from ctp10_gui.views.derived_view import DerivedDialog, DerivedRow
+from ctp10_gui.views.derived_view import DerivedRow
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
 from ctp10_gui.views.live_controls import LiveControls
 from ctp10_gui.views.live_strip import LiveStrip
-from ctp10_gui.views.plot_export import ImageNotes, chart_notes, export_plot_dialog, trace_notes
+from ctp10_gui.views.main_menu import MainMenus
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
-from ctp10_gui.views.shortcuts_dialog import shortcuts_action
 from ctp10_gui.views.status_badges import StatusBadges
 from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.sweep_panel import SweepPanel
@@ -225,14 +221,18 @@ class MainWindow(QMainWindow):
             controller, FlightRecorder(minutes=settings.flight_recorder_minutes), settings,
             recorder=LiveRecorder(folders=folders), persist=self.save_settings)
         self.trace_view.files.remember_folders_in(settings, persist=self.save_settings)
-        self._chart_frozen_wall: float | None = None  # wall time the chart was paused at
+        self.chart_frozen_wall: float | None = None  # wall time the chart was paused at
         self.recording.record_button.hide()  # Record sits in the toolbar
         self.statusBar().addPermanentWidget(self.recording)
         self.address_label = QLabel(NOT_CONNECTED, self)
         self.address_label.setProperty("role", "hint")
         self.statusBar().addPermanentWidget(self.address_label)
 
-        self._build_actions()
+        self.menus = MainMenus(self)
+        self.connect_action = self.menus.connect_action
+        self.disconnect_action = self.menus.disconnect_action
+        self.retry_action = self.menus.retry_action
+        self.big_action = self.menus.big_action
         self._wire()
         self.apply_theme(self.theme.name)
         self.resize(1400, 900)
@@ -246,134 +246,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         return dock
-
-    # ---- actions -------------------------------------------------------------------------
-    def _build_actions(self) -> None:
-        self.connect_action = QAction("&Connect…", self)
-        self.connect_action.setShortcut(QKeySequence("Ctrl+K"))
-        self.connect_action.setToolTip("Connect to a CTP10 or the built-in simulator (Ctrl+K)")
-        self.connect_action.triggered.connect(self.open_connect_dialog)
-        self.disconnect_action = QAction("&Disconnect", self)
-        self.disconnect_action.setShortcut(QKeySequence("Ctrl+D"))
-        self.disconnect_action.setToolTip("Close the link and stop reconnecting (Ctrl+D)")
-        self.disconnect_action.triggered.connect(self.controller.disconnect_link)
-        self.retry_action = QAction("&Retry now", self)
-        self.retry_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.retry_action.setToolTip("Reconnect at once, without waiting (Ctrl+R)")
-        self.retry_action.triggered.connect(self.controller.retry_now)
-        for action in (self.disconnect_action, self.retry_action):
-            # Also from the full-screen big-numbers window.
-            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.big_action = QAction("&Big numbers", self)
-        self.big_action.setShortcut(QKeySequence("F11"))
-        self.big_action.setCheckable(True)
-        self.big_action.setToolTip("Full-screen readouts (F11, Esc to leave)")
-        self.big_action.toggled.connect(self.set_big_numbers)
-        self.pause_action = QAction("&Freeze chart", self)
-        self.pause_action.setShortcut(QKeySequence("Ctrl+F"))
-        self.pause_action.setCheckable(True)
-        self.pause_action.toggled.connect(self.chart.set_paused)
-        self.chart.paused_changed.connect(self.pause_action.setChecked)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        rec = self.recording
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        for action in (self.connect_action, self.disconnect_action, self.retry_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        for action in (rec.record_action, rec.save_last_action, rec.folder_action,
-                       rec.open_folder_action,
-                       self._image_action("Export chart image…", self.chart.plot, "strip-chart",
-                                          self._chart_notes),
-                       self._image_action("Export trace image…", self.trace_view.plot,
-                                          "traces", self._trace_notes)):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        self.view_menu = menu.addMenu("&View")
-        self.view_menu.addAction(self.big_action)
-        self.view_menu.addAction(self.pause_action)
-        self.view_menu.addSeparator()
-        for action in self.alignment.actions():
-            self.view_menu.addAction(action)
-        derived_action = QAction("&Derived channels…", self)
-        derived_action.triggered.connect(
-            lambda: DerivedDialog(self.derived, self.set_derived, self).exec())
-        self.view_menu.addAction(derived_action)
-        names_action = QAction("Channel &names…", self)
-        names_action.triggered.connect(lambda: ChannelNamesDialog(self.hub, self).exec())
-        self.view_menu.addAction(names_action)
-        self.view_menu.addSeparator()
-        group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for name, label in (("dark", "&Dark theme (high contrast)"), ("light", "&Light theme")):
-            action = QAction(label, self, checkable=True)
-            action.setChecked(name == self.theme.name)
-            action.triggered.connect(lambda _=False, n=name: self.apply_theme(n))
-            group.addAction(action)
-            self.view_menu.addAction(action)
-            self.theme_actions[name] = action
-        self.view_menu.addSeparator()
-        for dock in (self.controls_dock, self.health_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
-        sweep_menu = menu.addMenu("&Sweep")
-        sweep_menu.addAction(self.sweep.start_action)
-        sweep_menu.addAction(self.sweep.abort_action)
-        help_menu = menu.addMenu("&Help")
-        logs = QAction("Open &log folder", self)
-        logs.triggered.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
-        help_menu.addAction(shortcuts_action(self))
-        help_menu.addAction(logs)
-        about = QAction("&About", self)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
-
-        self.toolbar = QToolBar("Main", self)
-        self.toolbar.setObjectName("toolbar_main")
-        self.toolbar.setMovable(False)
-        for action in (self.connect_action, self.disconnect_action, self.retry_action,
-                       self.big_action, rec.record_action):
-            self.toolbar.addAction(action)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
-
-    def _image_action(self, text: str, plot: pg.PlotWidget, name: str,
-                      notes: Callable[[], ImageNotes]) -> QAction:
-        """Return an action that saves plot as PNG or SVG with its notes drawn in."""
-        action = QAction(text, self)
-
-        def export() -> None:
-            try:
-                path = export_plot_dialog(plot, self, directory=self.settings.export_dir or "",
-                                          name=name, notes=notes())
-            except (OSError, ValueError) as exc:
-                self.show_message("Export failed", str(exc))
-                return
-            if path is not None:
-                self.settings.export_dir = str(path.parent)
-                self.save_settings()
-                self.statusBar().showMessage(f"Saved {path}", 5000)
-
-        action.triggered.connect(export)
-        return action
-
-    def _chart_notes(self) -> ImageNotes:
-        channels = self.chart.channels
-        return chart_notes(
-            serial=self._serial(), module=self.live_history.module, channels=channels,
-            colours={c: self.theme.channel_colour(c).name() for c in channels},
-            wavelengths_nm=self.hub.wavelengths, unit=self.hub.unit,
-            window_s=self.chart.window_s, end_wall=self._chart_frozen_wall or time.time(),
-            relative=tuple(self.hub.model.references))
-
-    def _trace_notes(self) -> ImageNotes:
-        plot = self.trace_view.plot
-        shown = [(trace, plot.colour(key).name()) for key, curve in plot.curves.items()
-                 if curve.isVisible() and (trace := plot.trace(key)) is not None]
-        return trace_notes(shown)
 
     def _wire(self) -> None:
         c = self.controller
@@ -423,7 +295,7 @@ class MainWindow(QMainWindow):
                        self.sweep.sweep_finished, self.sweep.references_updated):
             signal.connect(self.recording.schedule_state_read)
         self.chart.paused_changed.connect(
-            lambda paused: setattr(self, "_chart_frozen_wall", time.time() if paused else None))
+            lambda paused: setattr(self, "chart_frozen_wall", time.time() if paused else None))
         self.theme_changed.connect(self.chart.apply_theme)
         self.theme_changed.connect(self.readouts.apply_theme)
         self.theme_changed.connect(self.alignment.apply_theme)
@@ -449,7 +321,7 @@ class MainWindow(QMainWindow):
             # Another address: nothing of the previous instrument is shown or kept.
             self._identity = None
             self._identity_address = None
-        self.hub.set_instrument(self.controller.address, self._serial())
+        self.hub.set_instrument(self.controller.address, self.serial())
         self.hub.set_link_status(status)
         self.live_history.set_link_state(state)
         self.disconnect_action.setEnabled(state is not LinkState.DISCONNECTED)
@@ -459,11 +331,11 @@ class MainWindow(QMainWindow):
     def _identity_changed(self, identity: Identity | None) -> None:
         self._identity = identity
         self._identity_address = self.controller.address if identity is not None else None
-        self.hub.set_instrument(self.controller.address, self._serial())
+        self.hub.set_instrument(self.controller.address, self.serial())
         self.hub.set_context(self.hub.serial, self.live_controls.module, self.hub.wavelengths)
         self._show_address()
 
-    def _serial(self) -> str | None:
+    def serial(self) -> str | None:
         identity = self.identity
         return identity.serial if identity is not None else None
 
@@ -613,7 +485,7 @@ class MainWindow(QMainWindow):
         self.theme = theme
         self.settings.theme = theme.name
         self.theme_changed.emit(theme)
-        action = self.theme_actions.get(theme.name)
+        action = self.menus.theme_actions.get(theme.name)
         if action is not None and not action.isChecked():
             action.setChecked(True)
 
@@ -635,7 +507,7 @@ class MainWindow(QMainWindow):
         """Return the non-modal messages currently shown."""
         return list(self._messages)
 
-    def _about(self) -> None:
+    def show_about(self) -> None:
         QMessageBox.about(self, "About CTP10 Live Power",
                           f"CTP10 Live Power {__version__}\n\nLive optical power, lasers, sweeps "
                           f"and traces for the EXFO CTP10.\nLogs: {log_dir()}")

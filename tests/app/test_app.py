@@ -79,7 +79,7 @@ def test_settings_round_trip_and_first_start_on_the_simulator(
     try:
         w = again.window
         assert w.chart.window_s == 600.0 and w.chart.window_combo.currentText() == "10 min"
-        assert w.theme.name == "light" and w.theme_actions["light"].isChecked()
+        assert w.theme.name == "light" and w.menus.theme_actions["light"].isChecked()
         assert w.live_controls.module == 1 and w.live_controls.channels == (1, 2, 3)
         assert w.live_controls.interval_s == 0.1 and w.hub.unit == "mW"
         assert w.chart.autoscale.min_span == 2.5
