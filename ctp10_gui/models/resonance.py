@@ -26,6 +26,7 @@ from ctp10_gui.models.traces import find_resonances
 __all__ = [
     "RESONANCE_COLUMNS",
     "RESONANCE_HEADERS",
+    "RESONANCE_HEADER_MEANINGS",
     "ResonanceMetrics",
     "analyse_resonances",
     "export_resonance_csv",
@@ -135,9 +136,18 @@ def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float
     return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
 
 
-# Table headers for a view, in the order of resonance_cells.
-RESONANCE_HEADERS = ("λ (nm)", "Depth (dB)", "Extinction (dB)", "FWHM (pm)", "Loaded Q",
-                     "FSR (nm)")
+# Table headers for a view, in the order of resonance_cells, and what each one means.
+RESONANCE_HEADERS = ("λ (nm)", "Depth (dB)", "ER (dB)", "FWHM (pm)", "Loaded Q", "FSR (nm)")
+RESONANCE_HEADER_MEANINGS = (
+    "Centre wavelength: the sample at the dip's minimum (peak's maximum)",
+    "Prominence: how far the resonance stands out of the highest level between it and a "
+    "deeper one",
+    "Extinction ratio: off-resonance baseline (highest level halfway to the neighbours) "
+    "against the resonance",
+    "Full width at half depth, in linear power, interpolated between samples",
+    "Loaded quality factor: λ / FWHM",
+    "Free spectral range: distance to the nearest listed resonance",
+)
 
 
 def resonance_cells(row: ResonanceMetrics) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui.models.resonance import (
+    RESONANCE_HEADER_MEANINGS,
     RESONANCE_HEADERS,
     ResonanceMetrics,
     analyse_resonances,
@@ -78,7 +79,7 @@ class ResonanceTable(QWidget):
         self.trace_combo.setToolTip("The trace whose resonances are listed")
         self.trace_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.trace_combo.setMinimumContentsLength(18)
+        self.trace_combo.setMinimumContentsLength(6)
         self.trace_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.trace_combo.currentIndexChanged.connect(self._on_trace_index)
         self.kind_combo = QComboBox(self)
@@ -93,10 +94,13 @@ class ResonanceTable(QWidget):
         self.export_button = QPushButton("Export table…", self)
         self.export_button.setToolTip("Write the table to a CSV file")
 
-        headers = ("#", *RESONANCE_HEADERS)
+        # Two-line headers ("FWHM" over "(pm)"): the seven columns then fit ~400 px.
+        headers = ("#", *(h.replace(" ", "\n", 1) for h in RESONANCE_HEADERS))
         self.table = QTableWidget(0, len(headers), self)
         self.table.setObjectName("resonanceTable")
         self.table.setHorizontalHeaderLabels(list(headers))
+        for col, meaning in enumerate(("Row", *RESONANCE_HEADER_MEANINGS)):
+            self.table.horizontalHeaderItem(col).setToolTip(meaning)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents
@@ -113,13 +117,22 @@ class ResonanceTable(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Resonances of", self))
+        caption = QLabel("Resonances of", self)
+        caption.setMinimumWidth(20)  # cut only in the narrowest window, never widening it
+        row.addWidget(caption)
         row.addWidget(self.trace_combo, 1)
-        row.addWidget(self.kind_combo)
-        row.addWidget(self.count_spin)
-        row.addWidget(self.export_button)
         layout.addLayout(row)
         layout.addWidget(self.table, 1)
+        # Dips/peaks, count and export go where the view has room (beside the trace list):
+        # in the table's own row they would widen the window past a 1024 px screen.
+        self.controls = QWidget(self)
+        controls = QVBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        choice = QHBoxLayout()
+        choice.addWidget(self.kind_combo, 1)
+        choice.addWidget(self.count_spin)
+        controls.addLayout(choice)
+        controls.addWidget(self.export_button)
 
         # Run after the first paint of a new trace, and once for a burst of spin-box steps.
         self._timer = QTimer(self)

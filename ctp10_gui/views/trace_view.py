@@ -117,8 +117,7 @@ class TraceView(QWidget):
         self.marker_check.setChecked(True)
         self.marker_check.toggled.connect(self._on_marker_toggled)
         toolbar = QHBoxLayout()
-        for w in (self.open_button, self.export_button, self.remove_button, self.fit_button,
-                  self.normalise_button):
+        for w in (self.open_button, self.export_button, self.remove_button, self.fit_button):
             toolbar.addWidget(w)
         toolbar.addStretch(1)
 
@@ -127,6 +126,9 @@ class TraceView(QWidget):
         self.trace_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.trace_list.setToolTip("Tick to show, select to export or remove, "
                                    "click to list its resonances")
+        # Long names wrap onto a second line rather than hide under a sideways scroll bar.
+        self.trace_list.setWordWrap(True)
+        self.trace_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.trace_list.itemChanged.connect(self._on_item_changed)
         self.trace_list.currentItemChanged.connect(self._on_current_item)
 
@@ -135,21 +137,25 @@ class TraceView(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(QLabel("Traces", side))
         side_layout.addWidget(self.trace_list, 1)
+        side_layout.addWidget(self.resonance_table.controls)
+        side_layout.addWidget(self.normalise_button)
 
-        # The table sits under the plot, where its seven columns (~520 px) fit; beside it they
-        # would not fit a 1280 px window.
+        # The table sits under the plot, where its seven columns (~400 px) fit a 1280 px
+        # window; beside the plot they would not.
         plot_and_table = ProportionalSplitter(Qt.Orientation.Vertical, (3, 2), self)
         plot_and_table.addWidget(self.plot)
         plot_and_table.addWidget(self.resonance_table)
         plot_and_table.setChildrenCollapsible(False)
         # Fixed first proportions: the side panel's size hint would otherwise win the first
         # layout and squeeze the plot to a sliver.
-        splitter = ProportionalSplitter(Qt.Orientation.Horizontal, (4, 1), self)
+        splitter = ProportionalSplitter(Qt.Orientation.Horizontal, (3, 1), self)
         splitter.addWidget(plot_and_table)
         splitter.addWidget(side)
-        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        side.setMinimumWidth(160)
+        # At its narrowest the window still fits a 1024 px laptop screen; list names and the
+        # table then scroll sideways.
+        side.setMinimumWidth(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(toolbar)

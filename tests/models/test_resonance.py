@@ -11,6 +11,7 @@ import pytest
 
 from ctp10_gui.models.resonance import (
     RESONANCE_COLUMNS,
+    RESONANCE_HEADER_MEANINGS,
     RESONANCE_HEADERS,
     analyse_resonances,
     export_resonance_csv,
@@ -125,10 +126,11 @@ def test_table_cells_for_a_view() -> None:
     x = np.arange(1545.0, 1555.0, 0.001)
     rows = analyse_resonances(x, lorentzian_comb_db(x, [1548.0, 1550.0], [0.155, 0.155],
                                                     [0.9, 0.9]))
+    assert len(RESONANCE_HEADERS) == len(RESONANCE_HEADER_MEANINGS)
     cells = dict(zip(RESONANCE_HEADERS, resonance_cells(rows[1]), strict=True))
     assert cells["λ (nm)"] == "1550.0000" and cells["FSR (nm)"] == "2.0000"
     assert float(cells["Depth (dB)"]) == pytest.approx(10.0, abs=0.1)  # 1 − 0.9, tails aside
-    assert float(cells["Extinction (dB)"]) == pytest.approx(10.0, abs=0.1)
+    assert float(cells["ER (dB)"]) == pytest.approx(10.0, abs=0.1)
     assert float(cells["FWHM (pm)"]) == pytest.approx(155.0, rel=0.02)
     assert int(cells["Loaded Q"].replace(" ", "")) == pytest.approx(10_000, rel=0.02)
     lone = analyse_resonances(x, lorentzian_comb_db(x, [1550.0], [0.155], [0.9]))

@@ -61,7 +61,8 @@ def add_comb(qtbot: Any, view: TraceView, *, start: float = 1540.0, stop: float 
 
 def table_text(view: TraceView) -> list[dict[str, str]]:
     table = view.resonance_table.table
-    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    headers = [table.horizontalHeaderItem(c).text().replace("\n", " ")
+               for c in range(table.columnCount())]
     return [{h: table.item(r, c).text() for c, h in enumerate(headers)}
             for r in range(table.rowCount())]
 
@@ -70,7 +71,7 @@ def test_columns_show_extinction_fwhm_q_and_fsr_of_lorentzian_dips_within_2_perc
         qtbot: Any, view: TraceView) -> None:
     add_comb(qtbot, view)
     rows = table_text(view)
-    assert list(rows[0]) == ["#", "λ (nm)", "Depth (dB)", "Extinction (dB)", "FWHM (pm)",
+    assert list(rows[0]) == ["#", "λ (nm)", "Depth (dB)", "ER (dB)", "FWHM (pm)",
                              "Loaded Q", "FSR (nm)"]
     assert [float(r["λ (nm)"]) for r in rows] == pytest.approx(CENTRES, abs=0.0015)
     for row, centre, q in zip(rows, CENTRES, QS, strict=True):
@@ -78,7 +79,7 @@ def test_columns_show_extinction_fwhm_q_and_fsr_of_lorentzian_dips_within_2_perc
         assert float(row["Loaded Q"].replace(" ", "")) == pytest.approx(q, rel=0.02)
         # Extinction: the comb's level at the centre (neighbours' tails included) below 1.
         at_centre = float(comb_db(np.array([centre]), baseline_db=0.0)[0])
-        assert float(row["Extinction (dB)"]) == pytest.approx(-at_centre, rel=0.02)
+        assert float(row["ER (dB)"]) == pytest.approx(-at_centre, rel=0.02)
         assert float(row["FSR (nm)"]) == pytest.approx(2.2, abs=0.002)
     assert view.resonance_table.trace_combo.currentText().startswith("trace 1 · M4 C1 TF live")
 
