@@ -98,9 +98,11 @@ class ResonanceTable(QWidget):
         headers = ("#", *(h.replace(" ", "\n", 1) for h in RESONANCE_HEADERS))
         self.table = QTableWidget(0, len(headers), self)
         self.table.setObjectName("resonanceTable")
-        self.table.setHorizontalHeaderLabels(list(headers))
-        for col, meaning in enumerate(("Row", *RESONANCE_HEADER_MEANINGS)):
-            self.table.horizontalHeaderItem(col).setToolTip(meaning)
+        for col, (header, meaning) in enumerate(
+                zip(headers, ("Row", *RESONANCE_HEADER_MEANINGS), strict=True)):
+            item = QTableWidgetItem(header)
+            item.setToolTip(meaning)
+            self.table.setHorizontalHeaderItem(col, item)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents
