@@ -243,8 +243,10 @@ class ResonanceTable(QWidget):
 
         def failed(exc: Exception) -> None:
             self.message.emit(f"Cannot analyse {trace.title}: {exc}", "error")
-            self._answered = question
-            self._show([])
+            if question == self._question():
+                self._answered = question
+                self._show([])
+            self.update_now()
 
         self._jobs.start("resonances", work, done, failed)
 
