@@ -400,7 +400,6 @@ class TraceView(QWidget):
         trace = self.current_trace()
         rows = self.resonance_table.resonances
         target = Path(path)
-        self.files.remember_export_folder(target.parent)
         source = choice_text(trace) if trace is not None else ""
         try:
             written = export_resonance_csv(rows, target, source=source)
@@ -408,6 +407,7 @@ class TraceView(QWidget):
             self.show_message(f"Cannot write the resonance table to {target}: "
                               f"{exc.strerror or exc}.", "error")
             return None
+        self.files.remember_export_folder(target.parent)
         self.show_message(f"Exported {len(rows)} resonances of {trace.title if trace else ''} "
                           f"to {written.name}", "ok")
         return written

@@ -178,8 +178,11 @@ def test_table_export_failure_and_empty_table_give_a_sentence(
         qtbot: Any, view: TraceView, tmp_path: Path) -> None:
     view.export_table_dialog()
     assert view.message.text() == "Nothing to export: the resonance table is empty."
+    settings = AppSettings(trace_export_dir=str(tmp_path))
+    view.files.remember_folders_in(settings)
     add_comb(qtbot, view)
     assert view.export_table(tmp_path / "no such folder" / "ring.csv") is None
+    assert settings.trace_export_dir == str(tmp_path)  # a folder that failed is not remembered
     assert view.message.text() == (f"Cannot write the resonance table to "
                                    f"{tmp_path / 'no such folder' / 'ring.csv'}: "
                                    "No such file or directory.")
