@@ -3,7 +3,7 @@
 Plain numpy on arrays (wavelength in nm ascending, values in dB or dBm), so the trace view, a
 script or a test calls the same functions:
 
-    rows = analyse_dips(trace.wavelength_nm, trace.values, count=10)
+    rows = analyse_resonances(trace.wavelength_nm, trace.values, kind="dip", count=10)
     cells = [resonance_cells(row) for row in rows]  # text under RESONANCE_HEADERS
     export_resonance_csv(rows, "ring.csv")
     x, y = normalise_insertion_loss(trace.wavelength_nm, trace.values,
@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,17 +26,20 @@ from ctp10_gui.models.traces import find_resonances
 __all__ = [
     "RESONANCE_COLUMNS",
     "RESONANCE_HEADERS",
-    "DipMetrics",
-    "analyse_dips",
+    "RESONANCE_HEADER_MEANINGS",
+    "ResonanceMetrics",
+    "analyse_resonances",
     "export_resonance_csv",
+    "insertion_loss_unit",
     "normalise_insertion_loss",
     "resonance_cells",
     "resonance_csv",
+    "zoom_span_nm",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-# CSV header and the DipMetrics field of each column, in order.
+# CSV header and the ResonanceMetrics field of each column, in order.
 RESONANCE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("wavelength_nm", "wavelength_nm"),
     ("extinction_ratio_db", "extinction_db"),
@@ -47,69 +51,78 @@ RESONANCE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
-class DipMetrics:
-    """One dip: centre (nm), extinction (dB), FWHM (nm), loaded Q, FSR (nm); NaN where unknown."""
+class ResonanceMetrics:
+    """One dip or peak: centre (nm), extinction (dB), FWHM (nm), Q, FSR (nm); NaN if unknown."""
 
-    index: int  # sample of the minimum
+    index: int  # sample of the extreme
     wavelength_nm: float
-    minimum: float  # trace value at the minimum, dB or dBm
-    baseline: float  # off-resonance level the dip is measured from, same unit
+    value: float  # trace value at the extreme (minimum of a dip, maximum of a peak), dB or dBm
+    baseline: float  # off-resonance level the resonance is measured from, same unit
     depth_db: float  # prominence, as find_resonances reports it
-    extinction_db: float  # baseline − minimum
+    extinction_db: float  # |baseline − value|
     fwhm_nm: float  # full width at half depth in linear power, interpolated
     loaded_q: float  # wavelength / FWHM
-    fsr_nm: float  # distance to the nearest other dip found
+    fsr_nm: float  # distance to the nearest other resonance found
+    kind: Literal["dip", "peak"] = "dip"
 
 
-def analyse_dips(wavelength_nm: npt.ArrayLike, values_db: npt.ArrayLike, *, count: int = 10,
-                 min_depth_db: float = 0.0) -> list[DipMetrics]:
-    """Return up to count (1–1000) deepest dips with their metrics, in ascending wavelength."""
-    # Each dip owns the span halfway to its neighbouring dips (the trace edges at the ends): its
-    # baseline is the highest value there, its half-depth crossings are searched there.
+def analyse_resonances(wavelength_nm: npt.ArrayLike, values_db: npt.ArrayLike, *,
+                       kind: Literal["dip", "peak"] = "dip", count: int = 10,
+                       min_depth_db: float = 0.0) -> list[ResonanceMetrics]:
+    """Return up to count (1–1000) deepest dips or highest peaks with metrics, by ascending λ."""
+    # Each resonance owns the span halfway to its neighbours (the trace edges at the ends): its
+    # baseline is the highest (dip) or lowest (peak) value there, its half-depth crossings are
+    # searched there.
     x = np.asarray(wavelength_nm, dtype=np.float64)
     y = np.asarray(values_db, dtype=np.float64)
-    dips = sorted(find_resonances(x, y, kind="dip", count=count, min_depth_db=min_depth_db),
-                  key=lambda r: r.wavelength_nm)
-    centres = [d.index for d in dips]
-    rows: list[DipMetrics] = []
-    for k, dip in enumerate(dips):
-        lo = 0 if k == 0 else (centres[k - 1] + dip.index) // 2
-        hi = y.size - 1 if k == len(dips) - 1 else (dip.index + centres[k + 1]) // 2
+    found = sorted(find_resonances(x, y, kind=kind, count=count, min_depth_db=min_depth_db),
+                   key=lambda r: r.wavelength_nm)
+    centres = [r.index for r in found]
+    rows: list[ResonanceMetrics] = []
+    for k, res in enumerate(found):
+        lo = 0 if k == 0 else (centres[k - 1] + res.index) // 2
+        hi = y.size - 1 if k == len(found) - 1 else (res.index + centres[k + 1]) // 2
         window = y[lo:hi + 1]
         finite = window[np.isfinite(window)]
-        baseline = float(finite.max()) if finite.size else math.nan
-        fwhm = _fwhm_nm(x, y, dip.index, lo, hi, baseline)
-        gaps = [abs(dip.wavelength_nm - other.wavelength_nm)
-                for j, other in enumerate(dips) if j in (k - 1, k + 1)]
-        rows.append(DipMetrics(
-            index=dip.index,
-            wavelength_nm=dip.wavelength_nm,
-            minimum=dip.value,
+        if finite.size == 0:
+            baseline = math.nan
+        else:
+            baseline = float(finite.max() if kind == "dip" else finite.min())
+        fwhm = _fwhm_nm(x, y, res.index, lo, hi, baseline)
+        gaps = [abs(res.wavelength_nm - other.wavelength_nm)
+                for j, other in enumerate(found) if j in (k - 1, k + 1)]
+        rows.append(ResonanceMetrics(
+            index=res.index,
+            wavelength_nm=res.wavelength_nm,
+            value=res.value,
             baseline=baseline,
-            depth_db=dip.depth_db,
-            extinction_db=baseline - dip.value,
+            depth_db=res.depth_db,
+            extinction_db=abs(baseline - res.value),
             fwhm_nm=fwhm,
-            loaded_q=dip.wavelength_nm / fwhm if fwhm > 0 else math.nan,
+            loaded_q=res.wavelength_nm / fwhm if fwhm > 0 else math.nan,
             fsr_nm=min(gaps) if gaps else math.nan,
+            kind=kind,
         ))
     return rows
 
 
 def _fwhm_nm(x: FloatArray, y: FloatArray, centre: int, lo: int, hi: int,
              baseline_db: float) -> float:
-    """Return the width (nm) at half the linear depth; NaN if a side never climbs back."""
+    """Return the width (nm) at half the linear depth; NaN if a side never returns to baseline."""
     if not math.isfinite(baseline_db):
         return math.nan
     linear = np.power(10.0, y[lo:hi + 1] / 10.0)
     half = 0.5 * (10.0 ** (baseline_db / 10.0) + 10.0 ** (y[centre] / 10.0))
     c = centre - lo
-    above = linear >= half  # NaN compares False: a gap never counts as a crossing
-    left = np.flatnonzero(above[:c])
-    right = np.flatnonzero(above[c + 1:])
+    # Outside the half-depth level: above it for a dip, below it for a peak. NaN compares
+    # False, so a gap never counts as a crossing.
+    outside = linear >= half if y[centre] < baseline_db else linear <= half
+    left = np.flatnonzero(outside[:c])
+    right = np.flatnonzero(outside[c + 1:])
     if left.size == 0 or right.size == 0:
         return math.nan
-    i = int(left[-1])  # last sample above half on the left; i + 1 lies below
-    j = c + 1 + int(right[0])  # first sample above half on the right; j - 1 lies below
+    i = int(left[-1])  # last sample outside on the left; i + 1 lies inside
+    j = c + 1 + int(right[0])  # first sample outside on the right; j - 1 lies inside
     xs = x[lo:hi + 1]
     left_nm = _crossing(xs[i], xs[i + 1], linear[i], linear[i + 1], half)
     right_nm = _crossing(xs[j - 1], xs[j], linear[j - 1], linear[j], half)
@@ -123,12 +136,22 @@ def _crossing(x0: float, x1: float, y0: float, y1: float, level: float) -> float
     return float(x0 + (level - y0) * (x1 - x0) / (y1 - y0))
 
 
-# Table headers for a view, in the order of resonance_cells.
-RESONANCE_HEADERS = ("λ (nm)", "Extinction (dB)", "FWHM (pm)", "Loaded Q", "FSR (nm)")
+# Table headers for a view, in the order of resonance_cells, and what each one means.
+RESONANCE_HEADERS = ("λ (nm)", "Depth (dB)", "ER (dB)", "FWHM (pm)", "Loaded Q", "FSR (nm)")
+RESONANCE_HEADER_MEANINGS = (
+    "Centre wavelength: the sample at the dip's minimum (peak's maximum)",
+    "Prominence: how far the resonance stands out of the highest level between it and a "
+    "deeper one",
+    "Extinction ratio: off-resonance baseline (highest level halfway to the neighbours) "
+    "against the resonance",
+    "Full width at half depth, in linear power, interpolated between samples",
+    "Loaded quality factor: λ / FWHM",
+    "Free spectral range: distance to the nearest listed resonance",
+)
 
 
-def resonance_cells(row: DipMetrics) -> tuple[str, ...]:
-    """Return a dip's cells as text under RESONANCE_HEADERS ("—" where unknown)."""
+def resonance_cells(row: ResonanceMetrics) -> tuple[str, ...]:
+    """Return a resonance's cells as text under RESONANCE_HEADERS ("—" where unknown)."""
 
     def text(value: float, spec: str) -> str:
         # Thousands are grouped with a space (10 000), never a comma that reads as decimals.
@@ -136,6 +159,7 @@ def resonance_cells(row: DipMetrics) -> tuple[str, ...]:
 
     return (
         text(row.wavelength_nm, ".4f"),
+        text(row.depth_db, ".2f"),
         text(row.extinction_db, ".2f"),
         text(row.fwhm_nm * 1e3, ".2f"),
         text(row.loaded_q, ",.0f"),
@@ -143,7 +167,7 @@ def resonance_cells(row: DipMetrics) -> tuple[str, ...]:
     )
 
 
-def resonance_csv(rows: Sequence[DipMetrics], *, source: str = "") -> str:
+def resonance_csv(rows: Sequence[ResonanceMetrics], *, source: str = "") -> str:
     """Return the table as CSV text (a "# source" line first if given; NaN as empty cells)."""
     lines = [f"# source: {source}"] if source else []
     lines.append(",".join(header for header, _ in RESONANCE_COLUMNS))
@@ -156,7 +180,7 @@ def resonance_csv(rows: Sequence[DipMetrics], *, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_resonance_csv(rows: Sequence[DipMetrics], path: str | Path, *,
+def export_resonance_csv(rows: Sequence[ResonanceMetrics], path: str | Path, *,
                          source: str = "") -> Path:
     """Write the table to path as CSV (UTF-8) and return the path."""
     target = Path(path)
@@ -182,4 +206,37 @@ def normalise_insertion_loss(
     order = np.argsort(rx, kind="stable")
     rx, ry = rx[order], ry[order]
     reference = np.interp(x, rx, ry, left=np.nan, right=np.nan)
+    if x.size and np.isnan(reference).all():
+        raise ValueError(
+            f"the reference ({_span_text(rx)}) does not overlap the trace ({_span_text(x)})")
     return x, y - reference
+
+
+def _span_text(x: FloatArray) -> str:
+    """Return "a–b nm" for the finite wavelengths of x."""
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return "no wavelengths"
+    return f"{finite.min():.3f}–{finite.max():.3f} nm"
+
+
+def insertion_loss_unit(trace_unit: str, reference_unit: str) -> str:
+    """Return the unit of trace − reference ("dB"); ValueError unless both share dB or dBm."""
+    # dBm − dBm is a loss in dB; dB − dB re-normalises a transfer function; a mix means nothing.
+    if trace_unit != reference_unit or trace_unit not in ("dB", "dBm"):
+        raise ValueError(f"the trace is in {trace_unit} and the reference in {reference_unit}; "
+                         "choose a reference in the same unit")
+    return "dB"
+
+
+def zoom_span_nm(row: ResonanceMetrics, *, fwhm_each_side: float = 3.0,
+                 fallback_half_nm: float = 0.5) -> tuple[float, float]:
+    """Return (start, stop) nm around a resonance: fwhm_each_side FWHM (0.5–20) on each side."""
+    # Without a width (cut by the trace edge) half a nm each side, never past half the FSR.
+    if math.isfinite(row.fwhm_nm) and row.fwhm_nm > 0:
+        half = fwhm_each_side * row.fwhm_nm
+    else:
+        half = fallback_half_nm
+        if math.isfinite(row.fsr_nm) and row.fsr_nm > 0:
+            half = min(half, row.fsr_nm / 2)
+    return (row.wavelength_nm - half, row.wavelength_nm + half)

@@ -54,6 +54,7 @@ class StoredTrace:
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = "instrument"  # "instrument" or the path of the file it was opened from
     has_nan: bool = False
+    name: str = ""  # given name of a computed trace ("trace 3 − trace 1 (IL)"), "" otherwise
 
     @property
     def type_name(self) -> str:
@@ -68,10 +69,15 @@ class StoredTrace:
             parts.append(f"M{self.module} C{self.channel}")
         if self.trace_type is not None:
             parts.append(self.type_name)
-        text = " ".join(parts) or "trace"
+        text = self.name or " ".join(parts) or "trace"
         if self.source != "instrument":
             text = f"{text} ({Path(self.source).name})"
         return text
+
+    @property
+    def title(self) -> str:
+        """Return the numbered name users see in lists and messages: "trace 3 · M4 C1 TF live"."""
+        return f"trace {self.key} · {self.label}"
 
     @property
     def points(self) -> int:
@@ -181,6 +187,7 @@ class TraceStore:
         trace_type: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         source: str = "instrument",
+        name: str = "",
     ) -> StoredTrace:
         """Store a trace given as arrays (wavelength nm ascending, values in `unit`)."""
         x = np.ascontiguousarray(wavelength_nm, dtype=np.float64)
@@ -201,6 +208,7 @@ class TraceStore:
             metadata=dict(metadata or {}),
             source=source,
             has_nan=bool(np.isnan(y).any()),
+            name=name,
         )
         self._next_key += 1
         self._traces[stored.key] = stored
@@ -235,6 +243,7 @@ class TraceStore:
             trace_type=_opt_int(meta.get("trace_type")),
             metadata=meta,
             source=str(Path(path)),
+            name=str(meta.get("name") or ""),
         )
 
     # -- listeners --------------------------------------------------------------------------
@@ -334,6 +343,8 @@ def export_trace(trace: StoredTrace, path: str | Path) -> list[Path]:
         meta.setdefault(key, value)
     if trace.trace_type is not None:
         meta.setdefault("trace_type_name", trace.type_name)
+    if trace.name:
+        meta["name"] = trace.name
     if suffix == ".csv":
         meta["file_format"] = "csv"
         _write_csv(p, trace.wavelength_nm, trace.values, meta)

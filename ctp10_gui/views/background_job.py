@@ -42,15 +42,21 @@ class BackgroundJobs(QObject):
         self._callbacks[job_id] = (on_done, on_error)
         finished = self._finished
 
+        def report(result: object, error: Exception | None) -> None:
+            try:
+                finished.emit(job_id, result, error)
+            except RuntimeError:  # the owner was deleted meanwhile (its window closed)
+                log.info("background job %s ended after its owner was deleted", name)
+
         def run() -> None:
             try:
                 result = work()
             except Exception as exc:  # every failure reaches on_error; none is lost
                 if not isinstance(exc, OSError | ValueError):
                     log.exception("background job %s failed", name)
-                finished.emit(job_id, None, exc)
+                report(None, exc)
             else:
-                finished.emit(job_id, result, None)
+                report(result, None)
 
         thread = threading.Thread(target=run, name=name, daemon=True)
         self._threads[job_id] = thread

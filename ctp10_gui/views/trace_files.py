@@ -75,6 +75,10 @@ class TraceFiles(QObject):
             return name
         return str(Path(folder) / name) if name else folder
 
+    def remember_export_folder(self, folder: Path) -> None:
+        """Start the next export dialog (traces or resonance table) in folder."""
+        self._remember("export", folder)
+
     def _remember(self, kind: Literal["export", "open"], folder: Path) -> None:
         if self._settings is None:
             return
@@ -137,6 +141,7 @@ class TraceFiles(QObject):
                     trace_type=_opt_int(meta.get("trace_type")),
                     metadata=meta,
                     source=str(path),
+                    name=str(meta.get("name") or ""),
                 )
                 for path, (x, y, meta) in loaded
             ]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from ctp10_gui.models.decimation import decimate_visible
-from ctp10_gui.models.traces import Resonance, StoredTrace
+from ctp10_gui.models.resonance import ResonanceMetrics
+from ctp10_gui.models.traces import StoredTrace
 from ctp10_gui.views.theme import DARK, Theme
 
 __all__ = ["TracePlot"]
@@ -186,11 +188,25 @@ class TracePlot(pg.PlotWidget):
         if self.viewbox.viewRange()[0] == before:
             self.redraw()  # no sigXRangeChanged came: the curves still need their data
 
-    def zoom_to(self, wavelength_nm: float) -> None:
-        """Centre the view on wavelength_nm with at most 1 nm shown (a resonance is narrow)."""
-        (x0, x1), _ = self.viewbox.viewRange()
-        half = min((x1 - x0) / 2, 0.5)
-        self.viewbox.setXRange(wavelength_nm - half, wavelength_nm + half, padding=0)
+    def zoom_to(self, start_nm: float, stop_nm: float) -> None:
+        """Show start–stop nm, with y fitted to the visible traces' data in that span."""
+        ys: list[float] = []
+        for tc in self._curves.values():
+            if not tc.visible:
+                continue
+            x = tc.trace.wavelength_nm
+            lo, hi = np.searchsorted(x, (start_nm, stop_nm), side="left")
+            part = tc.trace.values[lo:min(hi + 1, x.size)]
+            part = part[np.isfinite(part)] if tc.trace.has_nan else part
+            if part.size:
+                ys.extend((float(part.min()), float(part.max())))
+        if ys:
+            y0, y1 = min(ys), max(ys)
+            pad = max((y1 - y0) * 0.05, 0.05)
+            self.viewbox.setRange(xRange=(start_nm, stop_nm), yRange=(y0 - pad, y1 + pad),
+                                  padding=0.0)
+        else:
+            self.viewbox.setXRange(start_nm, stop_nm, padding=0.0)
 
     def _on_x_range(self, *_: object) -> None:
         self.redraw()
@@ -265,7 +281,7 @@ class TracePlot(pg.PlotWidget):
         self._hline.show()
 
     # -- resonance marks ----------------------------------------------------------------------
-    def mark_resonances(self, resonances: Sequence[Resonance]) -> None:
+    def mark_resonances(self, resonances: Sequence[ResonanceMetrics]) -> None:
         """Mark resonances on the plot (▼ under a dip, ▲ over a peak); none hides the marks."""
         if not resonances:
             self._res_points.hide()

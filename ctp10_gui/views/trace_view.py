@@ -1,8 +1,9 @@
 """Spectral trace view: the trace list, plot, resonance table, cursor readout and live marker.
 
 The parts live in their own modules (trace_plot, resonance_table, trace_files); this widget
-lays them out, keeps them on the same trace, and aims the live marker at the last trace's
-detector: its wavelength read through the link, its power taken from the live batches.
+lays them out, keeps them on the same trace, offers the table export and the insertion-loss
+normalisation, and aims the live marker at the last trace's detector: its wavelength read
+through the link, its power taken from the live batches.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import math
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -30,11 +33,16 @@ from PySide6.QtWidgets import (
 from ctp10_gui.hardware.scpi import frequency_thz
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.resonance import (
+    export_resonance_csv,
+    insertion_loss_unit,
+    normalise_insertion_loss,
+)
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.models.traces import StoredTrace, TraceStore
 from ctp10_gui.procedures.marker import read_detector_wavelength
 from ctp10_gui.views.layout import ProportionalSplitter
-from ctp10_gui.views.resonance_table import ResonanceTable
+from ctp10_gui.views.resonance_table import ResonanceTable, choice_text
 from ctp10_gui.views.theme import DARK, Theme, repolish
 from ctp10_gui.views.trace_files import TraceFiles
 from ctp10_gui.views.trace_plot import TracePlot
@@ -66,6 +74,8 @@ class TraceView(QWidget):
         self.resonance_table = ResonanceTable()
         self.resonance_table.resonances_changed.connect(self.plot.mark_resonances)
         self.resonance_table.zoom_requested.connect(self.plot.zoom_to)
+        self.resonance_table.trace_chosen.connect(self._select_in_list)
+        self.resonance_table.export_button.clicked.connect(self.export_table_dialog)
         self.files = TraceFiles(traces, self)
 
         # -- readouts and controls -----------------------------------------------------------
@@ -79,6 +89,7 @@ class TraceView(QWidget):
         self.message.setWordWrap(True)
         self.message.hide()
         self.files.message.connect(self.show_message)
+        self.resonance_table.message.connect(self.show_message)
 
         self.open_button = QPushButton("Open…", self)
         self.open_button.setToolTip("Load exported .csv or .npy traces back into the view")
@@ -94,6 +105,11 @@ class TraceView(QWidget):
         self.fit_button = QPushButton("Fit", self)
         self.fit_button.setToolTip("Show every visible trace whole")
         self.fit_button.clicked.connect(self.plot.fit_all)
+        self.normalise_button = QPushButton("IL normalise…", self)
+        self.normalise_button.setToolTip(
+            "Subtract a reference trace (interpolated on λ) from the analysed trace: "
+            "the insertion loss becomes a new trace")
+        self.normalise_button.clicked.connect(self.normalise_dialog)
         self.marker_check = QCheckBox("Live marker", self)
         self.marker_check.setToolTip(
             "Mark the detector's current wavelength and live power on the last trace"
@@ -108,28 +124,38 @@ class TraceView(QWidget):
         self.trace_list = QListWidget(self)
         self.trace_list.setObjectName("traceList")
         self.trace_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.trace_list.setToolTip("Tick to show, select to export, remove or list resonances")
+        self.trace_list.setToolTip("Tick to show, select to export or remove, "
+                                   "click to list its resonances")
+        # Long names wrap onto a second line rather than hide under a sideways scroll bar.
+        self.trace_list.setWordWrap(True)
+        self.trace_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.trace_list.itemChanged.connect(self._on_item_changed)
-        self.trace_list.currentItemChanged.connect(
-            lambda *_: self.resonance_table.show_trace(self.current_trace()))
+        self.trace_list.currentItemChanged.connect(self._on_current_item)
 
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(QLabel("Traces", side))
         side_layout.addWidget(self.trace_list, 1)
-        side_layout.addWidget(self.resonance_table, 2)
+        side_layout.addWidget(self.resonance_table.controls)
+        side_layout.addWidget(self.normalise_button)
 
+        # The table sits under the plot, where its seven columns (~400 px) fit a 1280 px
+        # window; beside the plot they would not.
+        plot_and_table = ProportionalSplitter(Qt.Orientation.Vertical, (3, 2), self)
+        plot_and_table.addWidget(self.plot)
+        plot_and_table.addWidget(self.resonance_table)
+        plot_and_table.setChildrenCollapsible(False)
         # Fixed first proportions: the side panel's size hint would otherwise win the first
         # layout and squeeze the plot to a sliver.
         splitter = ProportionalSplitter(Qt.Orientation.Horizontal, (3, 1), self)
-        splitter.addWidget(self.plot)
+        splitter.addWidget(plot_and_table)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        # Narrower than the four resonance columns (340 px), so the window fits a 1024 px
-        # laptop screen; the table scrolls sideways instead.
-        side.setMinimumWidth(250)
+        # At its narrowest the window still fits a 1024 px laptop screen; list names and the
+        # table then scroll sideways.
+        side.setMinimumWidth(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(toolbar)
@@ -171,7 +197,7 @@ class TraceView(QWidget):
             item.setForeground(self.plot.colour(item.data(Qt.ItemDataRole.UserRole)))
 
     def _sync(self) -> None:
-        """Follow the store: list and draw new traces, drop removed ones."""
+        """Follow the store: list and draw new traces, drop removed ones; keep the analysed one."""
         present = list(self._traces)
         keys = {t.key for t in present}
         self.trace_list.blockSignals(True)  # the resonances follow below, once
@@ -180,17 +206,17 @@ class TraceView(QWidget):
                 self.trace_list.takeItem(row)
         added = self.plot.sync(present)
         for trace in added:
-            item = QListWidgetItem(trace.label)
+            item = QListWidgetItem(trace.title)
             item.setData(Qt.ItemDataRole.UserRole, trace.key)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)
             item.setForeground(self.plot.colour(trace.key))
             item.setToolTip(_trace_tooltip(trace))
             self.trace_list.addItem(item)
-        if added:
-            self.trace_list.setCurrentRow(self.trace_list.count() - 1)
         self.trace_list.blockSignals(False)
-        self.resonance_table.show_trace(self.current_trace())
+        self.resonance_table.set_traces(present)
+        self._select_in_list(self.resonance_table.analysed_trace.key
+                             if self.resonance_table.analysed_trace is not None else None)
         self._follow_last_trace()
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
@@ -206,9 +232,23 @@ class TraceView(QWidget):
         return keys
 
     def current_trace(self) -> StoredTrace | None:
-        """Return the trace whose resonances are listed (the current list row)."""
-        item = self.trace_list.currentItem()
-        return self.plot.trace(item.data(Qt.ItemDataRole.UserRole)) if item else None
+        """Return the trace whose resonances are listed (the chooser's trace)."""
+        return self.resonance_table.analysed_trace
+
+    def _on_current_item(self, item: QListWidgetItem | None, *_: object) -> None:
+        if item is not None:
+            self.resonance_table.choose(item.data(Qt.ItemDataRole.UserRole))
+
+    def _select_in_list(self, key: int | None) -> None:
+        """Make the analysed trace the list's current row (without re-choosing it)."""
+        for row in range(self.trace_list.count()):
+            item = self.trace_list.item(row)
+            current = self.trace_list.currentItem()
+            if item.data(Qt.ItemDataRole.UserRole) == key and item is not current:
+                self.trace_list.blockSignals(True)
+                self.trace_list.setCurrentItem(item)
+                self.trace_list.blockSignals(False)
+                return
 
     # -- cursor ---------------------------------------------------------------------------------
     def show_cursor(self, wavelength_nm: float, y: float) -> None:
@@ -340,6 +380,79 @@ class TraceView(QWidget):
         )
         if paths:
             self.files.open(paths)
+
+    # -- resonance table export, insertion-loss normalisation -------------------------------------
+    def export_table_dialog(self) -> None:
+        """Ask for a CSV file name (in the last export folder) and write the resonance table."""
+        trace = self.current_trace()
+        if trace is None or not self.resonance_table.resonances:
+            self.show_message("Nothing to export: the resonance table is empty.", "error")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export resonance table",
+            self.files.start_path("export", f"resonances_trace{trace.key}.csv"),
+            "CSV (*.csv)")
+        if path:
+            self.export_table(path if Path(path).suffix else path + ".csv")
+
+    def export_table(self, path: str | Path) -> Path | None:
+        """Write the resonance table to path as CSV; return it, None (with a message) on failure."""
+        trace = self.current_trace()
+        rows = self.resonance_table.resonances
+        target = Path(path)
+        source = choice_text(trace) if trace is not None else ""
+        try:
+            written = export_resonance_csv(rows, target, source=source)
+        except OSError as exc:
+            self.show_message(f"Cannot write the resonance table to {target}: "
+                              f"{exc.strerror or exc}.", "error")
+            return None
+        self.files.remember_export_folder(target.parent)
+        self.show_message(f"Exported {len(rows)} resonances of {trace.title if trace else ''} "
+                          f"to {written.name}", "ok")
+        return written
+
+    def normalise_dialog(self) -> None:
+        """Ask which stored trace is the reference, then normalise the analysed trace by it."""
+        trace = self.current_trace()
+        others = [t for t in self._traces if trace is not None and t.key != trace.key]
+        if trace is None or not others:
+            self.show_message("IL normalisation needs two traces: the analysed trace and a "
+                              "reference trace (fetch or open one).", "error")
+            return
+        names = [choice_text(t) for t in others]
+        name, ok = QInputDialog.getItem(
+            self, "IL normalise", f"Subtract which reference from {trace.title}?", names, 0, False)
+        if ok and name in names:
+            self.normalise(trace.key, others[names.index(name)].key)
+
+    def normalise(self, trace_key: int, reference_key: int) -> StoredTrace | None:
+        """Store trace − reference (interpolated on λ) as a new trace and analyse it."""
+        try:
+            trace, reference = self._traces.get(trace_key), self._traces.get(reference_key)
+        except KeyError:
+            self.show_message("Cannot normalise: that trace was removed.", "error")
+            return None
+        try:
+            unit = insertion_loss_unit(trace.unit, reference.unit)
+            x, y = normalise_insertion_loss(trace.wavelength_nm, trace.values,
+                                            reference.wavelength_nm, reference.values)
+        except ValueError as exc:
+            self.show_message(f"Cannot normalise {trace.title} by {reference.title}: {exc}.",
+                              "error")
+            return None
+        name = f"trace {trace.key} − trace {reference.key} (IL)"
+        # The normalised trace keeps what the instrument was and did for the measured one.
+        kept = ("instrument", "acquired", "settings", "instrument_state")
+        metadata: dict[str, Any] = {k: trace.metadata[k] for k in kept if k in trace.metadata}
+        metadata["insertion_loss"] = {"trace": trace.title, "reference": reference.title,
+                                      "reference_source": reference.source,
+                                      "interpolation": "linear in dB on the trace's λ"}
+        result = self._traces.add_arrays(x, y, unit=unit, module=trace.module,
+                                         channel=trace.channel, metadata=metadata, name=name)
+        self.resonance_table.choose(result.key)
+        self.show_message(f"Added {result.title}; the table now analyses it.", "ok")
+        return result
 
     def show_message(self, text: str, role: str = "hint") -> None:
         """Show a status line under the plot ("hint", "ok" or "error")."""

@@ -90,6 +90,19 @@ def test_export_then_open_gives_identical_values(
     assert opened.label == f"M4 C1 TF live (trace{suffix})"
 
 
+def test_a_named_trace_keeps_its_name_through_export_and_open(tmp_path) -> None:
+    store = TraceStore()
+    x, y = np.array([1550.0, 1550.001]), np.array([-1.5, -2.0])
+    store.add_arrays(x, y, unit="dBm", module=4, channel=1, trace_type=11)
+    named = store.add_arrays(x, y, unit="dB", name="trace 1 − trace 1 (IL)")
+    assert named.label == "trace 1 − trace 1 (IL)"
+    assert named.title == "trace 2 · trace 1 − trace 1 (IL)"
+    assert store.get(1).title == "trace 1 · M4 C1 raw live"
+    store.export(named.key, tmp_path / "il.npy")
+    opened = store.open(tmp_path / "il.npy")
+    assert opened.title == "trace 3 · trace 1 − trace 1 (IL) (il.npy)"
+
+
 def test_csv_without_sidecar_reads_its_own_metadata_and_nan(tmp_path) -> None:
     store = TraceStore()
     x = np.array([1550.0, 1550.001, 1550.002])

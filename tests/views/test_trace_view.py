@@ -75,7 +75,7 @@ def test_full_size_trace_fetched_drawn_exported_and_reopened_identical(
     assert 100 < xd.size <= 2 * view.plot.viewbox.width() + 4
     assert yd.min() == trace.values.min() and yd.max() == trace.values.max()
     assert curve.opts["pen"].width() <= 1
-    assert view.trace_list.item(0).text() == "M4 C1 TF live"
+    assert view.trace_list.item(0).text() == "trace 1 · M4 C1 TF live"
 
     paths = {}
     for suffix in (".npy", ".csv"):
@@ -98,9 +98,9 @@ def test_full_size_trace_fetched_drawn_exported_and_reopened_identical(
         assert again.metadata["trace_type_name"] == "TF live"
         assert again.metadata["settings"]["sampling_pm"] == pytest.approx(0.1)
     assert [view.trace_list.item(i).text() for i in range(3)] == [
-        "M4 C1 TF live",
-        "M4 C1 TF live (spectrum.npy)",
-        "M4 C1 TF live (spectrum.csv)",
+        "trace 1 · M4 C1 TF live",
+        "trace 2 · M4 C1 TF live (spectrum.npy)",
+        "trace 3 · M4 C1 TF live (spectrum.csv)",
     ]
     assert len(view.plot.curves) == 3
 
@@ -148,14 +148,10 @@ def test_resonance_table_lists_deepest_dips_with_wavelength_and_depth(
 ) -> None:
     with qtbot.waitSignal(view.resonance_table.resonances_changed, timeout=2000):
         view.store.add_trace(ring_trace())  # listed just after the first paint
-    rows = [
-        tuple(view.resonance_table.table.item(r, c).text() for c in range(4))
-        for r in range(view.resonance_table.table.rowCount())
-    ]
-    assert rows[:2] == [
-        ("1", "1545.0000", "-22.00 dB", "20.00"),
-        ("2", "1555.0000", "-10.00 dB", "8.00"),
-    ]
+    table = view.resonance_table.table
+    rows = [tuple(table.item(r, c).text() for c in range(3)) for r in range(table.rowCount())]
+    assert rows == [("1", "1545.0000", "20.00"), ("2", "1555.0000", "8.00")]
+    assert table.item(0, 1).toolTip().startswith("minimum -22.00 dB at 1545.0000 nm")
     assert view.plot.resonance_marks[:2] == [1545.0, 1555.0]  # marked on the plot too
     with qtbot.waitSignal(view.resonance_table.resonances_changed, timeout=2000):
         view.resonance_table.kind_combo.setCurrentIndex(1)
