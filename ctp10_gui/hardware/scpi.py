@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
-from ctp10_gui.hardware.errors import LinkError, NotAvailableError, OutOfRangeError
+from ctp10_gui.hardware.errors import (
+    CTP10Error,
+    LinkError,
+    LinkFailure,
+    NotAvailableError,
+    OutOfRangeError,
+)
 from ctp10_gui.hardware.laser_models import find_laser_model, list_text
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "frequency_thz",
     "from_si",
     "laser_model",
+    "milliwatts",
     "speed_control",
 ]
 
@@ -100,6 +107,21 @@ def from_si(value: float, unit: str) -> float:
 def frequency_thz(wavelength_nm: float) -> float:
     """Return the optical frequency in THz of a vacuum wavelength in nm (c/λ)."""
     return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e12
+
+
+def frequency_ghz(wavelength_nm: float) -> float:
+    """Return the optical frequency in GHz of a vacuum wavelength in nm (c/λ)."""
+    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e9
+
+
+def frequency_hz(wavelength_nm: float) -> float:
+    """Return the optical frequency in Hz of a vacuum wavelength in nm (c/λ)."""
+    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9)
+
+
+def milliwatts(power_dbm: float) -> float:
+    """Return a power in dBm as mW (0 dBm = 1 mW)."""
+    return float(10.0 ** (power_dbm / 10.0))
 
 
 def format_number(value: float) -> str:
@@ -328,6 +350,11 @@ class Owner(Protocol):
         """Close the session and return the LinkError for an unparseable reply."""
         ...
 
+    def diagnose_silence(self, part: str, silence: LinkError,
+                         absence: Callable[[], str]) -> CTP10Error:
+        """Return why part did not answer: missing hardware, else silence (the link's error)."""
+        ...
+
 
 class Channel:
     """Give get/set and attribute access to a channel's declared controls."""
@@ -346,6 +373,14 @@ class Channel:
     def _index(self) -> dict[str, int]:
         """Return the template fields naming this channel ({n}, {r}, {m}, {c})."""
         return {}
+
+    def _part(self) -> str | None:
+        """Return the hardware behind this channel ("reference laser 3"), None if always there."""
+        return None
+
+    def _absence(self) -> str:
+        """Return why the hardware behind this channel is not there, "" when it is."""
+        return ""
 
     def control(self, name: str) -> Control:
         """Return the declared control called name (KeyError names the known ones)."""
@@ -370,7 +405,14 @@ class Channel:
         if control.get_command is None:
             raise AttributeError(f"{name} is write-only")
         command = control.get_command.format(**self._index())
-        reply = self._owner.query(command)
+        try:
+            reply = self._owner.query(command)
+        except LinkError as exc:
+            part = self._part()
+            if exc.kind is not LinkFailure.TIMEOUT or part is None:
+                raise
+            # An empty slot may stay silent instead of answering: tell it from a dead link.
+            raise self._owner.diagnose_silence(part, exc, self._absence) from exc
         if control.kind in (int, float) and is_no_value(reply):
             # One whole reply line to this query, in step: the field has no value, the link
             # is fine (a bad value in one field is that field's problem).
@@ -399,7 +441,8 @@ class Channel:
         command = control.set_command.format(**fields)
         self._owner.write(command)
         self._owner.check_errors(command)
-        result = self.get(name) if control.get_command else checked
+        readable = control.get_command is not None or control.derive is not None
+        result = self.get(name) if readable else checked
         self._remember(name, result)
         return result
 
@@ -433,12 +476,48 @@ def _power_dbm(name: str, label: str, get_command: str, set_command: str) -> Con
     return Control(name, label, "dBm", get_command, set_command, minimum=-20.0, maximum=20.0)
 
 
+def _converted(name: str, label: str, unit: str, set_command: str, source: Control,
+               convert: Callable[[float], float]) -> Control:
+    """Declare source set in another unit: read as convert(source), range converted too."""
+    assert source.minimum is not None and source.maximum is not None
+    low, high = sorted((convert(source.minimum), convert(source.maximum)))
+    return Control(name, label, unit, None, set_command, minimum=low, maximum=high,
+                   derive=(source.name, convert))
+
+
+def _frequency(source: Control, label: str, set_command: str, unit: str = "THz") -> Control:
+    """Declare a wavelength setting set by frequency (suffix THZ, GHZ or HZ; λ = c/f).
+
+    Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
+    RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
+    """
+    convert = {"THz": frequency_thz, "GHz": frequency_ghz, "Hz": frequency_hz}[unit]
+    name = source.name.replace("wavelength", "frequency").removesuffix("_nm")
+    return _converted(f"{name}_{unit.lower()}", label, unit,
+                      f"{set_command} {{value}}{unit.upper()}", source, convert)
+
+
+def _power_mw(source: Control, set_command: str) -> Control:
+    """Declare a laser power setpoint set in mW (suffix MW); the query replies in dBm.
+
+    PyMeasure PR #1366 sends ":INIT:TLS{ch}:POWer %gMW" and ":CTP:RLASer{ch}:POWer %gMW"; the
+    reference says the query replies in dBm, so the mW value is converted from it.
+    """
+    return _converted("power_mw", f"{source.label} (mW)", "mW", f"{set_command} {{value}}MW",
+                      source, milliwatts)
+
+
+_SWEEP_START = _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?",
+                           ":INIT:WAV:STAR {value:.3f}NM")
+_SWEEP_STOP = _wavelength("stop_nm", "Scan stop", ":INIT:WAV:STOP?", ":INIT:WAV:STOP {value:.3f}NM")
+
+
 class Sweep(Channel):
     """Hold the global scan settings (:INIT:…)."""
 
     controls = (
-        _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?", ":INIT:WAV:STAR {value:.3f}NM"),
-        _wavelength("stop_nm", "Scan stop", ":INIT:WAV:STOP?", ":INIT:WAV:STOP {value:.3f}NM"),
+        _SWEEP_START,
+        _SWEEP_STOP,
         Control("sampling_pm", "Sampling step", "pm", ":INIT:WAV:SAMP?",
                 ":INIT:WAV:SAMP {value}PM", minimum=1, maximum=250, step=1,
                 allowed=(0.5, 0.2, 0.1, 0.05, 0.02), reply_si=True),
@@ -446,6 +525,8 @@ class Sweep(Channel):
                 ":INIT:STAB {value},{stabilization_s}", kind=bool, field=0),
         Control("stabilization_s", "Stabilization time", "s", ":INIT:STAB?",
                 ":INIT:STAB {stabilization_output},{value}", minimum=0, maximum=60, field=1),
+        _frequency(_SWEEP_START, "Scan start (frequency)", ":INIT:WAV:STAR"),
+        _frequency(_SWEEP_STOP, "Scan stop (frequency)", ":INIT:WAV:STOP"),
     )  # fmt: skip
 
 
@@ -468,20 +549,28 @@ def laser_model(idn: str) -> str | None:
     return fields[1] if len(fields) > 1 and fields[1] else None
 
 
+_TLS_START = _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
+                         ":INIT:TLS{n}:WAV:STAR {value:.3f}NM")
+_TLS_STOP = _wavelength("stop_nm", "Stop", ":INIT:TLS{n}:WAV:STOP?",
+                        ":INIT:TLS{n}:WAV:STOP {value:.3f}NM")
+_TLS_POWER = _power_dbm("power_dbm", "Power", ":INIT:TLS{n}:POW?", ":INIT:TLS{n}:POW {value}DBM")
+
+
 class TunableLaser(Channel):
     """Hold the settings of TLS n (1–4), the swept laser assigned to a laser position."""
 
     controls = (
         Control("identifier", "Laser position", "", ":INIT:TLS{n}:ID?", ":INIT:TLS{n}:ID {value}",
                 kind=int, minimum=0, maximum=10),
-        _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
-                    ":INIT:TLS{n}:WAV:STAR {value:.3f}NM"),
-        _wavelength("stop_nm", "Stop", ":INIT:TLS{n}:WAV:STOP?",
-                    ":INIT:TLS{n}:WAV:STOP {value:.3f}NM"),
+        _TLS_START,
+        _TLS_STOP,
         _SPEED_BASE,
-        _power_dbm("power_dbm", "Power", ":INIT:TLS{n}:POW?", ":INIT:TLS{n}:POW {value}DBM"),
+        _TLS_POWER,
         Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
                 ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
+        _power_mw(_TLS_POWER, ":INIT:TLS{n}:POW"),
+        _frequency(_TLS_START, "Start (frequency)", ":INIT:TLS{n}:WAV:STAR"),
+        _frequency(_TLS_STOP, "Stop (frequency)", ":INIT:TLS{n}:WAV:STOP"),
     )  # fmt: skip
     n: int
 
@@ -491,6 +580,17 @@ class TunableLaser(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"n": self.n}
+
+    def _part(self) -> str | None:
+        return f"TLS {self.n}"
+
+    def _absence(self) -> str:
+        if self.model() is not None:
+            return ""
+        position = self.get("identifier")
+        if not position:
+            return "no laser serves it (laser position 0)"
+        return f"laser position {position} holds no laser"
 
     def model(self) -> str | None:
         """Return the model of the laser at this TLS's position (cached), None if none."""
@@ -512,17 +612,24 @@ class TunableLaser(Channel):
             self._owner.session.tls_models.pop(self.n, None)
 
 
+_RLASER_POWER = _power_dbm("power_dbm", "Power", ":CTP:RLAS{r}:POW?",
+                           ":CTP:RLAS{r}:POW {value}DBM")
+_RLASER_WAVELENGTH = _wavelength("wavelength_nm", "Wavelength", ":CTP:RLAS{r}:WAV?",
+                                 ":CTP:RLAS{r}:WAV {value:.3f}NM")
+
+
 class ReferenceLaser(Channel):
     """Hold the static settings of reference laser r (1–10)."""
 
     controls = (
-        _power_dbm("power_dbm", "Power", ":CTP:RLAS{r}:POW?", ":CTP:RLAS{r}:POW {value}DBM"),
+        _RLASER_POWER,
         Control("output", "Output", "", ":CTP:RLAS{r}:POW:STAT?",
                 ":CTP:RLAS{r}:POW:STAT {value}", kind=bool, words=("ON", "OFF")),
-        _wavelength("wavelength_nm", "Wavelength", ":CTP:RLAS{r}:WAV?",
-                    ":CTP:RLAS{r}:WAV {value:.3f}NM"),
-        Control("frequency_thz", "Frequency", "THz", None, None,
-                derive=("wavelength_nm", frequency_thz)),
+        _RLASER_WAVELENGTH,
+        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV", "GHz"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV", "Hz"),
+        _power_mw(_RLASER_POWER, ":CTP:RLAS{r}:POW"),
     )  # fmt: skip
     r: int
 
@@ -532,6 +639,14 @@ class ReferenceLaser(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"r": self.r}
+
+    def _part(self) -> str | None:
+        return f"reference laser {self.r}"
+
+    def _absence(self) -> str:
+        if self.model() is not None:
+            return ""
+        return f"not installed: its identity reads {self.identity()!r}"
 
     def identity(self) -> str:
         """Return the laser's *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
@@ -549,6 +664,11 @@ POWER_QUERY = ":CTP:SENS{m}:CHAN{c}:POW?"
 POWER_UNIT_QUERY = ":CTP:SENS{m}:CHAN{c}:UNIT:Y?"
 
 
+_DETECTOR_WAVELENGTH = _wavelength("wavelength_nm", "Calibration wavelength",
+                                   ":CTP:SENS{m}:CHAN{c}:WAV?",
+                                   ":CTP:SENS{m}:CHAN{c}:WAV {value}NM")
+
+
 class Detector(Channel):
     """Hold the settings of detector channel c (1–6) of module m (1–20)."""
 
@@ -557,8 +677,13 @@ class Detector(Channel):
                 ":CTP:SENS{m}:CHAN{c}:UNIT:Y {value}", kind=PowerUnit),
         Control("x_unit", "Spectral unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:X?",
                 ":CTP:SENS{m}:CHAN{c}:UNIT:X {value}", kind=XUnit),
-        _wavelength("wavelength_nm", "Calibration wavelength", ":CTP:SENS{m}:CHAN{c}:WAV?",
-                    ":CTP:SENS{m}:CHAN{c}:WAV {value}NM"),
+        _DETECTOR_WAVELENGTH,
+        _frequency(_DETECTOR_WAVELENGTH, "Calibration frequency", ":CTP:SENS{m}:CHAN{c}:WAV"),
+        # The logging function's trigger: 0 software, 1–8 TRIG IN port. The reference spells
+        # FUNCtion:TRIGger, PyMeasure PR #1366 DetectorChannel.trigger "FUNCtion:TRIGGer": the
+        # same header, sent here in its short form.
+        Control("logging_trigger", "Logging trigger", "", ":CTP:SENS{m}:CHAN{c}:FUNC:TRIG?",
+                ":CTP:SENS{m}:CHAN{c}:FUNC:TRIG {value}", kind=int, minimum=0, maximum=8),
     )  # fmt: skip
     module: int
     channel: int
@@ -570,6 +695,9 @@ class Detector(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"m": self.module, "c": self.channel}
+
+    def _part(self) -> str | None:
+        return f"detector module {self.module} channel {self.channel}"
 
     def _remember(self, name: str, value: Any) -> None:
         if name == "power_unit":
