@@ -644,9 +644,13 @@ class ReferenceLaser(Channel):
         return f"reference laser {self.r}"
 
     def _absence(self) -> str:
-        if self.model() is not None:
-            return ""
-        return f"not installed: its identity reads {self.identity()!r}"
+        identity = self.identity()
+        model = self._owner.session.laser_models[self.r] = laser_model(identity)
+        return "" if model is not None else f"not installed: its identity reads {identity!r}"
+
+    def installed(self) -> bool:
+        """Return False for an empty laser position (its identity is "NONE")."""
+        return self.model() is not None
 
     def identity(self) -> str:
         """Return the laser's *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""

@@ -10,7 +10,12 @@ import pytest
 from ctp10_gui.hardware.ctp10 import TraceType
 from ctp10_gui.hardware.errors import LinkError, LinkFailure
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
-from ctp10_gui.procedures.traces import TraceRequest, fetch_traces, trace_requests
+from ctp10_gui.procedures.traces import (
+    TraceRequest,
+    fetch_traces,
+    save_traces,
+    trace_requests,
+)
 
 WHEN = datetime(2026, 12, 4, 4, 30, tzinfo=UTC)
 SETTINGS = [
@@ -91,3 +96,15 @@ def test_cancel_stops_before_the_next_trace() -> None:
         got = fetch_traces(ctp, trace_requests(4, [1, 2, 3], [TraceType.TF_LIVE]),
                            cancelled=lambda: next(answers), now=lambda: WHEN)
     assert len(got.traces) == 1 and got.cancelled
+
+
+def test_save_keeps_saving_after_a_refused_trace() -> None:
+    exchange = [(":TRAC:SENS4:CHAN1:TYPE1:SAVE", None), ("SYST:ERR?", "0,No error"),
+                (":TRAC:SENS4:CHAN1:TYPE2:SAVE", None),
+                ("SYST:ERR?", '-114,"Header suffix out of range"'), ("SYST:ERR?", "0,No error"),
+                (":TRAC:SENS4:CHAN2:TYPE1:SAVE", None), ("SYST:ERR?", "0,No error")]
+    with expected_protocol(exchange) as ctp:
+        errors = save_traces(ctp, [TraceRequest(4, 1, 1), TraceRequest(4, 1, 2),
+                                   TraceRequest(4, 2, 1)])
+    assert errors == ('M4 C1 type 2: module 4 channel 1 offers no trace type 2 (the instrument '
+                      'answered -114 "Header suffix out of range")',)
