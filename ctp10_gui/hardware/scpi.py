@@ -130,6 +130,12 @@ def format_number(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
+def _bound_text(value: float | None) -> str:
+    """Return a range bound for people: short, 7 significant digits from 100 000 on (Hz, GHz)."""
+    number = float(value or 0.0)
+    return format_number(number) if abs(number) < 1e5 else f"{number:.7g}"
+
+
 class _Number(float):
     """A float that formats short by default and honours explicit specs ("{value:.3f}")."""
 
@@ -192,14 +198,14 @@ class Control:
         if self.allowed:
             items = [list_text(self.allowed)]
             if has_span:
-                items.append(f"{format_number(self.minimum)}…{format_number(self.maximum)}")  # type: ignore[arg-type]
+                items.append(f"{_bound_text(self.minimum)}…{_bound_text(self.maximum)}")
             return "one of " + ", ".join(items) + unit
         if has_span:
-            return f"{format_number(self.minimum)}–{format_number(self.maximum)}{unit}"  # type: ignore[arg-type]
+            return f"{_bound_text(self.minimum)}–{_bound_text(self.maximum)}{unit}"
         if self.minimum is not None:
-            return f"at least {format_number(self.minimum)}{unit}"
+            return f"at least {_bound_text(self.minimum)}{unit}"
         if self.maximum is not None:
-            return f"at most {format_number(self.maximum)}{unit}"
+            return f"at most {_bound_text(self.maximum)}{unit}"
         return f"any number{unit}"
 
     def validate(self, value: Any) -> Any:
@@ -401,7 +407,11 @@ class Channel:
         control = self.control(name)
         if control.derive is not None:
             source, function = control.derive
-            return function(self.get(source))
+            value = self.get(source)
+            try:
+                return function(value)
+            except ArithmeticError:  # 0 nm has no frequency: that field has no value now
+                raise NotAvailableError(control.label, str(value)) from None
         if control.get_command is None:
             raise AttributeError(f"{name} is write-only")
         command = control.get_command.format(**self._index())

@@ -157,7 +157,6 @@ class InstrumentPanel(QWidget):
             self.rlaser_form, _row("Reference laser", self.rlaser_select), self
         )
         self.rlaser_select.currentIndexChanged.connect(self._rlaser_changed)
-        self.rlaser_form.refreshed.connect(self._read_rlaser_identity)
 
         # -- detectors --
         self.module_spin = QSpinBox(self)
@@ -244,8 +243,11 @@ class InstrumentPanel(QWidget):
     def refresh(self) -> None:
         """Re-read every form (and the TLS speed steps, the laser identity) from the instrument."""
         self._pending_refresh = set(self.forms)
-        for form in self.forms.values():
-            form.refresh()
+        for name, form in self.forms.items():
+            if name == "rlaser":
+                self._refresh_rlaser()  # its identity first: an empty position has no settings
+            else:
+                form.refresh()
 
     def _form_refreshed(self, name: str) -> None:
         self._pending_refresh.discard(name)
@@ -302,19 +304,35 @@ class InstrumentPanel(QWidget):
     def _rlaser_changed(self) -> None:
         r = self.reference_laser
         self.rlaser_page.info.setText("")
-        self.rlaser_form.set_group(reference_laser_group(r))
+        self.rlaser_form.set_group(reference_laser_group(r), refresh=False)
+        self._refresh_rlaser()
 
-    def _read_rlaser_identity(self) -> None:
+    def _refresh_rlaser(self) -> None:
+        """Read the laser's identity; read its settings if installed, else say it is not."""
         r = self.reference_laser
+        form = self.rlaser_form
+        if not form.online:
+            return
 
         def done(text: str) -> None:
-            if r == self.reference_laser:
+            if r != self.reference_laser:
+                return
+            model = laser_model(text)
+            _fit_to_laser(form, ReferenceLaser.controls, model)
+            if model is None:
+                reason = f"laser {r} is not installed (the instrument reports {text!r})"
+                self.rlaser_page.info.setText(f"Laser {r}: not installed ({text!r}).")
+            else:
+                reason = ""
                 self.rlaser_page.info.setText(f"Laser {r}: {text}")
-                _fit_to_laser(self.rlaser_form, ReferenceLaser.controls, laser_model(text))
+            form.set_absent(reason)
+            form.refresh()
 
         def failed(exc: Exception) -> None:
             if r == self.reference_laser:
                 self.rlaser_page.info.setText(f"Laser {r}: identity unreadable ({exc})")
+                form.set_absent("")
+                form.refresh()
 
         self._controller.request(partial(procedures.read_laser_identity, r=r), done, failed)
 

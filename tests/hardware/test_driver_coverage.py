@@ -11,6 +11,7 @@ from ctp10_gui.hardware.errors import (
     LinkError,
     LinkFailure,
     MissingHardwareError,
+    NotAvailableError,
     TraceUnavailableError,
 )
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
@@ -166,3 +167,11 @@ def test_a_dead_link_after_silence_is_the_link_error_of_reopening() -> None:
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         ctp.reference_laser(4).get("wavelength_nm")
     assert caught.value.kind is LinkFailure.REFUSED
+
+
+def test_a_frequency_of_no_wavelength_is_not_available() -> None:
+    # A TLS with no laser keeps 0 m as its start: no frequency, and the link is fine.
+    with expected_protocol([(":INIT:TLS3:WAV:STAR?", "0.00000000E+000")]) as ctp:
+        with pytest.raises(NotAvailableError, match="Start \\(frequency\\): not available"):
+            ctp.tls(3).get("start_thz")
+        assert ctp.transport.is_open
