@@ -306,6 +306,9 @@ class VisaTransport(Transport):
             if code == errno.ECONNREFUSED:
                 raise LinkError(self.address, LinkFailure.REFUSED, _NOTHING_LISTENS)
             raise LinkError(self.address, LinkFailure.UNREACHABLE, f"({_strerror(code)})")
+        # A set is two small messages with no reply between (command, SYST:ERR?): Nagle would
+        # hold the second until the instrument's delayed ACK, 40 ms per set on loopback.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         scpi_log.debug("opened %s", self.address)
 
     def _resolve(self, host: str, port: int, deadline: float) -> str:
