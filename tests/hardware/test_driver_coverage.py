@@ -14,7 +14,7 @@ from ctp10_gui.hardware.errors import (
     NotAvailableError,
     TraceUnavailableError,
 )
-from ctp10_gui.hardware.replay import expected_protocol, ieee_block
+from ctp10_gui.hardware.replay import Exchange, expected_protocol, ieee_block
 from ctp10_gui.hardware.scpi import SPEED_OF_LIGHT_M_S
 
 ADDRESS = "TCPIP::replay::5025::SOCKET"
@@ -37,7 +37,7 @@ def header(t: int, n: int = 3) -> list[tuple[str, str]]:
 def test_x_axis_in_hertz_is_kept_and_turned_into_wavelengths() -> None:
     wavelength_m = np.array([1500.0, 1500.001, 1500.002]) * 1e-9
     hz = SPEED_OF_LIGHT_M_S / wavelength_m
-    exchange = [*header(1), (BASE.format(t=1) + "? BIN,DB", ieee_block(Y.tobytes(), b"")),
+    exchange: Exchange = [*header(1), (BASE.format(t=1) + "? BIN,DB", ieee_block(Y.tobytes(), b"")),
                 (BASE.format(t=1) + ":X? BIN,HZ", ieee_block(hz.astype(">f8").tobytes(), b""))]
     with expected_protocol(exchange) as ctp:
         trace = ctp.fetch_trace(4, 2, TraceType.TF_LIVE, with_x=True, x_in_hz=True)
@@ -48,7 +48,7 @@ def test_x_axis_in_hertz_is_kept_and_turned_into_wavelengths() -> None:
 
 def test_linear_y_is_asked_with_y_and_named_by_trace_kind() -> None:
     linear = np.array([0.5, 1e-4, 1e-8], dtype=">f4")
-    exchange = [*header(1), (BASE.format(t=1) + "? BIN,Y", ieee_block(linear.tobytes())),
+    exchange: Exchange = [*header(1), (BASE.format(t=1) + "? BIN,Y", ieee_block(linear.tobytes())),
                 *header(11), (BASE.format(t=11) + "? BIN,Y", ieee_block(linear.tobytes()))]
     with expected_protocol(exchange) as ctp:
         tf = ctp.fetch_trace(4, 2, 1, linear=True)
@@ -58,7 +58,7 @@ def test_linear_y_is_asked_with_y_and_named_by_trace_kind() -> None:
 
 
 def test_ascii_traces_are_read_as_comma_separated_numbers() -> None:
-    exchange = [*header(12),
+    exchange: Exchange = [*header(12),
                 (BASE.format(t=12) + "? ASCII,DB", "-3.500000E+00,-4.025000E+01,-8.000000E+01"),
                 (BASE.format(t=12) + ":X? ASCII,M", "1.5E-06,1.500001E-06,1.500002E-06")]
     with expected_protocol(exchange) as ctp:
@@ -69,7 +69,7 @@ def test_ascii_traces_are_read_as_comma_separated_numbers() -> None:
 
 
 def test_an_ascii_trace_of_the_wrong_length_is_garbled() -> None:
-    exchange = [*header(1, n=4), (BASE.format(t=1) + "? ASCII,DB", "-3.5,-4.0,-8.0")]
+    exchange: Exchange = [*header(1, n=4), (BASE.format(t=1) + "? ASCII,DB", "-3.5,-4.0,-8.0")]
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         ctp.fetch_trace(4, 2, 1, as_text=True)
     assert caught.value.kind is LinkFailure.GARBLED and "3 values where LENGth? said 4" in str(
@@ -77,7 +77,7 @@ def test_an_ascii_trace_of_the_wrong_length_is_garbled() -> None:
 
 
 def test_an_undocumented_trace_type_is_asked_like_the_others() -> None:
-    exchange = [*header(17), (BASE.format(t=17) + "? BIN,DB", ieee_block(Y.tobytes()))]
+    exchange: Exchange = [*header(17), (BASE.format(t=17) + "? BIN,DB", ieee_block(Y.tobytes()))]
     with expected_protocol(exchange) as ctp:
         trace = ctp.fetch_trace(4, 2, 17)
     assert trace.trace_type == 17 and trace.unit == "dB"
@@ -85,7 +85,7 @@ def test_an_undocumented_trace_type_is_asked_like_the_others() -> None:
 
 def test_a_trace_type_the_module_lacks_is_named_after_reopening() -> None:
     # The instrument does not answer a refused query: silence, then -114 in the error queue.
-    exchange = [(BASE.format(t=5) + ":LENG?", SILENCE), IDN,
+    exchange: Exchange = [(BASE.format(t=5) + ":LENG?", SILENCE), IDN,
                 ("SYST:ERR?", '-114,"Header suffix out of range"'), OK]
     with expected_protocol(exchange) as ctp:
         with pytest.raises(TraceUnavailableError) as caught:
@@ -97,7 +97,7 @@ def test_a_trace_type_the_module_lacks_is_named_after_reopening() -> None:
 
 
 def test_a_refused_linear_y_is_the_instruments_error_not_a_timeout() -> None:
-    exchange = [*header(1), (BASE.format(t=1) + "? BIN,Y", SILENCE), IDN,
+    exchange: Exchange = [*header(1), (BASE.format(t=1) + "? BIN,Y", SILENCE), IDN,
                 ("SYST:ERR?", '-224,"Illegal parameter value"'), OK]
     with expected_protocol(exchange) as ctp, pytest.raises(InstrumentError) as caught:
         ctp.fetch_trace(4, 2, 1, linear=True)
@@ -105,7 +105,7 @@ def test_a_refused_linear_y_is_the_instruments_error_not_a_timeout() -> None:
 
 
 def test_silence_with_an_empty_error_queue_stays_a_link_error() -> None:
-    exchange = [(BASE.format(t=1) + ":LENG?", SILENCE), IDN, OK]
+    exchange: Exchange = [(BASE.format(t=1) + ":LENG?", SILENCE), IDN, OK]
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         ctp.fetch_trace(4, 2, 1)
     assert caught.value is SILENCE
@@ -113,7 +113,7 @@ def test_silence_with_an_empty_error_queue_stays_a_link_error() -> None:
 
 def test_save_writes_and_checks_the_error_queue() -> None:
     command = ":TRAC:SENS4:CHAN2:TYPE1:SAVE"
-    exchange = [(command, None), OK, (command, None),
+    exchange: Exchange = [(command, None), OK, (command, None),
                 ("SYST:ERR?", '-200,"Execution error"'), OK,
                 (":TRAC:SENS4:CHAN2:TYPE9:SAVE", None),
                 ("SYST:ERR?", '-114,"Header suffix out of range"'), OK]
@@ -129,7 +129,7 @@ def test_save_writes_and_checks_the_error_queue() -> None:
 
 
 def test_a_silent_reference_laser_reporting_none_is_missing_hardware() -> None:
-    exchange = [(":CTP:RLAS5:POW?", SILENCE), IDN, OK, (":CTP:RLAS5:IDN?", "NONE")]
+    exchange: Exchange = [(":CTP:RLAS5:POW?", SILENCE), IDN, OK, (":CTP:RLAS5:IDN?", "NONE")]
     with expected_protocol(exchange) as ctp:
         with pytest.raises(MissingHardwareError) as caught:
             ctp.reference_laser(5).get("power_dbm")
@@ -139,14 +139,14 @@ def test_a_silent_reference_laser_reporting_none_is_missing_hardware() -> None:
 
 
 def test_a_reference_laser_refusing_with_an_error_is_missing_hardware() -> None:
-    exchange = [(":CTP:RLAS7:WAV?", SILENCE), IDN,
+    exchange: Exchange = [(":CTP:RLAS7:WAV?", SILENCE), IDN,
                 ("SYST:ERR?", '-241,"Hardware missing"'), OK]
     with expected_protocol(exchange) as ctp, pytest.raises(MissingHardwareError, match="-241"):
         ctp.reference_laser(7).get("frequency_thz")
 
 
 def test_a_silent_installed_laser_is_still_a_link_error() -> None:
-    exchange = [(":CTP:RLAS1:POW:STAT?", SILENCE), IDN, OK,
+    exchange: Exchange = [(":CTP:RLAS1:POW:STAT?", SILENCE), IDN, OK,
                 (":CTP:RLAS1:IDN?", "EXFO,T100S-HP,0,6.06")]
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         ctp.reference_laser(1).get("output")
@@ -154,7 +154,7 @@ def test_a_silent_installed_laser_is_still_a_link_error() -> None:
 
 
 def test_a_silent_tls_without_a_laser_is_missing_hardware() -> None:
-    exchange = [(":INIT:TLS3:POW?", SILENCE), IDN, OK, (":INIT:TLS3:ID?", "0"),
+    exchange: Exchange = [(":INIT:TLS3:POW?", SILENCE), IDN, OK, (":INIT:TLS3:ID?", "0"),
                 (":INIT:TLS3:ID?", "0")]
     with expected_protocol(exchange) as ctp, pytest.raises(MissingHardwareError) as caught:
         ctp.tls(3).get("power_mw")
@@ -163,7 +163,7 @@ def test_a_silent_tls_without_a_laser_is_missing_hardware() -> None:
 
 def test_a_dead_link_after_silence_is_the_link_error_of_reopening() -> None:
     refused = LinkError(ADDRESS, LinkFailure.REFUSED)
-    exchange = [(":CTP:RLAS4:WAV?", SILENCE), ("*IDN?", refused)]
+    exchange: Exchange = [(":CTP:RLAS4:WAV?", SILENCE), ("*IDN?", refused)]
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         ctp.reference_laser(4).get("wavelength_nm")
     assert caught.value.kind is LinkFailure.REFUSED
