@@ -343,6 +343,8 @@ class InstrumentPanel(QWidget):
         They decide how live power is read, so after a reconnect to the same instrument the
         controller sends them again (the same keys as its set_detector_* helpers).
         """
+        if name == "frequency_thz":  # the same setting, set by frequency: the last set wins
+            name = "wavelength_nm"
         if name not in ("wavelength_nm", "power_unit"):
             return None
         return (f"detector_{name}", self.module_spin.value(), self.channel_spin.value())
