@@ -280,13 +280,11 @@ class CTP10:
 
     def diagnose_silence(self, part: str, silence: LinkError,
                          absence: Callable[[], str]) -> CTP10Error:
-        """Return why part did not answer: MissingHardwareError, else silence (the link's error).
-
-        A SCPI instrument does not answer a query to hardware it lacks: it may queue an
-        execution error (-241 "Hardware missing") or nothing at all. Reopening tells a dead
-        link (LinkError) from a live one; then the error queue, or absence() ("" when the
-        part is there), names the missing part. The session is open again on return.
-        """
+        """Return why part did not answer: MissingHardwareError, else silence (the link's error)."""
+        # A SCPI instrument does not answer a query to hardware it lacks: it may queue an
+        # execution error (-241 "Hardware missing") or nothing at all. Reopening tells a dead
+        # link (LinkError) from a live one; then the error queue, or absence() ("" when the
+        # part is there), names the missing part. The session is open again on return.
         self.reopen()
         errors = self.error_queue()
         for code, text in errors:
@@ -463,14 +461,11 @@ class CTP10:
         as_text: bool = False,
         timeout_s: float = 30.0,
     ) -> Trace:
-        """Read a trace of type 1–23; X is rebuilt as start + i·step unless with_x.
-
-        with_x reads the X block (metres, or Hz with x_in_hz; the frequencies are kept in
-        Trace.frequency_hz); linear asks Y as a linear ratio (TF) or mW (raw) instead of dB;
-        as_text reads comma-separated text instead of binary blocks (slow: a fallback). A type
-        the detector lacks raises TraceUnavailableError (the instrument's -114), never a
-        link error.
-        """
+        """Read a trace of type 1–23 (timeout_s s per block); X is start + i·step unless with_x."""
+        # with_x reads the X block (metres, or Hz with x_in_hz, kept in Trace.frequency_hz);
+        # linear asks Y as a ratio (TF) or mW (raw) instead of dB; as_text reads comma-separated
+        # text instead of binary blocks (slow: a fallback). A type the detector lacks raises
+        # TraceUnavailableError (the instrument's -114), never a link error.
         detector = self.detector(module, channel)
         kind = trace_kind(trace_type)
         base = f":TRAC:SENS{detector.module}:CHAN{detector.channel}:TYPE{int(kind)}:DATA"

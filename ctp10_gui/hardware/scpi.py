@@ -496,11 +496,9 @@ def _converted(name: str, label: str, unit: str, set_command: str, source: Contr
 
 
 def _frequency(source: Control, label: str, set_command: str, unit: str = "THz") -> Control:
-    """Declare a wavelength setting set by frequency (suffix THZ, GHZ or HZ; λ = c/f).
-
-    Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
-    RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
-    """
+    """Declare a wavelength setting set by frequency in unit (THz, GHz, Hz; λ = c/f)."""
+    # Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
+    # RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
     convert = {"THz": frequency_thz, "GHz": frequency_ghz, "Hz": frequency_hz}[unit]
     name = source.name.replace("wavelength", "frequency").removesuffix("_nm")
     return _converted(f"{name}_{unit.lower()}", label, unit,
@@ -508,11 +506,9 @@ def _frequency(source: Control, label: str, set_command: str, unit: str = "THz")
 
 
 def _power_mw(source: Control, set_command: str) -> Control:
-    """Declare a laser power setpoint set in mW (suffix MW); the query replies in dBm.
-
-    PyMeasure PR #1366 sends ":INIT:TLS{ch}:POWer %gMW" and ":CTP:RLASer{ch}:POWer %gMW"; the
-    reference says the query replies in dBm, so the mW value is converted from it.
-    """
+    """Declare a laser power setpoint set in mW (suffix MW), 0.01–100 mW."""
+    # PyMeasure PR #1366 sends ":INIT:TLS{ch}:POWer %gMW" and ":CTP:RLASer{ch}:POWer %gMW"; the
+    # reference says the query replies in dBm, so the mW value is converted from it.
     return _converted("power_mw", f"{source.label} (mW)", "mW", f"{set_command} {{value}}MW",
                       source, milliwatts)
 
