@@ -15,6 +15,7 @@ import numbers
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
 from ctp10_gui.hardware.errors import (
@@ -104,19 +105,9 @@ def from_si(value: float, unit: str) -> float:
     return round(value * _SI_SCALE[unit], _SI_DECIMALS)
 
 
-def frequency_thz(wavelength_nm: float) -> float:
-    """Return the optical frequency in THz of a vacuum wavelength in nm (c/λ)."""
-    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e12
-
-
-def frequency_ghz(wavelength_nm: float) -> float:
-    """Return the optical frequency in GHz of a vacuum wavelength in nm (c/λ)."""
-    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e9
-
-
-def frequency_hz(wavelength_nm: float) -> float:
-    """Return the optical frequency in Hz of a vacuum wavelength in nm (c/λ)."""
-    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9)
+def frequency_thz(wavelength_nm: float, scale: float = 1e12) -> float:
+    """Return the optical frequency in THz (Hz × scale) of a vacuum wavelength in nm (c/λ)."""
+    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / scale
 
 
 def milliwatts(power_dbm: float) -> float:
@@ -499,7 +490,7 @@ def _frequency(source: Control, label: str, set_command: str, unit: str = "THz")
     """Declare a wavelength setting set by frequency in unit (THz, GHz, Hz; λ = c/f)."""
     # Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
     # RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
-    convert = {"THz": frequency_thz, "GHz": frequency_ghz, "Hz": frequency_hz}[unit]
+    convert = partial(frequency_thz, scale={"THz": 1e12, "GHz": 1e9, "Hz": 1.0}[unit])
     name = source.name.replace("wavelength", "frequency").removesuffix("_nm")
     return _converted(f"{name}_{unit.lower()}", label, unit,
                       f"{set_command} {{value}}{unit.upper()}", source, convert)
