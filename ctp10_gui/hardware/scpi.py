@@ -359,6 +359,7 @@ class Channel:
     controls: ClassVar[tuple[Control, ...]] = ()
     _by_name: ClassVar[dict[str, Control]] = {}
     _owner: Owner
+    _diagnosing = False  # while asking why this channel stayed silent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -410,10 +411,15 @@ class Channel:
             reply = self._owner.query(command)
         except LinkError as exc:
             part = self._part()
-            if exc.kind is not LinkFailure.TIMEOUT or part is None:
+            if exc.kind is not LinkFailure.TIMEOUT or part is None or self._diagnosing:
                 raise
             # An empty slot may stay silent instead of answering: tell it from a dead link.
-            raise self._owner.diagnose_silence(part, exc, self._absence) from exc
+            object.__setattr__(self, "_diagnosing", True)  # a silent _absence() read: no loop
+            try:
+                error = self._owner.diagnose_silence(part, exc, self._absence)
+            finally:
+                object.__setattr__(self, "_diagnosing", False)
+            raise error from exc
         if control.kind in (int, float) and is_no_value(reply):
             # One whole reply line to this query, in step: the field has no value, the link
             # is fine (a bad value in one field is that field's problem).

@@ -175,3 +175,11 @@ def test_a_frequency_of_no_wavelength_is_not_available() -> None:
         with pytest.raises(NotAvailableError, match="Start \\(frequency\\): not available"):
             ctp.tls(3).get("start_thz")
         assert ctp.transport.is_open
+
+
+def test_a_tls_silent_even_about_its_laser_position_is_a_link_error_not_a_loop() -> None:
+    still = LinkError(ADDRESS, LinkFailure.TIMEOUT, "within 1 s")
+    exchange: Exchange = [(":INIT:TLS2:POW?", SILENCE), IDN, OK, (":INIT:TLS2:ID?", still)]
+    with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
+        ctp.tls(2).get("power_dbm")
+    assert caught.value is still
