@@ -459,9 +459,15 @@ class ControlForm(QWidget):
         """Say the channel's hardware is missing (reason) or there (""): no active controls."""
         self.absent_reason = reason
         for field in self.fields.values():
-            if reason:
+            if reason:  # no value of another channel may look like this one's
+                field.last_value = None
                 field.readback.setText("—")
                 field.clear_message()
+                if field.edit is not None:
+                    field.edit.clear()
+                elif field.combo is not None:
+                    field.combo.setCurrentIndex(-1)
+                    field.combo.setEditText("")
             if field.edit is not None:
                 field.edit.setEnabled(not reason)
         self._show_editable()

@@ -54,7 +54,7 @@ def test_an_empty_laser_position_is_not_installed_and_has_no_active_controls(
         assert not field.set_button.isEnabled(), field.name
         assert field.edit is None or not field.edit.isEnabled(), field.name
         assert field.combo is None or not field.combo.isEnabled(), field.name
-        assert field.readback.text() == "—"
+        assert field.readback.text() == "—" and field.value_text() == ""  # nothing of laser 1
         assert field.set_button.toolTip() == (
             "Not available: laser 5 is not installed (the instrument reports 'NONE')")
     form.submit("power_dbm", "3")
