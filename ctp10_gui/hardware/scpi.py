@@ -25,7 +25,12 @@ from ctp10_gui.hardware.errors import (
     NotAvailableError,
     OutOfRangeError,
 )
-from ctp10_gui.hardware.laser_models import find_laser_model, list_text
+from ctp10_gui.hardware.laser_models import (
+    find_laser_model,
+    laser_installed,
+    laser_model,
+    list_text,
+)
 
 __all__ = [
     "DETECTOR_CHANNELS",
@@ -48,7 +53,6 @@ __all__ = [
     "format_number",
     "frequency_thz",
     "from_si",
-    "laser_model",
     "milliwatts",
     "speed_control",
 ]
@@ -483,31 +487,30 @@ def _power_dbm(name: str, label: str, get_command: str, set_command: str) -> Con
     return Control(name, label, "dBm", get_command, set_command, minimum=-20.0, maximum=20.0)
 
 
-def _converted(name: str, label: str, unit: str, set_command: str, source: Control,
+def _converted(name: str, label: str, unit: str, suffix: str, source: Control,
                convert: Callable[[float], float]) -> Control:
-    """Declare source set in another unit: read as convert(source), range converted too."""
-    assert source.minimum is not None and source.maximum is not None
+    """Declare source set with another unit suffix: read as convert(source), range converted."""
+    assert source.set_command and source.minimum is not None and source.maximum is not None
     low, high = sorted((convert(source.minimum), convert(source.maximum)))
-    return Control(name, label, unit, None, set_command, minimum=low, maximum=high,
-                   derive=(source.name, convert))
+    header = source.set_command.partition(" ")[0]  # the source's own spelling of the command
+    return Control(name, label, unit, None, f"{header} {{value}}{suffix}", minimum=low,
+                   maximum=high, derive=(source.name, convert))
 
 
-def _frequency(source: Control, label: str, set_command: str, unit: str = "THz") -> Control:
+def _frequency(source: Control, label: str, unit: str = "THz") -> Control:
     """Declare a wavelength setting set by frequency in unit (THz, GHz, Hz; λ = c/f)."""
     # Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
     # RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
     convert = partial(frequency_thz, scale={"THz": 1e12, "GHz": 1e9, "Hz": 1.0}[unit])
     name = source.name.replace("wavelength", "frequency").removesuffix("_nm")
-    return _converted(f"{name}_{unit.lower()}", label, unit,
-                      f"{set_command} {{value}}{unit.upper()}", source, convert)
+    return _converted(f"{name}_{unit.lower()}", label, unit, unit.upper(), source, convert)
 
 
-def _power_mw(source: Control, set_command: str) -> Control:
+def _power_mw(source: Control) -> Control:
     """Declare a laser power setpoint set in mW (suffix MW), 0.01–100 mW."""
     # PyMeasure PR #1366 sends ":INIT:TLS{ch}:POWer %gMW" and ":CTP:RLASer{ch}:POWer %gMW"; the
     # reference says the query replies in dBm, so the mW value is converted from it.
-    return _converted("power_mw", f"{source.label} (mW)", "mW", f"{set_command} {{value}}MW",
-                      source, milliwatts)
+    return _converted("power_mw", f"{source.label} (mW)", "mW", "MW", source, milliwatts)
 
 
 _SWEEP_START = _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?",
@@ -528,8 +531,8 @@ class Sweep(Channel):
                 ":INIT:STAB {value},{stabilization_s}", kind=bool, field=0),
         Control("stabilization_s", "Stabilization time", "s", ":INIT:STAB?",
                 ":INIT:STAB {stabilization_output},{value}", minimum=0, maximum=60, field=1),
-        _frequency(_SWEEP_START, "Scan start (frequency)", ":INIT:WAV:STAR"),
-        _frequency(_SWEEP_STOP, "Scan stop (frequency)", ":INIT:WAV:STOP"),
+        _frequency(_SWEEP_START, "Scan start (frequency)"),
+        _frequency(_SWEEP_STOP, "Scan stop (frequency)"),
     )  # fmt: skip
 
 
@@ -544,12 +547,6 @@ def speed_control(model: str | None) -> Control:
     if facts is None:
         return _SPEED_BASE
     return replace(_SPEED_BASE, minimum=None, maximum=None, allowed=facts.speeds_nm_s)
-
-
-def laser_model(idn: str) -> str | None:
-    """Return the model field of a laser *IDN? reply ("EXFO,T100S-HP,0,6.06" -> "T100S-HP")."""
-    fields = [f.strip() for f in idn.split(",")]
-    return fields[1] if len(fields) > 1 and fields[1] else None
 
 
 _TLS_START = _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
@@ -571,9 +568,9 @@ class TunableLaser(Channel):
         _TLS_POWER,
         Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
                 ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
-        _power_mw(_TLS_POWER, ":INIT:TLS{n}:POW"),
-        _frequency(_TLS_START, "Start (frequency)", ":INIT:TLS{n}:WAV:STAR"),
-        _frequency(_TLS_STOP, "Stop (frequency)", ":INIT:TLS{n}:WAV:STOP"),
+        _power_mw(_TLS_POWER),
+        _frequency(_TLS_START, "Start (frequency)"),
+        _frequency(_TLS_STOP, "Stop (frequency)"),
     )  # fmt: skip
     n: int
 
@@ -588,12 +585,12 @@ class TunableLaser(Channel):
         return f"TLS {self.n}"
 
     def _absence(self) -> str:
-        if self.model() is not None:
-            return ""
         position = self.get("identifier")
         if not position:
             return "no laser serves it (laser position 0)"
-        return f"laser position {position} holds no laser"
+        if not ReferenceLaser(self._owner, position).installed():
+            return f"laser position {position} holds no laser"
+        return ""
 
     def model(self) -> str | None:
         """Return the model of the laser at this TLS's position (cached), None if none."""
@@ -629,10 +626,10 @@ class ReferenceLaser(Channel):
         Control("output", "Output", "", ":CTP:RLAS{r}:POW:STAT?",
                 ":CTP:RLAS{r}:POW:STAT {value}", kind=bool, words=("ON", "OFF")),
         _RLASER_WAVELENGTH,
-        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV"),
-        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV", "GHz"),
-        _frequency(_RLASER_WAVELENGTH, "Frequency", ":CTP:RLAS{r}:WAV", "Hz"),
-        _power_mw(_RLASER_POWER, ":CTP:RLAS{r}:POW"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", "GHz"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", "Hz"),
+        _power_mw(_RLASER_POWER),
     )  # fmt: skip
     r: int
 
@@ -648,12 +645,14 @@ class ReferenceLaser(Channel):
 
     def _absence(self) -> str:
         identity = self.identity()
-        model = self._owner.session.laser_models[self.r] = laser_model(identity)
-        return "" if model is not None else f"not installed: its identity reads {identity!r}"
+        self._owner.session.laser_models[self.r] = laser_model(identity)
+        if laser_installed(identity):
+            return ""
+        return f"not installed: its identity reads {identity!r}"
 
     def installed(self) -> bool:
         """Return False for an empty laser position (its identity is "NONE")."""
-        return self.model() is not None
+        return laser_installed(self.identity())
 
     def identity(self) -> str:
         """Return the laser's *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
@@ -685,7 +684,7 @@ class Detector(Channel):
         Control("x_unit", "Spectral unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:X?",
                 ":CTP:SENS{m}:CHAN{c}:UNIT:X {value}", kind=XUnit),
         _DETECTOR_WAVELENGTH,
-        _frequency(_DETECTOR_WAVELENGTH, "Calibration frequency", ":CTP:SENS{m}:CHAN{c}:WAV"),
+        _frequency(_DETECTOR_WAVELENGTH, "Calibration frequency"),
         # The logging function's trigger: 0 software, 1–8 TRIG IN port. The reference spells
         # FUNCtion:TRIGger, PyMeasure PR #1366 DetectorChannel.trigger "FUNCtion:TRIGGer": the
         # same header, sent here in its short form.

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui import procedures
+from ctp10_gui.hardware.laser_models import laser_installed, laser_model
 from ctp10_gui.hardware.scpi import (
     DETECTOR_CHANNELS,
     DETECTOR_MODULES,
@@ -34,7 +35,6 @@ from ctp10_gui.hardware.scpi import (
     ReferenceLaser,
     Sweep,
     TunableLaser,
-    laser_model,
 )
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
@@ -317,9 +317,8 @@ class InstrumentPanel(QWidget):
         def done(text: str) -> None:
             if r != self.reference_laser:
                 return
-            model = laser_model(text)
-            _fit_to_laser(form, ReferenceLaser.controls, model)
-            if model is None:
+            _fit_to_laser(form, ReferenceLaser.controls, laser_model(text))
+            if not laser_installed(text):
                 reason = f"laser {r} is not installed (the instrument reports {text!r})"
                 self.rlaser_page.info.setText(f"Laser {r}: not installed ({text!r}).")
             else:

@@ -154,8 +154,7 @@ def test_a_silent_installed_laser_is_still_a_link_error() -> None:
 
 
 def test_a_silent_tls_without_a_laser_is_missing_hardware() -> None:
-    exchange: Exchange = [(":INIT:TLS3:POW?", SILENCE), IDN, OK, (":INIT:TLS3:ID?", "0"),
-                (":INIT:TLS3:ID?", "0")]
+    exchange: Exchange = [(":INIT:TLS3:POW?", SILENCE), IDN, OK, (":INIT:TLS3:ID?", "0")]
     with expected_protocol(exchange) as ctp, pytest.raises(MissingHardwareError) as caught:
         ctp.tls(3).get("power_mw")
     assert "TLS 3 does not answer (no laser serves it (laser position 0))" in str(caught.value)
