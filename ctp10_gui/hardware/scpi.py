@@ -125,10 +125,14 @@ def format_number(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _bound_text(value: float | None) -> str:
-    """Return a range bound for people: short, 7 significant digits from 100 000 on (Hz, GHz)."""
+def _bound_text(value: float | None, *, lower: bool) -> str:
+    """Return a range bound in 7 significant digits, rounded inwards (a shown bound is valid)."""
     number = float(value or 0.0)
-    return format_number(number) if abs(number) < 1e5 else f"{number:.7g}"
+    if number == 0.0 or float(f"{number:.7g}") == number:
+        return format_number(number) if abs(number) < 1e5 else f"{number:.7g}"
+    quantum = 10.0 ** (math.floor(math.log10(abs(number))) - 6)
+    rounded = (math.ceil if lower else math.floor)(number / quantum) * quantum
+    return f"{rounded:.7g}"
 
 
 class _Number(float):
@@ -190,17 +194,19 @@ class Control:
         if self.kind is bool:
             return "on or off"
         has_span = self.minimum is not None and self.maximum is not None
+        low = _bound_text(self.minimum, lower=True)
+        high = _bound_text(self.maximum, lower=False)
         if self.allowed:
             items = [list_text(self.allowed)]
             if has_span:
-                items.append(f"{_bound_text(self.minimum)}…{_bound_text(self.maximum)}")
+                items.append(f"{low}…{high}")
             return "one of " + ", ".join(items) + unit
         if has_span:
-            return f"{_bound_text(self.minimum)}–{_bound_text(self.maximum)}{unit}"
+            return f"{low}–{high}{unit}"
         if self.minimum is not None:
-            return f"at least {_bound_text(self.minimum)}{unit}"
+            return f"at least {low}{unit}"
         if self.maximum is not None:
-            return f"at most {_bound_text(self.maximum)}{unit}"
+            return f"at most {high}{unit}"
         return f"any number{unit}"
 
     def validate(self, value: Any) -> Any:
@@ -531,8 +537,8 @@ class Sweep(Channel):
                 ":INIT:STAB {value},{stabilization_s}", kind=bool, field=0),
         Control("stabilization_s", "Stabilization time", "s", ":INIT:STAB?",
                 ":INIT:STAB {stabilization_output},{value}", minimum=0, maximum=60, field=1),
-        _frequency(_SWEEP_START, "Scan start (frequency)"),
-        _frequency(_SWEEP_STOP, "Scan stop (frequency)"),
+        _frequency(_SWEEP_START, "Start frequency"),
+        _frequency(_SWEEP_STOP, "Stop frequency"),
     )  # fmt: skip
 
 
@@ -569,8 +575,8 @@ class TunableLaser(Channel):
         Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
                 ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
         _power_mw(_TLS_POWER),
-        _frequency(_TLS_START, "Start (frequency)"),
-        _frequency(_TLS_STOP, "Stop (frequency)"),
+        _frequency(_TLS_START, "Start frequency"),
+        _frequency(_TLS_STOP, "Stop frequency"),
     )  # fmt: skip
     n: int
 

@@ -64,6 +64,11 @@ _WHY_READ_ONLY = {
 }
 
 
+# The reference-laser fields: its frequency in THz; GHz and Hz set the same wavelength and are
+# there for scripts (the driver), not as three rows of one value.
+RLASER_FIELDS = tuple(c for c in ReferenceLaser.controls if c.unit not in ("GHz", "Hz"))
+
+
 def read_only_reason(status: LinkStatus | None) -> str:
     """Return why settings cannot be sent in a LinkStatus ("" when they can)."""
     if status is None:
@@ -150,7 +155,7 @@ class InstrumentPanel(QWidget):
         self.rlaser_form = ControlForm(
             controller,
             reference_laser_group(1),
-            ReferenceLaser.controls,
+            RLASER_FIELDS,
             confirm_s={"output": OUTPUT_CONFIRM_S},
         )
         self.rlaser_page = _ChannelPage(
@@ -317,7 +322,7 @@ class InstrumentPanel(QWidget):
         def done(text: str) -> None:
             if r != self.reference_laser:
                 return
-            _fit_to_laser(form, ReferenceLaser.controls, laser_model(text))
+            _fit_to_laser(form, RLASER_FIELDS, laser_model(text))
             if not laser_installed(text):
                 reason = f"laser {r} is not installed (the instrument reports {text!r})"
                 self.rlaser_page.info.setText(f"Laser {r}: not installed ({text!r}).")

@@ -196,7 +196,13 @@ def test_frequency_and_mw_are_read_from_the_wavelength_and_dbm_replies() -> None
 
 
 def test_frequency_and_mw_ranges_are_the_wavelength_and_dbm_ranges_converted() -> None:
-    assert ReferenceLaser.controls[3].range_text == "178.447892–241.768111 THz"
+    frequency = ReferenceLaser.controls[3]
+    # Shown in 7 digits, rounded inwards: a bound typed as shown is accepted.
+    assert frequency.range_text == "178.4479–241.7681 THz"
+    assert frequency.validate(178.4479) == 178.4479 and frequency.validate(241.7681) == 241.7681
+    hz = ReferenceLaser(_Stub(), 1).control("frequency_hz")
+    assert hz.range_text == "1.784479e+14–2.417681e+14 Hz"
+    assert hz.validate(1.784479e14) and hz.validate(2.417681e14)
     power_mw = TunableLaser(_Stub(), 1).control("power_mw")
     assert (power_mw.minimum, power_mw.maximum) == pytest.approx((0.01, 100.0))
     with expected_protocol([]) as ctp, pytest.raises(OutOfRangeError, match="THz"):
