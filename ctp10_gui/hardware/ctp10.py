@@ -17,16 +17,19 @@ from datetime import datetime
 import numpy as np
 
 from ctp10_gui.hardware.errors import (
+    CTP10Error,
     InstrumentError,
     LinkError,
     LinkFailure,
+    MissingHardwareError,
     OperationTimeoutError,
-    OutOfRangeError,
+    TraceUnavailableError,
 )
 from ctp10_gui.hardware.instrument_text import printable
 from ctp10_gui.hardware.power import PowerSnapshot
 from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.scpi import (
+    SPEED_OF_LIGHT_M_S,
     Detector,
     PowerUnit,
     ReferenceLaser,
@@ -34,6 +37,7 @@ from ctp10_gui.hardware.scpi import (
     Sweep,
     TunableLaser,
     XUnit,
+    check_index,
     from_si,
 )
 from ctp10_gui.hardware.transport import Transport
@@ -46,12 +50,15 @@ __all__ = [
     "STATUS_LOADING",
     "STATUS_REFERENCING",
     "STATUS_SCANNING",
+    "TRACE_TYPES",
     "Identity",
     "PowerUnit",
     "ReferenceResult",
     "Trace",
     "TraceType",
     "XUnit",
+    "trace_kind",
+    "trace_unit",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,8 +75,14 @@ _BUSY = STATUS_SCANNING | STATUS_ABORTING | STATUS_REFERENCING | STATUS_LOADING
 _MAX_ERRORS = 64
 
 
+# Trace types a detector may keep (TYPE1–23); which ones depends on its module.
+TRACE_TYPES = (1, 23)
+# SCPI -114 "Header suffix out of range": the answer to a trace type a detector lacks.
+HEADER_SUFFIX_OUT_OF_RANGE = -114
+
+
 class TraceType(enum.IntEnum):
-    """Name the trace kinds a detector keeps (the TYPE{t} of :TRAC:…)."""
+    """Name the documented trace kinds (the TYPE{t} of :TRAC:…); others are plain ints 1–23."""
 
     TF_LIVE = 1
     RAW_LIVE = 11
@@ -123,12 +136,13 @@ class Trace:
 
     module: int
     channel: int
-    trace_type: TraceType
+    trace_type: TraceType | int  # 1–23; a TraceType when documented
     wavelength_nm: np.ndarray
     values: np.ndarray
     start_nm: float
     step_pm: float
-    unit: str
+    unit: str  # dB, dBm, or linear: ratio, mW
+    frequency_hz: np.ndarray | None = None  # the X axis as the instrument sent it in Hz
 
 
 def _parse_error(reply: str) -> tuple[int, str]:
@@ -263,6 +277,25 @@ class CTP10:
             log.warning("also queued after %r: %d %s", command, code, text)
         code, text = errors[0]
         raise InstrumentError(code, text, command)
+
+    def diagnose_silence(self, part: str, silence: LinkError,
+                         absence: Callable[[], str]) -> CTP10Error:
+        """Return why part did not answer: MissingHardwareError, else silence (the link's error)."""
+        # A SCPI instrument does not answer a query to hardware it lacks: it may queue an
+        # execution error (-241 "Hardware missing") or nothing at all. Reopening tells a dead
+        # link (LinkError) from a live one; then the error queue, or absence() ("" when the
+        # part is there), names the missing part. The session is open again on return.
+        self.reopen()
+        errors = self.error_queue()
+        for code, text in errors:
+            log.info("queued after %s stayed silent: %d %s", part, code, text)
+        missing = [(code, text) for code, text in errors if -300 < code <= -200]
+        if missing:
+            return MissingHardwareError(part, *missing[0])
+        reason = absence()
+        if reason:
+            return MissingHardwareError(part, None, reason)
+        return silence
 
     def error_queue(self) -> list[tuple[int, str]]:
         """Drain SYST:ERR? until "0,No error" and return the (code, text) entries read."""
@@ -423,42 +456,108 @@ class CTP10:
         trace_type: TraceType | int,
         *,
         with_x: bool = False,
+        x_in_hz: bool = False,
+        linear: bool = False,
+        as_text: bool = False,
         timeout_s: float = 30.0,
     ) -> Trace:
-        """Read a trace as binary blocks; X is rebuilt as start + i·step unless with_x."""
+        """Read a trace of type 1–23 (timeout_s s per block); X is start + i·step unless with_x."""
+        # with_x reads the X block (metres, or Hz with x_in_hz, kept in Trace.frequency_hz);
+        # linear asks Y as a ratio (TF) or mW (raw) instead of dB; as_text reads comma-separated
+        # text instead of binary blocks (slow: a fallback). A type the detector lacks raises
+        # TraceUnavailableError (the instrument's -114), never a link error.
         detector = self.detector(module, channel)
-        try:
-            kind = TraceType(trace_type)
-        except ValueError as exc:
-            valid = "one of " + ", ".join(str(int(t)) for t in TraceType)
-            raise OutOfRangeError("trace_type", trace_type, valid) from exc
+        kind = trace_kind(trace_type)
         base = f":TRAC:SENS{detector.module}:CHAN{detector.channel}:TYPE{int(kind)}:DATA"
-        length = self._number(f"{base}:LENG?")
+        where = (detector.module, detector.channel, int(kind))
+        length = self._trace_number(f"{base}:LENG?", where)
         if not length.is_integer() or length < 0:
             raise self.garbled(f"{base}:LENG?", str(length), "expected a point count")
         count = int(length)
-        start_nm = from_si(self._number(f"{base}:STAR?"), "nm")
-        step_pm = from_si(self._number(f"{base}:SAMP?"), "pm")
-        command = f"{base}? BIN,DB"
-        y = self._block_array(command, ">f4", count, timeout_s)
+        start_nm = from_si(self._trace_number(f"{base}:STAR?", where), "nm")
+        step_pm = from_si(self._trace_number(f"{base}:SAMP?", where), "pm")
+        encoding = "ASCII" if as_text else "BIN"
+        # 'Y' asks linear values (PyMeasure PR #1366 get_data_y: "'DB' for dB or 'Y' for
+        # linear"); 'HZ' the X axis in hertz (its get_data_x: "'M' … 'HZ' for Hertz").
+        y = self._trace_values(f"{base}? {encoding},{'Y' if linear else 'DB'}", ">f4", count,
+                               timeout_s, where)
+        frequency_hz: np.ndarray | None = None
         if with_x:
-            x_command = f"{base}:X? BIN,M"
-            x = self._block_array(x_command, ">f8", count, timeout_s) * 1e9
+            x = self._trace_values(f"{base}:X? {encoding},{'HZ' if x_in_hz else 'M'}", ">f8",
+                                   count, timeout_s, where)
+            if x_in_hz:
+                frequency_hz = x
+                with np.errstate(divide="ignore"):
+                    x = SPEED_OF_LIGHT_M_S / frequency_hz * 1e9
+            else:
+                x = x * 1e9
         else:
             x = start_nm + np.arange(count, dtype=np.float64) * (step_pm * 1e-3)
-        unit = "dB" if kind is TraceType.TF_LIVE else "dBm"
-        return Trace(detector.module, detector.channel, kind, x, y, start_nm, step_pm, unit)
+        unit = trace_unit(kind, linear)
+        return Trace(detector.module, detector.channel, kind, x, y, start_nm, step_pm, unit,
+                     frequency_hz)
 
-    def _number(self, command: str) -> float:
-        reply = self.query(command)
+    def save_trace(self, module: int, channel: int, trace_type: TraceType | int) -> None:
+        """Save a trace to the instrument's internal memory (CSV); InstrumentError if refused."""
+        detector = self.detector(module, channel)
+        kind = trace_kind(trace_type)
+        # PyMeasure PR #1366 DetectorChannel.save: ":TRACe:SENSe…:CHANnel…:TYPE…:SAVE".
+        command = f":TRAC:SENS{detector.module}:CHAN{detector.channel}:TYPE{int(kind)}:SAVE"
+        self.write(command)
+        errors = self.error_queue()
+        if errors:
+            code, text = errors[0]
+            raise self._trace_error((detector.module, detector.channel, int(kind)), code, text,
+                                    command)
+
+    def _trace_number(self, command: str, where: tuple[int, int, int]) -> float:
+        reply = self._trace_query(command, where)
         try:
             return float(reply.strip())
         except ValueError as exc:
             raise self.garbled(command, reply, "expected a number") from exc
 
-    def _block_array(self, command: str, dtype: str, count: int, timeout_s: float) -> np.ndarray:
+    def _trace_query(self, command: str, where: tuple[int, int, int]) -> str:
+        try:
+            return self.query(command)
+        except LinkError as exc:
+            if exc.kind is not LinkFailure.TIMEOUT:
+                raise
+            raise self._trace_silence(command, exc, where) from exc
+
+    def _trace_silence(self, command: str, silence: LinkError,
+                       where: tuple[int, int, int]) -> CTP10Error:
+        """Return why a trace query got no reply: the instrument's error, else silence."""
+        # A refused query is answered by silence and a queued error: reopen, then read it.
+        self.reopen()
+        errors = self.error_queue()
+        if not errors:
+            return silence
+        code, text = errors[0]
+        return self._trace_error(where, code, text, command)
+
+    @staticmethod
+    def _trace_error(where: tuple[int, int, int], code: int, text: str,
+                     command: str) -> InstrumentError:
+        module, channel, trace_type = where
+        if code == HEADER_SUFFIX_OUT_OF_RANGE:
+            return TraceUnavailableError(module, channel, trace_type, code, text, command)
+        return InstrumentError(code, text, command)
+
+    def _trace_values(self, command: str, dtype: str, count: int, timeout_s: float,
+                      where: tuple[int, int, int]) -> np.ndarray:
         size = np.dtype(dtype).itemsize
-        payload = self.transport.query_block(command, timeout_s, expected_bytes=count * size)
+        try:
+            if " ASCII," in command:
+                # "-1.23456789E+001," per value: 24 bytes each is a generous bound.
+                text = self.transport.query_text(command, timeout_s,
+                                                 max_bytes=24 * count + 64)
+                return self._ascii_values(command, text, count)
+            payload = self.transport.query_block(command, timeout_s, expected_bytes=count * size)
+        except LinkError as exc:
+            if exc.kind is not LinkFailure.TIMEOUT:
+                raise
+            raise self._trace_silence(command, exc, where) from exc
         if len(payload) != count * size:
             raise self.garbled(
                 command,
@@ -466,3 +565,32 @@ class CTP10:
                 f"expected {count} values of {size} bytes as LENGth? said",
             )
         return np.frombuffer(payload, dtype=dtype).astype(np.float64)
+
+    def _ascii_values(self, command: str, text: str, count: int) -> np.ndarray:
+        stripped = text.strip()
+        try:
+            values = np.array([float(v) for v in stripped.split(",")] if stripped else [],
+                              dtype=np.float64)
+        except ValueError as exc:
+            raise self.garbled(command, text[:60], "expected comma-separated numbers") from exc
+        if len(values) != count:
+            raise self.garbled(command, text[:60],
+                               f"{len(values)} values where LENGth? said {count}")
+        return values
+
+
+def trace_kind(trace_type: TraceType | int) -> TraceType | int:
+    """Return a trace type 1–23 (a TraceType when documented); OutOfRangeError otherwise."""
+    number = check_index("trace_type", trace_type, TRACE_TYPES)
+    try:
+        return TraceType(number)
+    except ValueError:
+        return number
+
+
+def trace_unit(trace_type: int, linear: bool) -> str:
+    """Return the unit of a trace's values: raw traces dBm (mW linear), the others dB (ratio)."""
+    raw = trace_type in (TraceType.RAW_LIVE, TraceType.RAW_REFERENCE, TraceType.QUICK_REFERENCE)
+    if raw:
+        return "mW" if linear else "dBm"
+    return "ratio" if linear else "dB"

@@ -113,16 +113,36 @@ class NotAvailableError(CTP10Error, ValueError):
 
 
 class MissingHardwareError(CTP10Error):
-    """A detector module does not answer while the link is fine (e.g. an empty slot)."""
+    """A part (detector module, laser position, TLS) does not answer while the link is fine."""
 
-    def __init__(self, module: int, code: int, text: str) -> None:
-        self.module = module
+    def __init__(self, part: str, code: int | None, text: str, question: str = "") -> None:
+        self.part = part
         self.code = code
         self.text = text
-        super().__init__(module, code, text)
+        self.question = question or "is it installed?"
+        super().__init__(part, code, text)
+
+    @classmethod
+    def detector_module(cls, module: int, code: int, text: str) -> MissingHardwareError:
+        """Return the error of a detector module slot (1–20) that queued code, text."""
+        return cls(f"detector module {module}", code, text,
+                   "is there a detector module in that slot?")
 
     def __str__(self) -> str:
-        return (
-            f"detector module {self.module} does not answer ({self.code} {self.text}): "
-            "is there a detector module in that slot?"
-        )
+        why = f"{self.code} {self.text}" if self.code is not None else self.text
+        return f"{self.part} does not answer ({why}): {self.question}"
+
+
+class TraceUnavailableError(InstrumentError):
+    """A detector does not offer a trace type (-114): its module has no such trace."""
+
+    def __init__(self, module: int, channel: int, trace_type: int, code: int, text: str,
+                 command: str) -> None:
+        self.module = module
+        self.channel = channel
+        self.trace_type = trace_type
+        super().__init__(code, text, command)
+
+    def __str__(self) -> str:
+        return (f"module {self.module} channel {self.channel} offers no trace type "
+                f"{self.trace_type} (the instrument answered {self.code} \"{self.text}\")")

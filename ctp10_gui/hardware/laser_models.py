@@ -11,9 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "EMPTY_LASER_IDENTITY",
     "LASER_MODELS",
     "LaserModel",
     "find_laser_model",
+    "laser_installed",
+    "laser_model",
     "list_text",
     "speed_refusal",
 ]
@@ -61,6 +64,21 @@ LASER_MODELS: tuple[LaserModel, ...] = (
     LaserModel("T500S", _T200S_SPEEDS),
     LaserModel("mSWS-AISLS", _MSWS_SPEEDS),
 )
+
+
+# What :CTP:RLASer<r>:IDN? answers for a laser position with no laser installed.
+EMPTY_LASER_IDENTITY = "NONE"
+
+
+def laser_installed(idn: str) -> bool:
+    """Return False for the identity of an empty laser position ("NONE"), True otherwise."""
+    return idn.strip().strip('"').strip().upper() != EMPTY_LASER_IDENTITY
+
+
+def laser_model(idn: str) -> str | None:
+    """Return the model field of a laser *IDN? reply ("EXFO,T100S-HP,0,6.06" -> "T100S-HP")."""
+    fields = [f.strip() for f in idn.split(",")]
+    return fields[1] if len(fields) > 1 and fields[1] else None
 
 
 def find_laser_model(model: str | None) -> LaserModel | None:

@@ -335,7 +335,7 @@ class PowerPoller:
             log.info("cleared after the first snapshot query: %d %s", code, text)
         if errors and all(-300 < code <= -200 for code, _ in errors):
             code, text = errors[0]
-            raise MissingHardwareError(self.module, code, text)
+            raise MissingHardwareError.detector_module(self.module, code, text)
         if known:
             if silence is not None:
                 raise silence
@@ -382,5 +382,5 @@ class PowerPoller:
         if not errors:
             raise silence
         code, text = errors[0]
-        raise MissingHardwareError(self.module, code, text)
+        raise MissingHardwareError.detector_module(self.module, code, text)
 

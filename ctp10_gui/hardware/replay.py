@@ -137,6 +137,15 @@ class ReplayTransport(Transport):
         scpi_log.debug("<- #block %d bytes", len(payload))
         return payload
 
+    def query_text(self, command: str, timeout_s: float, *, max_bytes: int) -> str:
+        """Check command against the script and return the scripted (long) text reply."""
+        reply = self.query(command)
+        if len(reply) > max_bytes:
+            self.close()
+            raise LinkError(self.address, LinkFailure.GARBLED,
+                            f"to {command!r}: a reply longer than {max_bytes} bytes")
+        return reply
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _require_read(self) -> None:

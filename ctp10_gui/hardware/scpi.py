@@ -15,10 +15,22 @@ import numbers
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, ClassVar, Protocol
 
-from ctp10_gui.hardware.errors import LinkError, NotAvailableError, OutOfRangeError
-from ctp10_gui.hardware.laser_models import find_laser_model, list_text
+from ctp10_gui.hardware.errors import (
+    CTP10Error,
+    LinkError,
+    LinkFailure,
+    NotAvailableError,
+    OutOfRangeError,
+)
+from ctp10_gui.hardware.laser_models import (
+    find_laser_model,
+    laser_installed,
+    laser_model,
+    list_text,
+)
 
 __all__ = [
     "DETECTOR_CHANNELS",
@@ -41,7 +53,7 @@ __all__ = [
     "format_number",
     "frequency_thz",
     "from_si",
-    "laser_model",
+    "milliwatts",
     "speed_control",
 ]
 
@@ -97,15 +109,30 @@ def from_si(value: float, unit: str) -> float:
     return round(value * _SI_SCALE[unit], _SI_DECIMALS)
 
 
-def frequency_thz(wavelength_nm: float) -> float:
-    """Return the optical frequency in THz of a vacuum wavelength in nm (c/λ)."""
-    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / 1e12
+def frequency_thz(wavelength_nm: float, scale: float = 1e12) -> float:
+    """Return the optical frequency in THz (Hz × scale) of a vacuum wavelength in nm (c/λ)."""
+    return SPEED_OF_LIGHT_M_S / (wavelength_nm * 1e-9) / scale
+
+
+def milliwatts(power_dbm: float) -> float:
+    """Return a power in dBm as mW (0 dBm = 1 mW)."""
+    return float(10.0 ** (power_dbm / 10.0))
 
 
 def format_number(value: float) -> str:
     """Return value as short SCPI text: 1550 -> "1550", 0.02 -> "0.02", up to 6 decimals."""
     text = f"{float(value):.6f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+def _bound_text(value: float | None, *, lower: bool) -> str:
+    """Return a range bound in 7 significant digits, rounded inwards (a shown bound is valid)."""
+    number = float(value or 0.0)
+    if number == 0.0 or float(f"{number:.7g}") == number:
+        return format_number(number) if abs(number) < 1e5 else f"{number:.7g}"
+    quantum = 10.0 ** (math.floor(math.log10(abs(number))) - 6)
+    rounded = (math.ceil if lower else math.floor)(number / quantum) * quantum
+    return f"{rounded:.7g}"
 
 
 class _Number(float):
@@ -167,17 +194,19 @@ class Control:
         if self.kind is bool:
             return "on or off"
         has_span = self.minimum is not None and self.maximum is not None
+        low = _bound_text(self.minimum, lower=True)
+        high = _bound_text(self.maximum, lower=False)
         if self.allowed:
             items = [list_text(self.allowed)]
             if has_span:
-                items.append(f"{format_number(self.minimum)}…{format_number(self.maximum)}")  # type: ignore[arg-type]
+                items.append(f"{low}…{high}")
             return "one of " + ", ".join(items) + unit
         if has_span:
-            return f"{format_number(self.minimum)}–{format_number(self.maximum)}{unit}"  # type: ignore[arg-type]
+            return f"{low}–{high}{unit}"
         if self.minimum is not None:
-            return f"at least {format_number(self.minimum)}{unit}"
+            return f"at least {low}{unit}"
         if self.maximum is not None:
-            return f"at most {format_number(self.maximum)}{unit}"
+            return f"at most {high}{unit}"
         return f"any number{unit}"
 
     def validate(self, value: Any) -> Any:
@@ -328,6 +357,11 @@ class Owner(Protocol):
         """Close the session and return the LinkError for an unparseable reply."""
         ...
 
+    def diagnose_silence(self, part: str, silence: LinkError,
+                         absence: Callable[[], str]) -> CTP10Error:
+        """Return why part did not answer: missing hardware, else silence (the link's error)."""
+        ...
+
 
 class Channel:
     """Give get/set and attribute access to a channel's declared controls."""
@@ -335,6 +369,7 @@ class Channel:
     controls: ClassVar[tuple[Control, ...]] = ()
     _by_name: ClassVar[dict[str, Control]] = {}
     _owner: Owner
+    _diagnosing = False  # while asking why this channel stayed silent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -346,6 +381,14 @@ class Channel:
     def _index(self) -> dict[str, int]:
         """Return the template fields naming this channel ({n}, {r}, {m}, {c})."""
         return {}
+
+    def _part(self) -> str | None:
+        """Return the hardware behind this channel ("reference laser 3"), None if always there."""
+        return None
+
+    def _absence(self) -> str:
+        """Return why the hardware behind this channel is not there, "" when it is."""
+        return ""
 
     def control(self, name: str) -> Control:
         """Return the declared control called name (KeyError names the known ones)."""
@@ -366,11 +409,27 @@ class Channel:
         control = self.control(name)
         if control.derive is not None:
             source, function = control.derive
-            return function(self.get(source))
+            value = self.get(source)
+            try:
+                return function(value)
+            except ArithmeticError:  # 0 nm has no frequency: that field has no value now
+                raise NotAvailableError(control.label, str(value)) from None
         if control.get_command is None:
             raise AttributeError(f"{name} is write-only")
         command = control.get_command.format(**self._index())
-        reply = self._owner.query(command)
+        try:
+            reply = self._owner.query(command)
+        except LinkError as exc:
+            part = self._part()
+            if exc.kind is not LinkFailure.TIMEOUT or part is None or self._diagnosing:
+                raise
+            # An empty slot may stay silent instead of answering: tell it from a dead link.
+            object.__setattr__(self, "_diagnosing", True)  # a silent _absence() read: no loop
+            try:
+                error = self._owner.diagnose_silence(part, exc, self._absence)
+            finally:
+                object.__setattr__(self, "_diagnosing", False)
+            raise error from exc
         if control.kind in (int, float) and is_no_value(reply):
             # One whole reply line to this query, in step: the field has no value, the link
             # is fine (a bad value in one field is that field's problem).
@@ -399,7 +458,8 @@ class Channel:
         command = control.set_command.format(**fields)
         self._owner.write(command)
         self._owner.check_errors(command)
-        result = self.get(name) if control.get_command else checked
+        readable = control.get_command is not None or control.derive is not None
+        result = self.get(name) if readable else checked
         self._remember(name, result)
         return result
 
@@ -433,12 +493,43 @@ def _power_dbm(name: str, label: str, get_command: str, set_command: str) -> Con
     return Control(name, label, "dBm", get_command, set_command, minimum=-20.0, maximum=20.0)
 
 
+def _converted(name: str, label: str, unit: str, suffix: str, source: Control,
+               convert: Callable[[float], float]) -> Control:
+    """Declare source set with another unit suffix: read as convert(source), range converted."""
+    assert source.set_command and source.minimum is not None and source.maximum is not None
+    low, high = sorted((convert(source.minimum), convert(source.maximum)))
+    header = source.set_command.partition(" ")[0]  # the source's own spelling of the command
+    return Control(name, label, unit, None, f"{header} {{value}}{suffix}", minimum=low,
+                   maximum=high, derive=(source.name, convert))
+
+
+def _frequency(source: Control, label: str, unit: str = "THz") -> Control:
+    """Declare a wavelength setting set by frequency in unit (THz, GHz, Hz; λ = c/f)."""
+    # Every wavelength setting takes these suffixes (reference ctp10-scpi.md; PyMeasure PR #1366
+    # RLASerChannel.frequency_thz/_ghz/_hz send "WAVelength %gTHZ" etc.); replies stay metres.
+    convert = partial(frequency_thz, scale={"THz": 1e12, "GHz": 1e9, "Hz": 1.0}[unit])
+    name = source.name.replace("wavelength", "frequency").removesuffix("_nm")
+    return _converted(f"{name}_{unit.lower()}", label, unit, unit.upper(), source, convert)
+
+
+def _power_mw(source: Control) -> Control:
+    """Declare a laser power setpoint set in mW (suffix MW), 0.01–100 mW."""
+    # PyMeasure PR #1366 sends ":INIT:TLS{ch}:POWer %gMW" and ":CTP:RLASer{ch}:POWer %gMW"; the
+    # reference says the query replies in dBm, so the mW value is converted from it.
+    return _converted("power_mw", f"{source.label} (mW)", "mW", "MW", source, milliwatts)
+
+
+_SWEEP_START = _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?",
+                           ":INIT:WAV:STAR {value:.3f}NM")
+_SWEEP_STOP = _wavelength("stop_nm", "Scan stop", ":INIT:WAV:STOP?", ":INIT:WAV:STOP {value:.3f}NM")
+
+
 class Sweep(Channel):
     """Hold the global scan settings (:INIT:…)."""
 
     controls = (
-        _wavelength("start_nm", "Scan start", ":INIT:WAV:STAR?", ":INIT:WAV:STAR {value:.3f}NM"),
-        _wavelength("stop_nm", "Scan stop", ":INIT:WAV:STOP?", ":INIT:WAV:STOP {value:.3f}NM"),
+        _SWEEP_START,
+        _SWEEP_STOP,
         Control("sampling_pm", "Sampling step", "pm", ":INIT:WAV:SAMP?",
                 ":INIT:WAV:SAMP {value}PM", minimum=1, maximum=250, step=1,
                 allowed=(0.5, 0.2, 0.1, 0.05, 0.02), reply_si=True),
@@ -446,6 +537,8 @@ class Sweep(Channel):
                 ":INIT:STAB {value},{stabilization_s}", kind=bool, field=0),
         Control("stabilization_s", "Stabilization time", "s", ":INIT:STAB?",
                 ":INIT:STAB {stabilization_output},{value}", minimum=0, maximum=60, field=1),
+        _frequency(_SWEEP_START, "Start frequency"),
+        _frequency(_SWEEP_STOP, "Stop frequency"),
     )  # fmt: skip
 
 
@@ -462,10 +555,11 @@ def speed_control(model: str | None) -> Control:
     return replace(_SPEED_BASE, minimum=None, maximum=None, allowed=facts.speeds_nm_s)
 
 
-def laser_model(idn: str) -> str | None:
-    """Return the model field of a laser *IDN? reply ("EXFO,T100S-HP,0,6.06" -> "T100S-HP")."""
-    fields = [f.strip() for f in idn.split(",")]
-    return fields[1] if len(fields) > 1 and fields[1] else None
+_TLS_START = _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
+                         ":INIT:TLS{n}:WAV:STAR {value:.3f}NM")
+_TLS_STOP = _wavelength("stop_nm", "Stop", ":INIT:TLS{n}:WAV:STOP?",
+                        ":INIT:TLS{n}:WAV:STOP {value:.3f}NM")
+_TLS_POWER = _power_dbm("power_dbm", "Power", ":INIT:TLS{n}:POW?", ":INIT:TLS{n}:POW {value}DBM")
 
 
 class TunableLaser(Channel):
@@ -474,14 +568,15 @@ class TunableLaser(Channel):
     controls = (
         Control("identifier", "Laser position", "", ":INIT:TLS{n}:ID?", ":INIT:TLS{n}:ID {value}",
                 kind=int, minimum=0, maximum=10),
-        _wavelength("start_nm", "Start", ":INIT:TLS{n}:WAV:STAR?",
-                    ":INIT:TLS{n}:WAV:STAR {value:.3f}NM"),
-        _wavelength("stop_nm", "Stop", ":INIT:TLS{n}:WAV:STOP?",
-                    ":INIT:TLS{n}:WAV:STOP {value:.3f}NM"),
+        _TLS_START,
+        _TLS_STOP,
         _SPEED_BASE,
-        _power_dbm("power_dbm", "Power", ":INIT:TLS{n}:POW?", ":INIT:TLS{n}:POW {value}DBM"),
+        _TLS_POWER,
         Control("trigger_in", "Trigger input", "", ":INIT:TLS{n}:TRIG?",
                 ":INIT:TLS{n}:TRIG {value}", kind=int, minimum=0, maximum=8),
+        _power_mw(_TLS_POWER),
+        _frequency(_TLS_START, "Start frequency"),
+        _frequency(_TLS_STOP, "Stop frequency"),
     )  # fmt: skip
     n: int
 
@@ -491,6 +586,17 @@ class TunableLaser(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"n": self.n}
+
+    def _part(self) -> str | None:
+        return f"TLS {self.n}"
+
+    def _absence(self) -> str:
+        position = self.get("identifier")
+        if not position:
+            return "no laser serves it (laser position 0)"
+        if not ReferenceLaser(self._owner, position).installed():
+            return f"laser position {position} holds no laser"
+        return ""
 
     def model(self) -> str | None:
         """Return the model of the laser at this TLS's position (cached), None if none."""
@@ -512,17 +618,24 @@ class TunableLaser(Channel):
             self._owner.session.tls_models.pop(self.n, None)
 
 
+_RLASER_POWER = _power_dbm("power_dbm", "Power", ":CTP:RLAS{r}:POW?",
+                           ":CTP:RLAS{r}:POW {value}DBM")
+_RLASER_WAVELENGTH = _wavelength("wavelength_nm", "Wavelength", ":CTP:RLAS{r}:WAV?",
+                                 ":CTP:RLAS{r}:WAV {value:.3f}NM")
+
+
 class ReferenceLaser(Channel):
     """Hold the static settings of reference laser r (1–10)."""
 
     controls = (
-        _power_dbm("power_dbm", "Power", ":CTP:RLAS{r}:POW?", ":CTP:RLAS{r}:POW {value}DBM"),
+        _RLASER_POWER,
         Control("output", "Output", "", ":CTP:RLAS{r}:POW:STAT?",
                 ":CTP:RLAS{r}:POW:STAT {value}", kind=bool, words=("ON", "OFF")),
-        _wavelength("wavelength_nm", "Wavelength", ":CTP:RLAS{r}:WAV?",
-                    ":CTP:RLAS{r}:WAV {value:.3f}NM"),
-        Control("frequency_thz", "Frequency", "THz", None, None,
-                derive=("wavelength_nm", frequency_thz)),
+        _RLASER_WAVELENGTH,
+        _frequency(_RLASER_WAVELENGTH, "Frequency"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", "GHz"),
+        _frequency(_RLASER_WAVELENGTH, "Frequency", "Hz"),
+        _power_mw(_RLASER_POWER),
     )  # fmt: skip
     r: int
 
@@ -532,6 +645,20 @@ class ReferenceLaser(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"r": self.r}
+
+    def _part(self) -> str | None:
+        return f"reference laser {self.r}"
+
+    def _absence(self) -> str:
+        identity = self.identity()
+        self._owner.session.laser_models[self.r] = laser_model(identity)
+        if laser_installed(identity):
+            return ""
+        return f"not installed: its identity reads {identity!r}"
+
+    def installed(self) -> bool:
+        """Return False for an empty laser position (its identity is "NONE")."""
+        return laser_installed(self.identity())
 
     def identity(self) -> str:
         """Return the laser's *IDN? text, e.g. "EXFO,T100S-HP,0,6.06"."""
@@ -549,6 +676,11 @@ POWER_QUERY = ":CTP:SENS{m}:CHAN{c}:POW?"
 POWER_UNIT_QUERY = ":CTP:SENS{m}:CHAN{c}:UNIT:Y?"
 
 
+_DETECTOR_WAVELENGTH = _wavelength("wavelength_nm", "Calibration wavelength",
+                                   ":CTP:SENS{m}:CHAN{c}:WAV?",
+                                   ":CTP:SENS{m}:CHAN{c}:WAV {value}NM")
+
+
 class Detector(Channel):
     """Hold the settings of detector channel c (1–6) of module m (1–20)."""
 
@@ -557,8 +689,13 @@ class Detector(Channel):
                 ":CTP:SENS{m}:CHAN{c}:UNIT:Y {value}", kind=PowerUnit),
         Control("x_unit", "Spectral unit", "", ":CTP:SENS{m}:CHAN{c}:UNIT:X?",
                 ":CTP:SENS{m}:CHAN{c}:UNIT:X {value}", kind=XUnit),
-        _wavelength("wavelength_nm", "Calibration wavelength", ":CTP:SENS{m}:CHAN{c}:WAV?",
-                    ":CTP:SENS{m}:CHAN{c}:WAV {value}NM"),
+        _DETECTOR_WAVELENGTH,
+        _frequency(_DETECTOR_WAVELENGTH, "Calibration frequency"),
+        # The logging function's trigger: 0 software, 1–8 TRIG IN port. The reference spells
+        # FUNCtion:TRIGger, PyMeasure PR #1366 DetectorChannel.trigger "FUNCtion:TRIGGer": the
+        # same header, sent here in its short form.
+        Control("logging_trigger", "Logging trigger", "", ":CTP:SENS{m}:CHAN{c}:FUNC:TRIG?",
+                ":CTP:SENS{m}:CHAN{c}:FUNC:TRIG {value}", kind=int, minimum=0, maximum=8),
     )  # fmt: skip
     module: int
     channel: int
@@ -570,6 +707,9 @@ class Detector(Channel):
 
     def _index(self) -> dict[str, int]:
         return {"m": self.module, "c": self.channel}
+
+    def _part(self) -> str | None:
+        return f"detector module {self.module} channel {self.channel}"
 
     def _remember(self, name: str, value: Any) -> None:
         if name == "power_unit":

@@ -217,6 +217,10 @@ class Transport(Protocol):
         """Send command; return its IEEE 488.2 block payload (≤ expected_bytes) in timeout_s s."""
         ...
 
+    def query_text(self, command: str, timeout_s: float, *, max_bytes: int) -> str:
+        """Send command; return one long reply line (≤ max_bytes, e.g. an ASCII trace)."""
+        ...
+
     def abort(self) -> None:
         """Break the I/O in progress from any thread; the session then fails and is closed."""
         ...
@@ -302,6 +306,9 @@ class VisaTransport(Transport):
             if code == errno.ECONNREFUSED:
                 raise LinkError(self.address, LinkFailure.REFUSED, _NOTHING_LISTENS)
             raise LinkError(self.address, LinkFailure.UNREACHABLE, f"({_strerror(code)})")
+        # A set is two small messages with no reply between (command, SYST:ERR?): Nagle would
+        # hold the second until the instrument's delayed ACK, 40 ms per set on loopback.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         scpi_log.debug("opened %s", self.address)
 
     def _resolve(self, host: str, port: int, deadline: float) -> str:
@@ -440,15 +447,21 @@ class VisaTransport(Transport):
 
     def receive(self, command: str) -> str:
         """Read the reply line (CR LF stripped) to command, first to last byte in io_timeout_s s."""
+        return self._receive_line(command, self.io_timeout_s, MAX_LINE_BYTES)
+
+    def query_text(self, command: str, timeout_s: float, *, max_bytes: int) -> str:
+        """Send command; return its reply line (≤ max_bytes, CR LF stripped) within timeout_s s."""
+        self.write(command)
+        return self._receive_line(command, timeout_s, max_bytes)
+
+    def _receive_line(self, command: str, timeout_s: float, limit: int) -> str:
         reader = self._require(command)
-        deadline = self._clock() + self.io_timeout_s
-        raw = self._read(lambda: reader.line(deadline, MAX_LINE_BYTES), command,
-                         self.io_timeout_s)
+        deadline = self._clock() + timeout_s
+        raw = self._read(lambda: reader.line(deadline, limit), command, timeout_s)
         if self._late_trailer_possible and raw in (b"\r\n", b"\n"):
             # The CR LF of the previous binary block came after we stopped waiting for it.
             log.debug("skipped a late block trailer from %s", self.address)
-            raw = self._read(lambda: reader.line(deadline, MAX_LINE_BYTES), command,
-                             self.io_timeout_s)
+            raw = self._read(lambda: reader.line(deadline, limit), command, timeout_s)
         self._late_trailer_possible = False
         try:
             reply = raw.decode("ascii")

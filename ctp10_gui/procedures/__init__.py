@@ -7,7 +7,7 @@ SCPI exchange. No Qt here, nothing from link/ or views/.
     sweep.py       SweepPlan, plan_sweep, run_sweep (start, wait until idle, abort)
     preflight.py   check_sweep: the scan's setup and plan, and the reasons it must not start
     reference.py   take_references (one scan per channel), read_references
-    traces.py      fetch_traces with the sweep settings, per-trace refusals kept
+    traces.py      fetch_traces with the sweep settings, save_traces; per-trace refusals kept
     readers.py     read_detectors (λ + unit), read_wavelengths
     marker.py      read_detector_wavelength for the trace view's live marker
     controls.py    ControlGroup (SWEEP_GROUP, tls_group…), read/write controls, laser info
@@ -55,6 +55,7 @@ from ctp10_gui.procedures.traces import (
     FetchedTraces,
     TraceRequest,
     fetch_traces,
+    save_traces,
     trace_requests,
 )
 
@@ -90,6 +91,7 @@ __all__ = [
     "reference_laser_group",
     "run_scan",
     "run_sweep",
+    "save_traces",
     "state_changes",
     "take_references",
     "tls_group",

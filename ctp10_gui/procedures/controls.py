@@ -122,16 +122,25 @@ def laser_model_controls(controls: Sequence[Control], model: str | None) -> dict
     """Return name -> control with the laser model's range, power and speeds where known."""
     # Facts the model lacks (hardware/laser_models.py) keep the command's own range.
     facts = find_laser_model(model)
+    spans: dict[str, tuple[float | None, float | None]] = {}
+    if facts is not None:
+        spans = {name: (facts.min_nm, facts.max_nm) for name in _WAVELENGTH_CONTROLS}
+        spans.update({name: (facts.min_power_dbm, facts.max_power_dbm)
+                      for name in _POWER_CONTROLS})
     adapted: dict[str, Control] = {}
     for control in controls:
         if control.name == "speed_nm_s":
             control = speed_control(model)
-        elif facts is not None and control.name in _WAVELENGTH_CONTROLS and (
-                facts.min_nm is not None and facts.max_nm is not None):
-            control = replace(control, minimum=facts.min_nm, maximum=facts.max_nm)
-        elif facts is not None and control.name in _POWER_CONTROLS and (
-                facts.min_power_dbm is not None and facts.max_power_dbm is not None):
-            control = replace(control, minimum=facts.min_power_dbm,
-                              maximum=facts.max_power_dbm)
+        elif control.derive is not None and control.set_command is not None:
+            # Set in another unit (THz, mW): the laser's span converted to that unit.
+            source, convert = control.derive
+            low, high = spans.get(source, (None, None))
+            if low is not None and high is not None:
+                low, high = sorted((convert(low), convert(high)))
+                control = replace(control, minimum=low, maximum=high)
+        else:
+            low, high = spans.get(control.name, (None, None))
+            if low is not None and high is not None:
+                control = replace(control, minimum=low, maximum=high)
         adapted[control.name] = control
     return adapted

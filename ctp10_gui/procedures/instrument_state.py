@@ -15,6 +15,7 @@ from typing import Any
 
 from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import InstrumentError
+from ctp10_gui.hardware.laser_models import laser_model
 from ctp10_gui.hardware.scpi import (
     TUNABLE_LASERS,
     Channel,
@@ -23,7 +24,6 @@ from ctp10_gui.hardware.scpi import (
     ReferenceLaser,
     Sweep,
     TunableLaser,
-    laser_model,
 )
 from ctp10_gui.procedures.controls import (
     SWEEP_GROUP,

@@ -1,4 +1,4 @@
-"""Trace transfer: read chosen trace types of chosen detectors, with the sweep settings."""
+"""Traces of chosen detectors and types: read them with the sweep settings, or save them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "FetchedTraces",
     "TraceRequest",
     "fetch_traces",
+    "save_traces",
     "trace_requests",
 ]
 
@@ -34,7 +35,7 @@ class TraceRequest:
 
     module: int
     channel: int
-    trace_type: TraceType
+    trace_type: TraceType | int  # 1–23
 
     def describe(self) -> str:
         """Return "M4 C2 TF live" for messages."""
@@ -89,3 +90,17 @@ def fetch_traces(ctp: CTP10, requests: Sequence[TraceRequest], *,
             progress(done, len(requests))
     return FetchedTraces(ctp.identity, settings, tuple(fetched), tuple(errors), now(),
                          cancelled=stopped)
+
+
+def save_traces(ctp: CTP10, requests: Sequence[TraceRequest]) -> tuple[str, ...]:
+    """Save each requested trace in the instrument's memory; return the refusals as sentences."""
+    # A refused trace is noted and the others are still saved; a LinkError ends the run.
+    errors: list[str] = []
+    for request in requests:
+        try:
+            ctp.save_trace(request.module, request.channel, request.trace_type)
+        except LinkError:
+            raise
+        except CTP10Error as exc:
+            errors.append(f"{request.describe()}: {exc}")
+    return tuple(errors)

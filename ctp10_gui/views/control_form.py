@@ -43,7 +43,8 @@ from ctp10_gui.views.theme import repolish
 log = logging.getLogger(__name__)
 
 # Decimals shown per unit: nm to 0.1 pm, powers to 0.01 dB.
-_DECIMALS = {"nm": 4, "dBm": 2, "dB": 2, "mW": 4, "pm": 3, "s": 2, "nm/s": 1, "THz": 5}
+_DECIMALS = {"nm": 4, "dBm": 2, "dB": 2, "mW": 4, "pm": 3, "s": 2, "nm/s": 1, "THz": 5,
+             "GHz": 2, "Hz": 0}
 
 
 def format_value(value: object, unit: str = "", *, with_unit: bool = True) -> str:
@@ -419,6 +420,7 @@ class ControlForm(QWidget):
         self._generation = 0  # bumped when the channel changes: late replies are dropped
         self._online = False
         self.offline_reason = "not connected"
+        self.absent_reason = ""  # why the channel's hardware is not there ("" when it is)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setHorizontalSpacing(8)
@@ -442,15 +444,45 @@ class ControlForm(QWidget):
         """Return True when fields may be edited and sent."""
         return self._online
 
+    @property
+    def editable(self) -> bool:
+        """Return True when the link takes commands and the channel's hardware is there."""
+        return self._online and not self.absent_reason
+
     def set_online(self, on: bool, reason: str = "") -> None:
         """Make the form editable, or read-only with `reason` in every Set button's tooltip."""
         self._online = on
         self.offline_reason = "" if on else reason
+        self._show_editable()
+
+    def set_absent(self, reason: str) -> None:
+        """Say the channel's hardware is missing (reason) or there (""): no active controls."""
+        self.absent_reason = reason
         for field in self.fields.values():
-            field.set_enabled(on)
-            field.set_button.setToolTip(
-                f"Send {field.control.label} to the instrument" if on else f"Read-only: {reason}"
-            )
+            if reason:  # no value of another channel may look like this one's
+                field.last_value = None
+                field.readback.setText("—")
+                field.clear_message()
+                if field.edit is not None:
+                    field.edit.clear()
+                elif field.combo is not None:
+                    field.combo.setCurrentIndex(-1)
+                    field.combo.setEditText("")
+            if field.edit is not None:
+                field.edit.setEnabled(not reason)
+        self._show_editable()
+
+    def _show_editable(self) -> None:
+        editable = self.editable
+        for field in self.fields.values():
+            field.set_enabled(editable)
+            if self.absent_reason:
+                tip = f"Not available: {self.absent_reason}"
+            elif self._online:
+                tip = f"Send {field.control.label} to the instrument"
+            else:
+                tip = f"Read-only: {self.offline_reason}"
+            field.set_button.setToolTip(tip)
 
     @property
     def group(self) -> ControlGroup:
@@ -475,6 +507,9 @@ class ControlForm(QWidget):
     def refresh(self) -> None:
         """Read every readable control in one queued request and show the values."""
         if not self._online:
+            return
+        if self.absent_reason:  # nothing to read: the hardware is not there
+            self.refreshed.emit()
             return
         names = [
             f.name for f in self.fields.values() if f.control.get_command or f.control.derive
@@ -510,6 +545,10 @@ class ControlForm(QWidget):
 
     def _send(self, name: str, value: object) -> None:
         field = self.fields[name]
+        if self.absent_reason:
+            field.show_error(f"Not sent: {self.absent_reason}")
+            self.field_error.emit(name, field.message.text())
+            return
         if not self._online:
             field.show_error(f"Not sent: read-only while {self.offline_reason}")
             self.field_error.emit(name, field.message.text())
@@ -573,7 +612,7 @@ class ControlForm(QWidget):
             for target in targets:
                 field = self.fields[target]
                 field.pending = False
-                field.set_enabled(self._online)
+                field.set_enabled(self.editable)
                 field.show_error(text)
                 self.field_error.emit(target, text)
 
@@ -584,7 +623,7 @@ class ControlForm(QWidget):
         """Poll control `name` every 0.25 s until it reads `target` or its deadline passes."""
         field = self.fields[name]
         field.pending = True
-        field.set_enabled(self._online)
+        field.set_enabled(self.editable)
         deadline = self._clock() + self._confirm_s[name]
         text = format_value(target, field.control.unit)
         field.readback.setText(f"→ {text}…")
@@ -598,7 +637,7 @@ class ControlForm(QWidget):
         def poll() -> None:
             if generation != self._generation or not self._online:
                 field.pending = False
-                field.set_enabled(self._online)
+                field.set_enabled(self.editable)
                 return
             on_error = self._on_request_error(name, generation)
             self._controller.request(partial(procedures.read_control, group=self._group,
@@ -609,13 +648,13 @@ class ControlForm(QWidget):
                 return
             if value == target:
                 field.pending = False
-                field.set_enabled(self._online)
+                field.set_enabled(self.editable)
                 field.show_value(value)
                 field.show_note(f"Confirmed: {text}", "ok")
                 self.value_read.emit(name, value)
             elif self._clock() >= deadline:
                 field.pending = False
-                field.set_enabled(self._online)
+                field.set_enabled(self.editable)
                 field.show_value(value)
                 field.show_error(
                     f"Instrument did not confirm {text} within {self._confirm_s[name]:.0f} s "

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ctp10_gui import procedures
+from ctp10_gui.hardware.laser_models import laser_installed, laser_model
 from ctp10_gui.hardware.scpi import (
     DETECTOR_CHANNELS,
     DETECTOR_MODULES,
@@ -34,7 +35,6 @@ from ctp10_gui.hardware.scpi import (
     ReferenceLaser,
     Sweep,
     TunableLaser,
-    laser_model,
 )
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
@@ -62,6 +62,11 @@ _WHY_READ_ONLY = {
     LinkState.STALE: "the instrument stopped answering",
     LinkState.BUSY: "a sweep or transfer is running",
 }
+
+
+# The reference-laser fields: its frequency in THz; GHz and Hz set the same wavelength and are
+# there for scripts (the driver), not as three rows of one value.
+RLASER_FIELDS = tuple(c for c in ReferenceLaser.controls if c.unit not in ("GHz", "Hz"))
 
 
 def read_only_reason(status: LinkStatus | None) -> str:
@@ -150,14 +155,13 @@ class InstrumentPanel(QWidget):
         self.rlaser_form = ControlForm(
             controller,
             reference_laser_group(1),
-            ReferenceLaser.controls,
+            RLASER_FIELDS,
             confirm_s={"output": OUTPUT_CONFIRM_S},
         )
         self.rlaser_page = _ChannelPage(
             self.rlaser_form, _row("Reference laser", self.rlaser_select), self
         )
         self.rlaser_select.currentIndexChanged.connect(self._rlaser_changed)
-        self.rlaser_form.refreshed.connect(self._read_rlaser_identity)
 
         # -- detectors --
         self.module_spin = QSpinBox(self)
@@ -244,8 +248,11 @@ class InstrumentPanel(QWidget):
     def refresh(self) -> None:
         """Re-read every form (and the TLS speed steps, the laser identity) from the instrument."""
         self._pending_refresh = set(self.forms)
-        for form in self.forms.values():
-            form.refresh()
+        for name, form in self.forms.items():
+            if name == "rlaser":
+                self._refresh_rlaser()  # its identity first: an empty position has no settings
+            else:
+                form.refresh()
 
     def _form_refreshed(self, name: str) -> None:
         self._pending_refresh.discard(name)
@@ -302,19 +309,34 @@ class InstrumentPanel(QWidget):
     def _rlaser_changed(self) -> None:
         r = self.reference_laser
         self.rlaser_page.info.setText("")
-        self.rlaser_form.set_group(reference_laser_group(r))
+        self.rlaser_form.set_group(reference_laser_group(r), refresh=False)
+        self._refresh_rlaser()
 
-    def _read_rlaser_identity(self) -> None:
+    def _refresh_rlaser(self) -> None:
+        """Read the laser's identity; read its settings if installed, else say it is not."""
         r = self.reference_laser
+        form = self.rlaser_form
+        if not form.online:
+            return
 
         def done(text: str) -> None:
-            if r == self.reference_laser:
+            if r != self.reference_laser:
+                return
+            _fit_to_laser(form, RLASER_FIELDS, laser_model(text))
+            if not laser_installed(text):
+                reason = f"laser {r} is not installed (the instrument reports {text!r})"
+                self.rlaser_page.info.setText(f"Laser {r}: not installed ({text!r}).")
+            else:
+                reason = ""
                 self.rlaser_page.info.setText(f"Laser {r}: {text}")
-                _fit_to_laser(self.rlaser_form, ReferenceLaser.controls, laser_model(text))
+            form.set_absent(reason)
+            form.refresh()
 
         def failed(exc: Exception) -> None:
             if r == self.reference_laser:
                 self.rlaser_page.info.setText(f"Laser {r}: identity unreadable ({exc})")
+                form.set_absent("")
+                form.refresh()
 
         self._controller.request(partial(procedures.read_laser_identity, r=r), done, failed)
 
@@ -325,6 +347,8 @@ class InstrumentPanel(QWidget):
         They decide how live power is read, so after a reconnect to the same instrument the
         controller sends them again (the same keys as its set_detector_* helpers).
         """
+        if name == "frequency_thz":  # the same setting, set by frequency: the last set wins
+            name = "wavelength_nm"
         if name not in ("wavelength_nm", "power_unit"):
             return None
         return (f"detector_{name}", self.module_spin.value(), self.channel_spin.value())

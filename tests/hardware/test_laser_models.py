@@ -8,6 +8,7 @@ from ctp10_gui.hardware.errors import OutOfRangeError
 from ctp10_gui.hardware.laser_models import (
     LASER_MODELS,
     find_laser_model,
+    laser_installed,
     list_text,
     speed_refusal,
 )
@@ -86,3 +87,12 @@ def test_the_driver_refuses_16_19_21_before_sending(speed: int) -> None:
     with expected_protocol(exchange) as ctp, pytest.raises(OutOfRangeError,
                                                             match="17, 18, 20, 22"):
         ctp.tls(1).set("speed_nm_s", speed)
+
+
+@pytest.mark.parametrize(("idn", "installed"), [
+    ("NONE", False), ('"none"\r', False), (" None ", False),
+    ("EXFO,T100S-HP,0,6.06", True), ("0", True), ("", True),
+])
+def test_only_none_names_an_empty_laser_position(idn: str, installed: bool) -> None:
+    # An identity the driver cannot parse is still a laser: its settings are read, not hidden.
+    assert laser_installed(idn) is installed

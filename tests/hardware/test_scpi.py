@@ -56,6 +56,7 @@ GETS = [
     (DET41, "x_unit", ":CTP:SENS4:CHAN1:UNIT:X?", "1", XUnit.FREQ),
     (DET41, "x_unit", ":CTP:SENS4:CHAN1:UNIT:X?", "WAV", XUnit.WAV),
     (DET41, "wavelength_nm", ":CTP:SENS4:CHAN1:WAV?", "1.55000000E-006", 1550.0),
+    (DET41, "logging_trigger", ":CTP:SENS4:CHAN1:FUNC:TRIG?", "4", 4),
 ]
 
 
@@ -113,6 +114,35 @@ SETS = [
      [(":CTP:SENS4:CHAN1:UNIT:X FREQ", None), OK, (":CTP:SENS4:CHAN1:UNIT:X?", "1")], XUnit.FREQ),
     (DET41, "wavelength_nm", 1550,
      [(":CTP:SENS4:CHAN1:WAV 1550NM", None), OK, (":CTP:SENS4:CHAN1:WAV?", "1.55E-006")], 1550.0),
+    # Set by frequency (λ = c/f on the instrument), read back from the wavelength in metres.
+    (SWEEP, "start_thz", 193.1,
+     [(":INIT:WAV:STAR 193.1THZ", None), OK, (":INIT:WAV:STAR?", "1.55252438E-006")], 193.1),
+    (SWEEP, "stop_thz", 190,
+     [(":INIT:WAV:STOP 190THZ", None), OK, (":INIT:WAV:STOP?", "1.57785504E-006")], 190.0),
+    (TLS2, "start_thz", 199.5,
+     [(":INIT:TLS2:WAV:STAR 199.5THZ", None), OK, (":INIT:TLS2:WAV:STAR?", "1.50271909E-006")],
+     199.5),
+    (TLS2, "stop_thz", 184.5,
+     [(":INIT:TLS2:WAV:STOP 184.5THZ", None), OK, (":INIT:TLS2:WAV:STOP?", "1.62489137E-006")],
+     184.5),
+    (RLAS10, "frequency_thz", 193.1,
+     [(":CTP:RLAS10:WAV 193.1THZ", None), OK, (":CTP:RLAS10:WAV?", "1.55252438E-006")], 193.1),
+    (RLAS10, "frequency_ghz", 193100,
+     [(":CTP:RLAS10:WAV 193100GHZ", None), OK, (":CTP:RLAS10:WAV?", "1.55252438E-006")],
+     193100.0),
+    (RLAS10, "frequency_hz", 1.931e14,
+     [(":CTP:RLAS10:WAV 193100000000000HZ", None), OK, (":CTP:RLAS10:WAV?", "1.55252438E-006")],
+     1.931e14),
+    (DET41, "frequency_thz", 229,
+     [(":CTP:SENS4:CHAN1:WAV 229THZ", None), OK, (":CTP:SENS4:CHAN1:WAV?", "1.30913737E-006")],
+     229.0),
+    # Power in mW (suffix MW); the query replies in dBm.
+    (TLS2, "power_mw", 5,
+     [(":INIT:TLS2:POW 5MW", None), OK, (":INIT:TLS2:POW?", "6.98970004E+000")], 5.0),
+    (RLAS10, "power_mw", 0.5,
+     [(":CTP:RLAS10:POW 0.5MW", None), OK, (":CTP:RLAS10:POW?", "-3.01029996E+000")], 0.5),
+    (DET41, "logging_trigger", 8,
+     [(":CTP:SENS4:CHAN1:FUNC:TRIG 8", None), OK, (":CTP:SENS4:CHAN1:FUNC:TRIG?", "8")], 8),
 ]  # fmt: skip
 
 
@@ -122,7 +152,10 @@ def test_set_writes_checks_errors_and_returns_the_read_back(
 ) -> None:
     with expected_protocol(exchange) as ctp:
         got = pick(ctp).set(name, value)
-    assert got == pytest.approx(read_back) if isinstance(read_back, float) else got == read_back
+    if isinstance(read_back, float):
+        assert got == pytest.approx(read_back, rel=1e-7)
+    else:
+        assert got == read_back
 
 
 def test_every_declared_settable_control_has_a_set_case() -> None:
@@ -152,12 +185,30 @@ def test_attribute_access_reads_and_writes() -> None:
         ctp.tls(1).trigger_in = 2
 
 
-def test_frequency_is_derived_from_the_wavelength_and_read_only() -> None:
-    with expected_protocol([(":CTP:RLAS3:WAV?", "1.55E-006")]) as ctp:
+def test_frequency_and_mw_are_read_from_the_wavelength_and_dbm_replies() -> None:
+    exchange = [(":CTP:RLAS3:WAV?", "1.55E-006"), (":CTP:RLAS3:WAV?", "1.55E-006"),
+                (":CTP:RLAS3:POW?", "3.0")]
+    with expected_protocol(exchange) as ctp:
         laser = ctp.reference_laser(3)
         assert laser.frequency_thz == pytest.approx(193.414489, rel=1e-6)
-        with pytest.raises(AttributeError, match="read-only"):
-            laser.frequency_thz = 190.0
+        assert laser.frequency_ghz == pytest.approx(193414.489, rel=1e-6)
+        assert laser.power_mw == pytest.approx(1.99526, rel=1e-5)
+
+
+def test_frequency_and_mw_ranges_are_the_wavelength_and_dbm_ranges_converted() -> None:
+    frequency = ReferenceLaser.controls[3]
+    # Shown in 7 digits, rounded inwards: a bound typed as shown is accepted.
+    assert frequency.range_text == "178.4479–241.7681 THz"
+    assert frequency.validate(178.4479) == 178.4479 and frequency.validate(241.7681) == 241.7681
+    hz = ReferenceLaser(_Stub(), 1).control("frequency_hz")
+    assert hz.range_text == "1.784479e+14–2.417681e+14 Hz"
+    assert hz.validate(1.784479e14) and hz.validate(2.417681e14)
+    power_mw = TunableLaser(_Stub(), 1).control("power_mw")
+    assert (power_mw.minimum, power_mw.maximum) == pytest.approx((0.01, 100.0))
+    with expected_protocol([]) as ctp, pytest.raises(OutOfRangeError, match="THz"):
+        ctp.reference_laser(1).set("frequency_thz", 250.0)
+    with expected_protocol([]) as ctp, pytest.raises(OutOfRangeError, match="mW"):
+        ctp.tls(1).set("power_mw", 0)
 
 
 def test_reference_laser_identity() -> None:
@@ -211,7 +262,8 @@ def test_out_of_range_or_wrong_type_is_refused_and_nothing_is_sent(
         (lambda ctp: ctp.detector(4, 7), "1–6"),
         (lambda ctp: ctp.snapshot(4, [1, 7]), "1–6"),
         (lambda ctp: ctp.snapshot(4, []), "1–6"),
-        (lambda ctp: ctp.fetch_trace(4, 1, 2), "one of 1, 11, 12, 13"),
+        (lambda ctp: ctp.fetch_trace(4, 1, 24), "1–23"),
+        (lambda ctp: ctp.save_trace(4, 1, 0), "1–23"),
     ],
 )
 def test_index_out_of_range_is_refused_and_nothing_is_sent(

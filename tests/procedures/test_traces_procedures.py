@@ -10,7 +10,12 @@ import pytest
 from ctp10_gui.hardware.ctp10 import TraceType
 from ctp10_gui.hardware.errors import LinkError, LinkFailure
 from ctp10_gui.hardware.replay import expected_protocol, ieee_block
-from ctp10_gui.procedures.traces import TraceRequest, fetch_traces, trace_requests
+from ctp10_gui.procedures.traces import (
+    TraceRequest,
+    fetch_traces,
+    save_traces,
+    trace_requests,
+)
 
 WHEN = datetime(2026, 12, 4, 4, 30, tzinfo=UTC)
 SETTINGS = [
@@ -56,22 +61,32 @@ def test_settings_then_every_trace_with_progress() -> None:
 
 
 def test_a_refused_trace_is_named_and_the_others_are_still_read() -> None:
-    # A trace type the driver does not know is refused before anything is sent.
-    exchange = [*SETTINGS, *trace(4, 1, 11)]
+    # Type 24 does not exist: refused before sending. Type 5 exists, but this module lacks it:
+    # the instrument stays silent and queues -114, which the driver reads after reopening.
+    silent = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.TIMEOUT, "within 1 s")
+    exchange = [*SETTINGS, *trace(4, 1, 5, silent), ("*IDN?", "EXFO,CTP10,SN1,1.0"),
+                ("SYST:ERR?", '-114,"Header suffix out of range"'), ("SYST:ERR?", "0,No error"),
+                *trace(4, 1, 11)]
     with expected_protocol(exchange) as ctp:
-        got = fetch_traces(ctp, [TraceRequest(4, 1, 5),  # type: ignore[arg-type]
+        got = fetch_traces(ctp, [TraceRequest(4, 1, 24),  # type: ignore[arg-type]
+                                 TraceRequest(4, 1, 5),  # type: ignore[arg-type]
                                  TraceRequest(4, 1, TraceType.RAW_LIVE)], now=lambda: WHEN)
     assert [int(t.trace_type) for t in got.traces] == [11]
-    assert got.errors == ("M4 C1 type 5: trace_type = 5 is out of range: valid is one of 1, "
-                          "11, 12, 13",)
+    assert got.errors == (
+        "M4 C1 type 24: trace_type = 24 is out of range: valid is 1–23",
+        'M4 C1 type 5: module 4 channel 1 offers no trace type 5 (the instrument answered '
+        '-114 "Header suffix out of range")',
+    )
 
 
 def test_link_loss_ends_the_whole_fetch() -> None:
+    # A silent reply might be a refused trace type: the driver reopens to ask, nobody answers.
     lost = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.TIMEOUT, "within 30 s")
-    exchange = [*SETTINGS, *trace(4, 1, 1, lost)]
+    gone = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.REFUSED)
+    exchange = [*SETTINGS, *trace(4, 1, 1, lost), ("*IDN?", gone)]
     with expected_protocol(exchange) as ctp, pytest.raises(LinkError) as caught:
         fetch_traces(ctp, trace_requests(4, [1, 2], [TraceType.TF_LIVE]))
-    assert caught.value is lost
+    assert caught.value.kind is LinkFailure.REFUSED
 
 
 def test_cancel_stops_before_the_next_trace() -> None:
@@ -81,3 +96,15 @@ def test_cancel_stops_before_the_next_trace() -> None:
         got = fetch_traces(ctp, trace_requests(4, [1, 2, 3], [TraceType.TF_LIVE]),
                            cancelled=lambda: next(answers), now=lambda: WHEN)
     assert len(got.traces) == 1 and got.cancelled
+
+
+def test_save_keeps_saving_after_a_refused_trace() -> None:
+    exchange = [(":TRAC:SENS4:CHAN1:TYPE1:SAVE", None), ("SYST:ERR?", "0,No error"),
+                (":TRAC:SENS4:CHAN1:TYPE2:SAVE", None),
+                ("SYST:ERR?", '-114,"Header suffix out of range"'), ("SYST:ERR?", "0,No error"),
+                (":TRAC:SENS4:CHAN2:TYPE1:SAVE", None), ("SYST:ERR?", "0,No error")]
+    with expected_protocol(exchange) as ctp:
+        errors = save_traces(ctp, [TraceRequest(4, 1, 1), TraceRequest(4, 1, 2),
+                                   TraceRequest(4, 2, 1)])
+    assert errors == ('M4 C1 type 2: module 4 channel 1 offers no trace type 2 (the instrument '
+                      'answered -114 "Header suffix out of range")',)

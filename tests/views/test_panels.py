@@ -353,6 +353,23 @@ def test_detector_settings_are_sent_again_after_a_reconnect(
     assert form.fields["wavelength_nm"].readback.text() == "1310.000 nm"
 
 
+def test_a_detector_wavelength_set_by_frequency_is_sent_again_after_a_reconnect(
+    qtbot: Any, panel: InstrumentPanel, sim
+) -> None:
+    controller = panel.controller
+    form = panel.detector_form
+    set_and_wait(qtbot, form, "frequency_thz", "229", "229.000 THz")
+    assert float(ask(sim, ":CTP:SENS4:CHAN1:WAV?")) == pytest.approx(299_792_458.0 / 229e12)
+    sim.faults.refuse()
+    sim.faults.drop_connections()
+    qtbot.waitUntil(lambda: controller.status.state is LinkState.RECONNECTING, timeout=5000)
+    sim.instrument.handle(":CTP:SENS4:CHAN1:WAV 1550NM")  # the instrument restarted meanwhile
+    sim.faults.start_listening()
+    qtbot.waitUntil(lambda: controller.status.state is LinkState.LIVE, timeout=5000)
+    qtbot.waitUntil(lambda: float(ask(sim, ":CTP:SENS4:CHAN1:WAV?")) == pytest.approx(
+        299_792_458.0 / 229e12), timeout=3000)
+
+
 def test_disconnected_panel_says_not_connected(qtbot: Any, panel: InstrumentPanel) -> None:
     panel.controller.disconnect_link()
     qtbot.waitUntil(lambda: panel.banner.isVisible())
