@@ -44,12 +44,16 @@ BATCH_MAX_SAMPLES = 512
 DriverFactory = Callable[[str], CTP10]
 
 
-def visa_driver_factory(io_timeout_s: float = 1.0,
+def visa_driver_factory(reply_deadline_s: float = 5.0,
                         open_timeout_s: float = 2.0) -> DriverFactory:
-    """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s)."""
+    """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s).
+
+    reply_deadline_s bounds each reply from its query to its last byte (the transport's I/O
+    timeout): a reply in flight during a pause is awaited that long before the link is lost.
+    """
 
     def make(address: str) -> CTP10:
-        return CTP10(VisaTransport(address, io_timeout_s=io_timeout_s,
+        return CTP10(VisaTransport(address, io_timeout_s=reply_deadline_s,
                                    open_timeout_s=open_timeout_s))
 
     return make

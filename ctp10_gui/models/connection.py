@@ -35,7 +35,7 @@ class LinkState(enum.Enum):
     CONNECTING = "Connecting"  # first open after the user asked to connect
     CONNECTED = "Connected"  # session open, live acquisition off, probed every 2 s
     LIVE = "Live"  # fresh data flowing
-    STALE = "Stale"  # no good reply within the watchdog period
+    STALE = "Stale"  # no good reply within the watchdog period; the session is kept
     RECONNECTING = "Reconnecting"  # attempt n of N: waiting for the backoff timer or opening
     OFFLINE = "Offline"  # out of fast attempts: a slow retry runs; "Retry now" starts again
     BUSY = "Busy"  # a sweep or long transfer: live paused, long watchdog deadline
@@ -58,7 +58,8 @@ class LinkEvent(enum.Enum):
     FIRST_OPEN_REFUSED = "first open refused"  # refused or unreachable before ever answering
     WRONG_INSTRUMENT = "wrong instrument"  # controller: *IDN? serial differs after a reconnect
     GOOD_REPLY = "good reply"  # worker: data or probe answer arrived
-    WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog
+    WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog: no good reply, data stale
+    REPLY_DEADLINE = "reply deadline"  # GUI-thread watchdog: stale past the reply deadline
     LINK_LOST = "link lost"  # worker: LinkError on an open session
     BACKOFF_ELAPSED = "backoff elapsed"  # backoff timer
     BUSY_STARTED = "busy started"  # worker started a busy request
@@ -299,6 +300,9 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
         t[(s, E.GOOD_REPLY)] = (Rule(None, attempts=Attempts.RESET),)
     for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
         t[(s, E.LINK_LOST)] = _lost
+    # Stale keeps the session and the reply in flight: a pause shorter than the reply
+    # deadline ends with that reply (GOOD_REPLY) and no reconnect; a longer one is a loss.
+    t[(S.STALE, E.REPLY_DEADLINE)] = _lost
     t[(S.STALE, E.GOOD_REPLY)] = tuple(dataclasses.replace(r, attempts=Attempts.RESET)
                                        for r in _resume)
     t[(S.STALE, E.BUSY_ENDED)] = _resume
@@ -404,7 +408,7 @@ class AcquisitionSettings:
     interval_s: float = 0.05  # 0 = as fast as the link allows
     live: bool = True
     stale_after_s: float | None = None  # None: stale_after_s(interval_s)
-    io_timeout_s: float = 1.0
+    reply_deadline_s: float = 5.0  # a reply awaited this long (≥ the stale threshold) is lost
     open_timeout_s: float = 2.0
     probe_interval_s: float = 2.0  # while live is off
     busy_timeout_s: float = 120.0  # watchdog deadline of a busy request that names none
@@ -415,10 +419,16 @@ class AcquisitionSettings:
             raise ValueError(f"poll interval must be within 0–10 s, got {self.interval_s} s")
         if not self.channels:
             raise ValueError("at least one channel must be selected")
+        if not self.reply_deadline_s > 0:
+            raise ValueError(f"the reply deadline must be positive, got {self.reply_deadline_s} s")
 
     def watchdog_s(self) -> float:
         """Return the live watchdog period in s."""
         return stale_after_s(self.interval_s, self.stale_after_s)
+
+    def give_up_s(self) -> float:
+        """Return the silence (s) after which a stale link is torn down: never before stale."""
+        return max(self.reply_deadline_s, self.watchdog_s())
 
 
 # ---- the machine ------------------------------------------------------------------------------
