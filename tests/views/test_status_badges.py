@@ -64,6 +64,15 @@ def test_stale_shows_the_age_of_the_last_data_and_why() -> None:
     assert later.text == "Stale · 35 s"
 
 
+def test_stale_says_how_long_the_session_is_kept() -> None:
+    status = _status(LinkState.STALE, reason="no reply for 1.0 s")
+    (spec,) = badge_specs(status, 101.0, 99.8, address=None, simulator=False,
+                          reply_deadline_s=5.0)
+    assert spec.tooltip == (f"No reply for 1.2 s from {ADDR} (no reply for 1.0 s). The session "
+                            "is kept: it reconnects only if nothing answers within 5 s of the "
+                            "last reply")
+
+
 def test_reconnecting_counts_attempts_and_down_to_the_next_try() -> None:
     status = _status(LinkState.RECONNECTING, attempt=2, max_attempts=10,
                      reason="connection refused by 192.168.1.37:5025", next_attempt_at=104.2)
