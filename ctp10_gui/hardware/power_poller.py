@@ -7,6 +7,8 @@ client or the front panel is seen from the next snapshot on. Every other message
 1's unit once more, so the two messages have different reply counts: a reply read one step
 late (an extra reply from the instrument or a proxy) never fits the message it is read for.
 The poller then reopens the session (a new socket holds no stale reply) and asks again.
+Every WATCH_INTERVAL_S the longer message also carries the watch queries (instrument_watch):
+the condition register, read with the row, and the settings another client may change.
 
 SCPI parses one program message as a unit, so the units in a reply are those the powers in
 the same reply were measured in. Whether the instrument answers compound messages is tried
@@ -30,6 +32,11 @@ from ctp10_gui.hardware.errors import (
     MissingHardwareError,
     OutOfRangeError,
     short_address,
+)
+from ctp10_gui.hardware.instrument_watch import (
+    CHANGED_ELSEWHERE_EVENT,
+    WATCH_INTERVAL_S,
+    InstrumentWatch,
 )
 from ctp10_gui.hardware.power import (
     OVER_RANGE_SENTINEL,
@@ -112,10 +119,17 @@ class PowerPoller:
         self._power_commands = tuple(POWER_QUERY.format(m=m, c=c) for c in self.channels)
         self._unit_commands = tuple(POWER_UNIT_QUERY.format(m=m, c=c) for c in self.channels)
         plain = ";".join(self._power_commands + self._unit_commands)
-        # Two messages whose replies differ in count (2n and 2n + 1 values), sent in turn.
-        self._messages = (plain, f"{plain};{self._unit_commands[0]}")
-        self._counts = (2 * n, 2 * n + 1)
-        self._turn = 0  # which of the two messages goes next
+        self._watch = InstrumentWatch(m, self.channels)
+        watch = ";".join(self._watch.commands)
+        # Turn 0 sends the plain message (2n values), turn 1 one with more values (2n + 1, or
+        # with the watch queries 3n + 5): consecutive messages never have the same count.
+        self._messages = (plain, f"{plain};{self._unit_commands[0]}",
+                          f"{plain};{watch};{self._unit_commands[0]}")
+        self._counts = (2 * n, 2 * n + 1, 2 * n + len(self._watch.commands) + 1)
+        self._turn = 0  # which turn goes next
+        # Monotonic s the watch queries were last sent (None: not yet): the first go
+        # WATCH_INTERVAL_S after the second snapshot, once the powers flow.
+        self._watched_at: float | None = None
         # Shared by every all-fine snapshot; a snapshot with a problem gets tuples of its own.
         self._no_errors = ("",) * n
         self._all_ok = (int(ChannelStatus.OK),) * n
@@ -125,11 +139,38 @@ class PowerPoller:
         self._units_read_at = -math.inf  # monotonic s of the last unit read, one query each
         self._events: tuple[tuple[str, str], ...] = ()  # for the next row
         self._resynced_at = -math.inf  # monotonic s of the last resync
-        self._in_flight: tuple[int, float] | None = None  # (message turn, monotonic s sent)
+        self._in_flight: tuple[int, float] | None = None  # (message index, monotonic s sent)
         self._send_failure: LinkError | None = None  # a query sent ahead that did not go out
 
     def __repr__(self) -> str:
         return f"PowerPoller(module={self.module}, channels={self.channels})"
+
+    def forget_watched(self) -> None:
+        """Take the next watch reading as the baseline: this app may have changed settings."""
+        self._watch.forget()
+
+    def watch_now(self) -> None:
+        """Send the watch queries with the next message that can carry them."""
+        self._watched_at = -math.inf
+
+    def _next_message(self) -> int:
+        """Return the index of the next message and advance the turn."""
+        turn = self._turn
+        self._turn = 1 - turn
+        if turn == 0:
+            return 0
+        return 2 if self._watch_due() else 1
+
+    def _watch_due(self) -> bool:
+        """Return True (and note the time) when the watch queries are to go out now."""
+        now = self._clock()
+        if self._watched_at is None:
+            self._watched_at = now
+            return False
+        if now - self._watched_at < WATCH_INTERVAL_S:
+            return False
+        self._watched_at = now
+        return True
 
     @property
     def pending(self) -> bool:
@@ -167,8 +208,7 @@ class PowerPoller:
         """Send the next snapshot's message now if one message does a snapshot here."""
         if self._owner.session.compound is not True:
             return  # a snapshot here takes more than one plain exchange
-        turn = self._turn
-        self._turn = 1 - turn
+        turn = self._next_message()
         sent_at = self._clock()
         try:
             self._owner.transport.write(self._messages[turn])
@@ -182,8 +222,7 @@ class PowerPoller:
         compound = self._owner.session.compound
         if compound is False:
             return self._one_by_one()
-        turn = self._turn
-        self._turn = 1 - turn
+        turn = self._next_message()
         sent_at = self._clock()
         if compound is None or self._units is None:
             text = self._first_reply(self._messages[turn], self._counts[turn])
@@ -205,6 +244,9 @@ class PowerPoller:
         n = self._n
         powers = fields[:n]
         unit_replies = fields[n : 2 * n]
+        condition = None
+        if turn == 2:
+            condition = self._read_watch(fields[2 * n : -1])
         if unit_replies in self._dbm_replies:
             # The usual case in a few C-level calls (this runs thousands of times a second):
             # all in dBm, bare numbers, all in range.
@@ -220,16 +262,24 @@ class PowerPoller:
                     if (min(values) > UNDER_RANGE_DBM and max(values) < OVER_RANGE_SENTINEL
                             and not math.isnan(sum(values))):
                         return PowerRow(t_reply, t_wall, t_reply - sent_at, values, self._all_ok,
-                                        self._no_errors, self._all_dbm, ())
+                                        self._no_errors, self._all_dbm, (), condition)
             units = self._all_dbm
         else:
             units = tuple(map(decode_power_unit, unit_replies))
             if units != self._units:
                 self._note_units(units, unit_replies)
-        return self._parse(powers, units, sent_at, t_reply, t_wall)
+        return self._parse(powers, units, sent_at, t_reply, t_wall, condition)
+
+    def _read_watch(self, replies: Sequence[str]) -> int | None:
+        """Read the watch replies; queue an event naming what changed; return the register."""
+        condition, changed = self._watch.read(replies)
+        if changed:
+            where = short_address(self._owner.address)
+            self._events = (*self._events, (CHANGED_ELSEWHERE_EVENT, f"{where}: {changed}"))
+        return condition
 
     def _parse(self, powers: list[str], units: tuple[PowerUnit | None, ...], sent_at: float,
-               t_reply: float, t_wall: float) -> PowerRow:
+               t_reply: float, t_wall: float, condition: int | None = None) -> PowerRow:
         """Parse one power reply per channel, each in its unit (None: not known, not valid)."""
         values: list[float] = []
         status: list[int] = []
@@ -245,7 +295,7 @@ class PowerPoller:
                 errors = (*errors[:i], error, *errors[i + 1 :])
         events, self._events = self._events, ()
         return PowerRow(t_reply, t_wall, t_reply - sent_at, values, tuple(status), errors, units,
-                        events)
+                        events, condition)
 
     def _note_units(self, units: tuple[PowerUnit | None, ...],
                     replies: Sequence[str] = ()) -> None:
@@ -352,10 +402,13 @@ class PowerPoller:
         if self._clock() - self._units_read_at >= UNIT_CHECK_S:
             self._read_units()
         query = self._owner.query
+        condition = None
+        if self._watch_due():
+            condition = self._read_watch([query(command) for command in self._watch.commands])
         sent_at = self._clock()
         powers = [query(command) for command in self._power_commands]
         units = self._units if self._units is not None else (None,) * self._n
-        return self._parse(powers, units, sent_at, self._clock(), self._wall_clock())
+        return self._parse(powers, units, sent_at, self._clock(), self._wall_clock(), condition)
 
     def _read_units(self) -> None:
         """Read every channel's unit; name a module that does not answer.
