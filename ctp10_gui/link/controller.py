@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from ctp10_gui.hardware.ctp10 import CTP10, Identity
+from ctp10_gui.hardware.ctp10 import CTP10, STATUS_REFERENCING, Identity
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.hardware.transport import Transport, host_port, parse_address
@@ -164,6 +164,7 @@ class LinkController(QObject):
         self._worker.request_started.connect(self._on_request_started, queued)
         self._worker.request_done.connect(self._on_request_done, queued)
         self._worker.request_failed.connect(self._on_request_failed, queued)
+        self._worker.scan_elsewhere.connect(self._on_scan_elsewhere, queued)
         self._thread = WorkerThread(self._worker)
 
         self._session = 0  # number of the session the controller listens to
@@ -602,6 +603,20 @@ class LinkController(QObject):
     def _on_link_notice(self, session: int, kind: str, text: str) -> None:
         if session == self._session:
             self.link_event.emit(kind, text)
+
+    @Slot(int, int, bool, float)
+    def _on_scan_elsewhere(self, session: int, register: int, ours: bool, t: float) -> None:
+        if session != self._session:
+            return
+        if self._last_good is None or t > self._last_good:
+            self._last_good = t  # the register answered: the link is alive
+        if not register:
+            self._handle(LinkEvent.BUSY_ELSEWHERE_ENDED)
+            return
+        what = "reference" if register & STATUS_REFERENCING else "sweep"
+        reason = (f"a {what} started from this app is still running" if ours
+                  else f"{what} started elsewhere")
+        self._handle(LinkEvent.BUSY_ELSEWHERE, reason)
 
     @Slot(int, int, float)
     def _on_request_started(self, session: int, request_id: int, t: float) -> None:

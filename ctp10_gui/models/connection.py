@@ -38,7 +38,7 @@ class LinkState(enum.Enum):
     STALE = "Stale"  # no good reply within the watchdog period; the session is kept
     RECONNECTING = "Reconnecting"  # attempt n of N: waiting for the backoff timer or opening
     OFFLINE = "Offline"  # out of fast attempts: a slow retry runs; "Retry now" starts again
-    BUSY = "Busy"  # a sweep or long transfer: live paused, long watchdog deadline
+    BUSY = "Busy"  # a sweep or long transfer (ours or another client's): live paused
 
     @property
     def label(self) -> str:
@@ -64,6 +64,8 @@ class LinkEvent(enum.Enum):
     BACKOFF_ELAPSED = "backoff elapsed"  # backoff timer
     BUSY_STARTED = "busy started"  # worker started a busy request
     BUSY_ENDED = "busy ended"  # worker finished a busy request
+    BUSY_ELSEWHERE = "busy elsewhere"  # worker: a scan runs that this app did not start
+    BUSY_ELSEWHERE_ENDED = "busy elsewhere ended"  # worker: that scan is over
     LIVE_ON = "live on"  # user
     LIVE_OFF = "live off"  # user
 
@@ -126,7 +128,7 @@ Action = (
 
 NOTIFY_KINDS = (
     "connect", "disconnect", "stale", "recovered", "reconnect_attempt", "reconnect",
-    "different_instrument", "offline",
+    "different_instrument", "offline", "busy_elsewhere", "busy_elsewhere_ended",
 )
 HISTORY_KINDS = frozenset({"disconnect", "reconnect", "different_instrument", "offline"})
 
@@ -150,6 +152,8 @@ class Do(enum.Enum):
     NOTE_RECONNECT = "reconnect"
     NOTE_DIFFERENT = "different_instrument"
     NOTE_OFFLINE = "offline"
+    NOTE_BUSY_ELSEWHERE = "busy_elsewhere"
+    NOTE_BUSY_ELSEWHERE_ENDED = "busy_elsewhere_ended"
 
 
 # The user's next choice after a different-instrument warning ends the warning.
@@ -309,6 +313,17 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
     for s in (S.LIVE, S.CONNECTED, S.STALE):
         t[(s, E.BUSY_STARTED)] = (Rule(S.BUSY, (), why="long operation"),)
     t[(S.BUSY, E.BUSY_ENDED)] = _end_busy
+    # A scan another client started: live pauses (the instrument may not answer powers
+    # meanwhile), the worker reads the condition register instead, and live resumes after.
+    for s in (S.LIVE, S.STALE):
+        t[(s, E.BUSY_ELSEWHERE)] = (Rule(S.BUSY, (Do.NOTE_BUSY_ELSEWHERE,),
+                                         why="sweep started elsewhere"),)
+    t[(S.BUSY, E.BUSY_ELSEWHERE_ENDED)] = (
+        Rule(S.LIVE, (Do.NOTE_BUSY_ELSEWHERE_ENDED,), Guard.LIVE_WANTED,
+             why="the scan started elsewhere ended; live resumed"),
+        Rule(S.CONNECTED, (Do.NOTE_BUSY_ELSEWHERE_ENDED,), Guard.LIVE_NOT_WANTED,
+             why="the scan started elsewhere ended"),
+    )
     return t
 
 
@@ -382,6 +397,7 @@ class LinkStatus:
     live: bool = True  # the user's live on/off wish
     warning: str = ""  # e.g. a different instrument answers; cleared by the user's next choice
     awaiting_reply: bool = False  # opened, but no data or probe answer yet on this session
+    busy_elsewhere: bool = False  # BUSY because another client runs a scan, not this app
 
 
 @dataclass(frozen=True)
@@ -457,6 +473,7 @@ class ConnectionMachine:
         self.address: str | None = None
         self.live_wanted = live
         self.awaiting_reply = False
+        self.busy_elsewhere = False
         self.reconnects = 0
         self._history: deque[tuple[float, str]] = deque(maxlen=history_size)
         self._outage: tuple[float, str] | None = None  # (monotonic s, cause) of the last loss
@@ -475,7 +492,7 @@ class ConnectionMachine:
         """Return the current status as an immutable value."""
         return LinkStatus(self.state, self.attempt, self.max_attempts, self.reason,
                           self.next_attempt_at, self.since, self.address, self.live_wanted,
-                          self.warning, self.awaiting_reply)
+                          self.warning, self.awaiting_reply, self.busy_elsewhere)
 
     def rule_for(self, event: LinkEvent) -> Rule | None:
         """Return the rule the event would apply in the current state, or None (ignored)."""
@@ -536,6 +553,10 @@ class ConnectionMachine:
             self.awaiting_reply = True
         elif event is LinkEvent.GOOD_REPLY or self.state not in OPEN_STATES:
             self.awaiting_reply = False
+        if self.state is not LinkState.BUSY:
+            self.busy_elsewhere = False
+        elif event is LinkEvent.BUSY_ELSEWHERE:
+            self.busy_elsewhere = True
         if event is LinkEvent.WRONG_INSTRUMENT:
             self.warning = text
         elif event in _CLEARS_WARNING:

@@ -77,6 +77,13 @@ def badge_specs(
         last = ("" if last_data_t is None
                 else f"; last reply {_age_text(max(0.0, now - last_data_t))} ago")
         specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{last}"))
+    elif state is LinkState.BUSY and status.busy_elsewhere:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        specs.append(BadgeSpec(
+            "busy", f"Busy: {reason}",
+            f"{where} runs a scan this app did not start (its front panel or another client): "
+            "live data is paused and resumes by itself when the scan ends (this is not a dead "
+            "link)."))
     elif state is LinkState.BUSY:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
         # The reason is the operation's label ("Sweeping", "Fetching traces").

@@ -144,6 +144,15 @@ for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
                  ["CloseSession", "StartBackoffTimer", "Notify:offline"], None))
 for s in (S.LIVE, S.CONNECTED, S.STALE):
     SPEC.append((s, E.BUSY_STARTED, {}, S.BUSY, [], None))
+# A scan started by another client: Busy (no Stale, no reconnect), live resumes after.
+for s in (S.LIVE, S.STALE):
+    SPEC.append((s, E.BUSY_ELSEWHERE, {}, S.BUSY, ["Notify:busy_elsewhere"], None))
+SPEC += [
+    (S.BUSY, E.BUSY_ELSEWHERE_ENDED, {"live": True}, S.LIVE, ["Notify:busy_elsewhere_ended"],
+     None),
+    (S.BUSY, E.BUSY_ELSEWHERE_ENDED, {"live": False}, S.CONNECTED,
+     ["Notify:busy_elsewhere_ended"], None),
+]
 # Past the reply deadline a stale link is lost like any other.
 SPEC += [
     (S.STALE, E.REPLY_DEADLINE, {}, S.RECONNECTING,
@@ -477,6 +486,22 @@ def test_busy_returns_to_live_and_stale_recovers() -> None:
     assert m.state is S.STALE
     m.handle(E.GOOD_REPLY)
     assert m.state is S.LIVE
+
+
+def test_busy_elsewhere_is_flagged_only_while_another_clients_scan_keeps_us_busy() -> None:
+    m = make(S.LIVE)
+    m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere")
+    assert (m.state, m.status().busy_elsewhere, m.reason) == (
+        S.BUSY, True, "sweep started elsewhere")
+    m.handle(E.WATCHDOG_EXPIRED, "no reply for 120 s")  # even then it says why it stopped
+    assert (m.state, m.status().busy_elsewhere) == (S.STALE, False)
+    m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere")
+    m.handle(E.BUSY_ELSEWHERE_ENDED)
+    assert (m.state, m.status().busy_elsewhere) == (S.LIVE, False)
+    m.handle(E.BUSY_STARTED, "Sweeping")  # our own sweep is no news from elsewhere
+    assert (m.state, m.status().busy_elsewhere) == (S.BUSY, False)
+    assert m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere") == []  # ours runs already
+    assert m.reconnects == 0
 
 
 def test_status_since_moves_only_on_a_change_of_state() -> None:

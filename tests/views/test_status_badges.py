@@ -45,6 +45,13 @@ def test_busy_badge_names_the_operation_so_it_is_not_taken_for_a_dead_link() -> 
     assert "not a dead link" in busy.tooltip
 
 
+def test_a_scan_started_elsewhere_says_so_and_that_live_resumes() -> None:
+    status = _status(LinkState.BUSY, reason="sweep started elsewhere", busy_elsewhere=True)
+    (_, busy) = badge_specs(status, 101.0, 99.8, address=None, simulator=False)
+    assert (busy.kind, busy.text) == ("busy", "Busy: sweep started elsewhere")
+    assert "did not start" in busy.tooltip and "resumes by itself" in busy.tooltip
+
+
 def test_a_different_instrument_is_shown_with_its_reason() -> None:
     warning = "a different instrument answers at 10.0.0.5:5025: serial B (was A)"
     status = _status(LinkState.CONNECTED, reason=warning, warning=warning, live=False)
