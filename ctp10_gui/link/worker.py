@@ -498,6 +498,15 @@ class AcquisitionLoop:
         self._next_probe_at = now + self._probe_interval_s
         self._events.probe_ok.emit(self._session, now)
 
+    def _note_own_commands(self, settings_sent_before: int) -> None:
+        """After a request that sent commands: what it changed, or a scan it started, is ours."""
+        ctp = self._ctp
+        if ctp is None or ctp.transport.settings_sent == settings_sent_before:
+            return  # queries only: nothing changed here
+        self._own_scan_may_run = True
+        if self._poller is not None:
+            self._poller.forget_watched()
+
     def _run_request(self, request_id: int, fn: Callable[[CTP10], Any], busy: bool) -> None:
         session = self._session
         if self._ctp is None:
@@ -508,10 +517,7 @@ class AcquisitionLoop:
         self._flush()  # data taken before the request reaches the GUI before its result
         if busy:
             self._events.request_started.emit(session, request_id, self._clock())
-        # A setting this request changes is no news from elsewhere; a scan it starts is ours.
-        self._own_scan_may_run = True
-        if self._poller is not None:
-            self._poller.forget_watched()
+        settings_sent = self._ctp.transport.settings_sent
         try:
             result = fn(self._ctp)
         except LinkError as exc:
@@ -524,6 +530,7 @@ class AcquisitionLoop:
             self._events.request_failed.emit(session, request_id, exc, self._clock())
         else:
             self._events.request_done.emit(session, request_id, result, self._clock())
+        self._note_own_commands(settings_sent)
         if self._scan_register:
             # The scan elsewhere still runs: the end of a busy request does not end it.
             self._events.scan_elsewhere.emit(session, self._scan_register, False, self._clock())
