@@ -126,7 +126,7 @@ class AcquisitionWorker(QObject):
     request_done = Signal(int, int, object, float)  # session, request id, result, monotonic s
     request_failed = Signal(int, int, object, float)  # session, request id, exception, s
     # session, condition register (0: the scan is over), True if this app may have started it
-    # (a request ran since the register was last idle), monotonic s of the reading
+    # (a request that sent a command ran since the register was last idle), monotonic s
     scan_elsewhere = Signal(int, int, bool, float)
 
     def __init__(self, driver_factory: DriverFactory, *, module: int = 4,
@@ -215,7 +215,8 @@ class AcquisitionLoop:
         self._latencies: list[float] = []
         self._last_errors: tuple[str, ...] = ()
         self._scan_register = 0  # non-zero while a scan this app did not start runs
-        self._own_scan_may_run = False  # a request ran since the register was last idle
+        # A request that sent a command ran since the register was last read idle.
+        self._own_scan_may_run = False
         self.thread_id: int | None = None  # the worker thread's ident, for checks and tests
         self.native_thread_id: int | None = None  # the OS id, for per-thread CPU figures
 
