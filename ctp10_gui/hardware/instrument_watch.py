@@ -18,13 +18,20 @@ from typing import Any
 
 from ctp10_gui.hardware.scpi import Control, Detector, Sweep, format_number, is_no_value
 
-__all__ = ["CHANGED_ELSEWHERE_EVENT", "CONDITION_QUERY", "WATCH_INTERVAL_S", "InstrumentWatch"]
+__all__ = [
+    "CHANGED_ELSEWHERE_EVENT",
+    "CONDITION_QUERY",
+    "WATCH_INTERVAL_S",
+    "WATCH_OFF_EVENT",
+    "InstrumentWatch",
+]
 
 log = logging.getLogger(__name__)
 
 CONDITION_QUERY = ":STAT:OPER:COND?"
 WATCH_INTERVAL_S = 0.25  # s between two readings of the condition register and the settings
 CHANGED_ELSEWHERE_EVENT = "changed_elsewhere"  # a setting differs and this app did not send it
+WATCH_OFF_EVENT = "watch_off"  # the instrument refused a watch query: not watched any more
 # Changes of this many settings in one reading are said to look like a reset (*RST).
 RESET_LIKE_CHANGES = 2
 

@@ -36,6 +36,7 @@ from ctp10_gui.hardware.errors import (
 from ctp10_gui.hardware.instrument_watch import (
     CHANGED_ELSEWHERE_EVENT,
     WATCH_INTERVAL_S,
+    WATCH_OFF_EVENT,
     InstrumentWatch,
 )
 from ctp10_gui.hardware.power import (
@@ -130,6 +131,7 @@ class PowerPoller:
         # Monotonic s the watch queries were last sent (None: not yet): the first go
         # WATCH_INTERVAL_S after the second snapshot, once the powers flow.
         self._watched_at: float | None = None
+        self._watching = True  # False once the instrument refused a watch query on this session
         # Shared by every all-fine snapshot; a snapshot with a problem gets tuples of its own.
         self._no_errors = ("",) * n
         self._all_ok = (int(ChannelStatus.OK),) * n
@@ -159,7 +161,7 @@ class PowerPoller:
         self._turn = 1 - turn
         if turn == 0:
             return 0
-        return 2 if self._watch_due() else 1
+        return 2 if self._watching and self._watch_due() else 1
 
     def _watch_due(self) -> bool:
         """Return True (and note the time) when the watch queries are to go out now."""
@@ -195,7 +197,12 @@ class PowerPoller:
             return self._exchange(send_next)
         self._in_flight = None
         turn, sent_at = flight
-        text = self._owner.transport.receive(self._messages[turn])
+        try:
+            text = self._owner.transport.receive(self._messages[turn])
+        except LinkError as exc:
+            if turn != 2 or exc.kind is not LinkFailure.TIMEOUT:
+                raise
+            return self._unwatched(self._silence_text(), exc)
         t_reply = self._clock()
         t_wall = self._wall_clock()
         if send_next:
@@ -229,7 +236,12 @@ class PowerPoller:
             if text is None:
                 return self._one_by_one()
         else:
-            text = self._owner.query(self._messages[turn])
+            try:
+                text = self._owner.query(self._messages[turn])
+            except LinkError as exc:
+                if turn != 2 or exc.kind is not LinkFailure.TIMEOUT:
+                    raise
+                return self._unwatched(self._silence_text(), exc)
         t_reply, t_wall = self._clock(), self._wall_clock()
         if send_next:
             self._send()
@@ -345,11 +357,50 @@ class PowerPoller:
         fresh = self._owner.query(message)
         t_reply, t_wall = self._clock(), self._wall_clock()
         if len(fresh.split(";")) != self._counts[turn]:
+            if turn == 2:  # on a new socket too: the watch queries are what it does not take
+                return self._unwatched(f"{len(fresh.split(';'))} values where "
+                                       f"{self._counts[turn]} were asked", None)
             raise self._owner.garbled(message, fresh, "reply stream still out of step after a "
                                       "resync")
         where = short_address(self._owner.address)
         self._events = (*self._events, (RESYNC_EVENT, f"garbled reply from {where}: {why}"))
         return self._row(turn, fresh, sent_at, t_reply, t_wall)
+
+    def _silence_text(self) -> str:
+        return f"no reply within {self._owner.transport.io_timeout_s:g} s"
+
+    def _unwatched(self, why: str, silence: LinkError | None) -> PowerRow:
+        """Stop watching (see _stop_watching) and take this snapshot without the watch."""
+        self._stop_watching(why, silence)
+        sent_at = self._clock()
+        message = self._messages[1]
+        reply = self._owner.query(message)
+        t_reply, t_wall = self._clock(), self._wall_clock()
+        if len(reply.split(";")) != self._counts[1]:
+            raise self._owner.garbled(message, reply, "reply stream out of step")
+        return self._row(1, reply, sent_at, t_reply, t_wall)
+
+    def _stop_watching(self, why: str, silence: LinkError | None) -> None:
+        """Give the watch up on this session if the instrument refused one of its queries.
+
+        An instrument that does not know a query queues a command or query error and may stay
+        silent or answer fewer values. Reopening (a new socket holds no stale reply) and
+        draining SYST:ERR? tell that apart from a link that went silent: then silence is raised.
+        """
+        self._in_flight = None
+        self._send_failure = None
+        owner = self._owner
+        owner.reopen()
+        errors = owner.error_queue()
+        if silence is not None and not errors:
+            raise silence
+        self._watching = False
+        where = short_address(owner.address)
+        refused = f"; it reports {errors[0][0]} {errors[0][1]}" if errors else ""
+        text = (f"{where} does not answer the queries watching for changes made elsewhere "
+                f"({why}{refused}); changes made elsewhere are not seen on this connection")
+        log.warning("%s", text)
+        self._events = (*self._events, (WATCH_OFF_EVENT, text))
 
     def _first_reply(self, message: str, count: int) -> str | None:
         """Send this poller's first message; return its reply, or None after falling back.
@@ -403,8 +454,13 @@ class PowerPoller:
             self._read_units()
         query = self._owner.query
         condition = None
-        if self._watch_due():
-            condition = self._read_watch([query(command) for command in self._watch.commands])
+        if self._watching and self._watch_due():
+            try:
+                condition = self._read_watch([query(c) for c in self._watch.commands])
+            except LinkError as exc:
+                if exc.kind is not LinkFailure.TIMEOUT:
+                    raise
+                self._stop_watching(self._silence_text(), exc)
         sent_at = self._clock()
         powers = [query(command) for command in self._power_commands]
         units = self._units if self._units is not None else (None,) * self._n

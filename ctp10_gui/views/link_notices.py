@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ctp10_gui.hardware.instrument_watch import CHANGED_ELSEWHERE_EVENT
+from ctp10_gui.hardware.instrument_watch import CHANGED_ELSEWHERE_EVENT, WATCH_OFF_EVENT
 from ctp10_gui.hardware.power import RESYNC_EVENT, UNIT_CHANGED_EVENT
 from ctp10_gui.link.port import LinkPort
 
@@ -21,7 +21,8 @@ def notice_text(kind: str, text: str) -> str | None:
             return f"Busy: {text} — live data is paused and resumes when the scan ends."
         case "busy_elsewhere_ended":
             return f"{text[:1].upper()}{text[1:]}."
-        case _ if kind in (CHANGED_ELSEWHERE_EVENT, UNIT_CHANGED_EVENT, RESYNC_EVENT):
+        case _ if kind in (CHANGED_ELSEWHERE_EVENT, UNIT_CHANGED_EVENT, RESYNC_EVENT,
+                           WATCH_OFF_EVENT):
             return f"{text[:1].upper()}{text[1:]}."
     return None
 

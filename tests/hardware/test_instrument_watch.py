@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ctp10_gui.hardware.errors import LinkError, LinkFailure
 from ctp10_gui.hardware.instrument_watch import (
     CHANGED_ELSEWHERE_EVENT,
     WATCH_INTERVAL_S,
+    WATCH_OFF_EVENT,
     InstrumentWatch,
 )
 from ctp10_gui.hardware.replay import expected_protocol
@@ -76,3 +80,64 @@ def test_an_unreadable_watch_reply_is_no_change_and_no_register() -> None:
     assert watch.read(["x", "9.9E37", "1.55E-06", "1.53E-06", "1.57E-06", "1E-12"]) == (None, "")
     # Back from "no value" is no change either: only two readings of a value are compared.
     assert watch.read(["4", "1.31E-06", "1.55E-06", "1.53E-06", "1.57E-06", "1E-12"]) == (4, "")
+
+
+IDN = ("*IDN?", "EXFO,CTP10,SN0042,1.2.3")
+OK = ("SYST:ERR?", "0,No error")
+SHORT = "-1;-2;0;0;0;1.31E-06"  # an instrument that stops at a query it does not know
+
+
+def _refused(answer: object, *, errors: list[str]) -> list:
+    """Return the exchange up to the first watch message, answered with `answer`."""
+    return [
+        IDN,
+        (PLAIN, "-1;-2;0;0"),
+        (EXTRA, "-1;-2;0;0;0"),
+        (PLAIN, "-1;-2;0;0"),
+        (WATCHED, answer),
+        # Fewer values: reopened and asked again (a resync), the same answer again.
+        *([IDN, (WATCHED, answer)] if isinstance(answer, str) else []),
+        IDN,  # reopened to drain the error the instrument queued
+        *[("SYST:ERR?", e) for e in errors],
+        OK,
+    ]
+
+
+@pytest.mark.parametrize("answer", [SHORT, "silence"], ids=["fewer values", "no reply"])
+def test_an_instrument_refusing_a_watch_query_is_polled_on_without_the_watch(answer: str) -> None:
+    silence = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.TIMEOUT, "within 1 s")
+    reply: object = silence if answer == "silence" else answer
+    exchange = [
+        *_refused(reply, errors=['-113,"Undefined header"']),
+        (EXTRA, "-1;-2;0;0;0"),  # this snapshot, without the watch
+        (PLAIN, "-1;-2;0;0"),
+        (EXTRA, "-1;-2;0;0;0"),  # the interval has passed: still without the watch
+        (PLAIN, "-1;-2;0;0"),
+    ]
+    clock = FakeClock()
+    rows = []
+    with expected_protocol(exchange, connect=True, clock=clock) as ctp:
+        poller = ctp.power_poller(4, CH)
+        for i in range(7):
+            clock.now = i * WATCH_INTERVAL_S / 2
+            rows.append(poller.receive())
+    assert all(r.values_dbm == [-1.0, -2.0] for r in rows)
+    ((kind, text),) = rows[3].events
+    assert kind == WATCH_OFF_EVENT
+    assert text.startswith("replay:5025 does not answer the queries watching for changes")
+    assert text.endswith("; it reports -113 Undefined header); changes made elsewhere are not "
+                         "seen on this connection")
+
+
+def test_silence_to_a_watch_message_with_no_error_queued_is_a_dead_link() -> None:
+    silence = LinkError("TCPIP::replay::5025::SOCKET", LinkFailure.TIMEOUT, "within 1 s")
+    clock = FakeClock()
+    with expected_protocol(_refused(silence, errors=[]), connect=True, clock=clock) as ctp:
+        poller = ctp.power_poller(4, CH)
+        for i in range(3):
+            clock.now = i * WATCH_INTERVAL_S / 2
+            poller.receive()
+        clock.now = 3 * WATCH_INTERVAL_S / 2
+        with pytest.raises(LinkError) as raised:
+            poller.receive()
+    assert raised.value is silence
