@@ -21,9 +21,10 @@ was read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from ctp10_gui.hardware.errors import (
@@ -60,11 +61,16 @@ from ctp10_gui.hardware.scpi import (
 )
 from ctp10_gui.hardware.transport import Transport
 
-__all__ = ["RESYNC_GAP_S", "UNIT_CHECK_S", "PowerPoller"]
+__all__ = ["PROBE_REPLY_S", "RESYNC_GAP_S", "UNIT_CHECK_S", "PowerPoller"]
 
 log = logging.getLogger(__name__)
 
 UNIT_CHECK_S = 0.5  # s between unit re-reads when each channel is asked on its own
+# Deadline (s) of the first reply of a poller, which tells compound support and missing hardware
+# from silence: an instrument that answers at all answers that in milliseconds. The session's
+# own reply deadline (seconds, for pauses of a link known to answer) would delay every first
+# connection to an instrument that stays silent on compound messages.
+PROBE_REPLY_S = 1.0
 # A second resync sooner than this (s) gives the session up: an instrument that keeps sending
 # extra replies is a broken link, not something to reopen for at every snapshot.
 RESYNC_GAP_S = 1.0
@@ -402,6 +408,17 @@ class PowerPoller:
         log.warning("%s", text)
         self._events = (*self._events, (WATCH_OFF_EVENT, text))
 
+    @contextlib.contextmanager
+    def _probing(self) -> Iterator[None]:
+        """Bound the replies read inside to PROBE_REPLY_S (or the session's deadline if less)."""
+        transport = self._owner.transport
+        deadline_s = transport.io_timeout_s
+        transport.io_timeout_s = min(deadline_s, PROBE_REPLY_S)
+        try:
+            yield
+        finally:
+            transport.io_timeout_s = deadline_s
+
     def _first_reply(self, message: str, count: int) -> str | None:
         """Send this poller's first message; return its reply, or None after falling back.
 
@@ -417,7 +434,8 @@ class PowerPoller:
         known = owner.session.compound is True
         silence: LinkError | None = None
         try:
-            reply = owner.query(message)
+            with self._probing():
+                reply = owner.query(message)
         except LinkError as exc:
             if exc.kind is not LinkFailure.TIMEOUT:
                 raise
@@ -475,7 +493,8 @@ class PowerPoller:
         """
         owner = self._owner
         try:
-            replies = [owner.query(command) for command in self._unit_commands]
+            with self._probing():
+                replies = [owner.query(command) for command in self._unit_commands]
         except LinkError as exc:
             if exc.kind is not LinkFailure.TIMEOUT:
                 raise

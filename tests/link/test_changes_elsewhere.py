@@ -33,6 +33,12 @@ def shared(sim_factory: Callable[..., SimulatorServer]) -> SimulatorServer:
 
 
 @pytest.fixture
+def shared_plain(sim_factory: Callable[..., SimulatorServer]) -> SimulatorServer:
+    """Return the same, answering no compound messages: one query each, watch included."""
+    return sim_factory(max_clients=2, speedup=1.0, drift=False, noise_db=0.0, compound=False)
+
+
+@pytest.fixture
 def other(shared: SimulatorServer) -> Iterator[CTP10]:
     """Return the second client: its own pyvisa session on the shared simulator."""
     ctp = CTP10(VisaTransport(shared.address, io_timeout_s=2.0))
@@ -89,6 +95,18 @@ def test_a_sweep_started_elsewhere_is_busy_not_stale_and_live_resumes(
         qtbot, make_controller, shared, other) -> None:
     _scan_elsewhere_pauses_live(qtbot, make_controller, shared, other.start_sweep,
                                 "sweep started elsewhere")
+
+
+@pytest.mark.slow
+def test_a_sweep_started_elsewhere_is_seen_without_compound_messages_too(
+        qtbot, make_controller, shared_plain) -> None:
+    other = CTP10(VisaTransport(shared_plain.address, io_timeout_s=2.0))
+    other.connect()
+    try:
+        _scan_elsewhere_pauses_live(qtbot, make_controller, shared_plain, other.start_sweep,
+                                    "sweep started elsewhere")
+    finally:
+        other.close()
 
 
 @pytest.mark.slow
