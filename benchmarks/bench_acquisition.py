@@ -12,8 +12,9 @@ Prints one line per measured claim:
   and the same with the 4 unit queries the driver adds to every snapshot: the unit guard's
   cost per snapshot;
 - GUI-thread and worker-thread CPU (% of one core) at 10 Hz and at the maximum rate;
-- time from a fault (SIGSTOP) to Stale and from the simulator answering again (SIGCONT) to
-  Live, over N repetitions (median, max), the latter also net of the backoff wait left then.
+- time from a fault (SIGSTOP, 0.4 s after Stale: shorter than the reply deadline, so the session
+  is kept) to Stale and from the simulator answering again (SIGCONT) to Live, over N
+  repetitions (median, max), the latter also net of any backoff wait left then.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import psutil
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
 from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.instrument_watch import WATCH_INTERVAL_S, InstrumentWatch
 from ctp10_gui.hardware.transport import VisaTransport
 from ctp10_gui.link.controller import LinkController
 from ctp10_gui.models.connection import AcquisitionSettings, BackoffPolicy, LinkState
@@ -93,17 +95,22 @@ def _rate(fn: Callable[[], object], seconds: float) -> float:
 POWERS = ";".join(f":CTP:SENS4:CHAN{c}:POW?" for c in CHANNELS)
 # The unit guard: each channel's unit asked in the same message as the powers (see PowerPoller).
 WITH_UNITS = POWERS + ";" + ";".join(f":CTP:SENS4:CHAN{c}:UNIT:Y?" for c in CHANNELS)
+# The watch for changes made elsewhere (condition register, wavelengths, scan range), added to
+# one message every WATCH_INTERVAL_S (see PowerPoller).
+WITH_WATCH = (WITH_UNITS + ";" + ";".join(InstrumentWatch(4, CHANNELS).commands)
+              + ";:CTP:SENS4:CHAN1:UNIT:Y?")
 
 
-def raw_windows(ctp: CTP10, seconds: float) -> tuple[float, float, float, float]:
-    """Return single queries/s, client CPU s per single, power and power+unit messages/s."""
+def raw_windows(ctp: CTP10, seconds: float) -> tuple[float, float, float, float, float]:
+    """Return single queries/s, client CPU s per single, power, power+unit, watch messages/s."""
     cpu0 = time.thread_time()
     single = _rate(lambda: ctp.transport.query(":CTP:SENS4:CHAN1:POW?"), seconds)
     # Less sensitive to other processes than the rates: what one round trip costs here.
     cpu = (time.thread_time() - cpu0) / (single * seconds)
     powers = _rate(lambda: ctp.transport.query(POWERS), seconds / 2)
     with_units = _rate(lambda: ctp.transport.query(WITH_UNITS), seconds / 2)
-    return single, cpu, powers, with_units
+    with_watch = _rate(lambda: ctp.transport.query(WITH_WATCH), seconds / 2)
+    return single, cpu, powers, with_units, with_watch
 
 
 def thread_cpu_s(native_id: int) -> float:
@@ -188,17 +195,19 @@ def rate_pairs(app: QCoreApplication, address: str, pairs: int,
     """Return per pair: single/s, client CPU s per single, compound/s, link/s; CPU totals."""
     runs = RatePairs(app, address)
     out: dict[str, list[float]] = {k: [] for k in ("single", "single_cpu", "compound",
-                                                   "with_units", "link", "cpu")}
+                                                   "with_units", "with_watch", "link", "cpu")}
     worker_s = gui_s = 0.0
     snapshots = 0.0
     try:
         for _ in range(pairs):
             link, worker, gui = runs.link_window(window_s)
-            single, single_cpu, compound, with_units = raw_windows(runs.raw, window_s)
+            single, single_cpu, compound, with_units, with_watch = raw_windows(runs.raw,
+                                                                               window_s)
             out["single"].append(single)
             out["single_cpu"].append(single_cpu)
             out["compound"].append(compound)
             out["with_units"].append(with_units)
+            out["with_watch"].append(with_watch)
             out["link"].append(link)
             worker_s += worker
             gui_s += gui
@@ -227,7 +236,8 @@ def fault_timings(app: QCoreApplication, proc: subprocess.Popen[bytes], address:
         spin(app, lambda t=t_end: time.monotonic() >= t, 2)
         t_fault = time.monotonic()
         os.kill(proc.pid, signal.SIGSTOP)
-        spin(app, lambda: ctl.status.state is LinkState.RECONNECTING, 5)
+        # Within the reply deadline (5 s) the session is kept: Stale, then Live on resume.
+        spin(app, lambda: ctl.status.state is LinkState.STALE, 5)
         t_stale = next(t for t, s, _ in events if t >= t_fault and s is LinkState.STALE)
         to_stale.append(t_stale - t_fault)
         t_end = time.monotonic() + 0.4
@@ -242,7 +252,10 @@ def fault_timings(app: QCoreApplication, proc: subprocess.Popen[bytes], address:
         t_live = next(t for t, s, _ in events if t >= t_resume and s is LinkState.LIVE)
         to_live.append(t_live - t_resume)
         net.append(t_live - t_resume - wait)
+    reconnects = ctl.health().reconnects
     ctl.shutdown()
+    if reconnects:
+        print(f"note: {reconnects} reconnect(s) during pauses shorter than the reply deadline")
     return to_stale, to_live, net
 
 
@@ -286,6 +299,15 @@ def main() -> None:
         print(f"unit guard: bare power+unit messages / bare power messages "
               f"{spread([u / c for c, u in zip(compounds, r['with_units'], strict=True)], '.2f')};"
               f" its cost per snapshot {spread(guard_us, '.0f')} µs")
+        watch_us = [(1 / w - 1 / u) * 1e6 for u, w in zip(r["with_units"], r["with_watch"],
+                                                          strict=True)]
+        per_snapshot_us = [us / (WATCH_INTERVAL_S * link) for us, link in zip(watch_us, links,
+                                                                             strict=True)]
+        watch_ratio = [w / u for u, w in zip(r["with_units"], r["with_watch"], strict=True)]
+        print(f"change watch: bare messages with it / without {spread(watch_ratio, '.2f')}; "
+              f"its cost per watched message {spread(watch_us, '.0f')} µs, one every "
+              f"{WATCH_INTERVAL_S:g} s: {spread(per_snapshot_us, '.2f')} µs per snapshot at the "
+              "max rate")
         gui_max, worker_max, per_snapshot = r["cpu"]
         print(f"CPU at max rate: GUI thread {gui_max:.1f} %, worker {worker_max:.1f} %")
         print(f"client CPU per raw single query {statistics.median(r['single_cpu']) * 1e6:.0f} "

@@ -282,7 +282,8 @@ def acquisition_settings(s: AppSettings) -> AcquisitionSettings:
         backoff = BackoffPolicy()
     return AcquisitionSettings(module=s.module, channels=tuple(s.channels),
                                interval_s=s.poll_interval_s, live=s.live,
-                               stale_after_s=s.stale_after_s, backoff=backoff)
+                               stale_after_s=s.stale_after_s,
+                               reply_deadline_s=s.reply_deadline_s, backoff=backoff)
 
 
 def build(argv: Sequence[str] | None = None, *,

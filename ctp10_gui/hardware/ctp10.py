@@ -26,6 +26,7 @@ from ctp10_gui.hardware.errors import (
     TraceUnavailableError,
 )
 from ctp10_gui.hardware.instrument_text import printable
+from ctp10_gui.hardware.instrument_watch import CONDITION_QUERY
 from ctp10_gui.hardware.power import PowerSnapshot
 from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.scpi import (
@@ -365,7 +366,7 @@ class CTP10:
 
     def condition(self) -> int:
         """Return the operation condition register (0 idle; 4 scanning, 64 referencing…)."""
-        command = ":STAT:OPER:COND?"
+        command = CONDITION_QUERY
         reply = self.query(command)
         try:
             number = float(reply.strip())

@@ -61,6 +61,7 @@ class PowerRow(NamedTuple):
     errors: tuple[str, ...]  # per channel, "" when fine
     units: tuple[PowerUnit | None, ...]  # per channel, the unit the reply came in (None: unknown)
     events: tuple[tuple[str, str], ...]  # (kind, sentence): "unit_changed", "resync"
+    condition: int | None = None  # operation condition register read with it; None: not read
 
 
 @dataclass(frozen=True, eq=False)

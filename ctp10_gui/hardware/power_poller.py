@@ -7,6 +7,8 @@ client or the front panel is seen from the next snapshot on. Every other message
 1's unit once more, so the two messages have different reply counts: a reply read one step
 late (an extra reply from the instrument or a proxy) never fits the message it is read for.
 The poller then reopens the session (a new socket holds no stale reply) and asks again.
+Every WATCH_INTERVAL_S the longer message also carries the watch queries (instrument_watch):
+the condition register, read with the row, and the settings another client may change.
 
 SCPI parses one program message as a unit, so the units in a reply are those the powers in
 the same reply were measured in. Whether the instrument answers compound messages is tried
@@ -19,9 +21,10 @@ was read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from ctp10_gui.hardware.errors import (
@@ -30,6 +33,12 @@ from ctp10_gui.hardware.errors import (
     MissingHardwareError,
     OutOfRangeError,
     short_address,
+)
+from ctp10_gui.hardware.instrument_watch import (
+    CHANGED_ELSEWHERE_EVENT,
+    WATCH_INTERVAL_S,
+    WATCH_OFF_EVENT,
+    InstrumentWatch,
 )
 from ctp10_gui.hardware.power import (
     OVER_RANGE_SENTINEL,
@@ -52,11 +61,16 @@ from ctp10_gui.hardware.scpi import (
 )
 from ctp10_gui.hardware.transport import Transport
 
-__all__ = ["RESYNC_GAP_S", "UNIT_CHECK_S", "PowerPoller"]
+__all__ = ["PROBE_REPLY_S", "RESYNC_GAP_S", "UNIT_CHECK_S", "PowerPoller"]
 
 log = logging.getLogger(__name__)
 
 UNIT_CHECK_S = 0.5  # s between unit re-reads when each channel is asked on its own
+# Deadline (s) of the first reply of a poller, which tells compound support and missing hardware
+# from silence: an instrument that answers at all answers that in milliseconds. The session's
+# own reply deadline (seconds, for pauses of a link known to answer) would delay every first
+# connection to an instrument that stays silent on compound messages.
+PROBE_REPLY_S = 1.0
 # A second resync sooner than this (s) gives the session up: an instrument that keeps sending
 # extra replies is a broken link, not something to reopen for at every snapshot.
 RESYNC_GAP_S = 1.0
@@ -112,10 +126,18 @@ class PowerPoller:
         self._power_commands = tuple(POWER_QUERY.format(m=m, c=c) for c in self.channels)
         self._unit_commands = tuple(POWER_UNIT_QUERY.format(m=m, c=c) for c in self.channels)
         plain = ";".join(self._power_commands + self._unit_commands)
-        # Two messages whose replies differ in count (2n and 2n + 1 values), sent in turn.
-        self._messages = (plain, f"{plain};{self._unit_commands[0]}")
-        self._counts = (2 * n, 2 * n + 1)
-        self._turn = 0  # which of the two messages goes next
+        self._watch = InstrumentWatch(m, self.channels)
+        watch = ";".join(self._watch.commands)
+        # Turn 0 sends the plain message (2n values), turn 1 one with more values (2n + 1, or
+        # with the watch queries 3n + 5): consecutive messages never have the same count.
+        self._messages = (plain, f"{plain};{self._unit_commands[0]}",
+                          f"{plain};{watch};{self._unit_commands[0]}")
+        self._counts = (2 * n, 2 * n + 1, 2 * n + len(self._watch.commands) + 1)
+        self._turn = 0  # which turn goes next
+        # Monotonic s the watch queries were last sent (None: not yet): the first go
+        # WATCH_INTERVAL_S after the second snapshot, once the powers flow.
+        self._watched_at: float | None = None
+        self._watching = True  # False once the instrument refused a watch query on this session
         # Shared by every all-fine snapshot; a snapshot with a problem gets tuples of its own.
         self._no_errors = ("",) * n
         self._all_ok = (int(ChannelStatus.OK),) * n
@@ -125,11 +147,38 @@ class PowerPoller:
         self._units_read_at = -math.inf  # monotonic s of the last unit read, one query each
         self._events: tuple[tuple[str, str], ...] = ()  # for the next row
         self._resynced_at = -math.inf  # monotonic s of the last resync
-        self._in_flight: tuple[int, float] | None = None  # (message turn, monotonic s sent)
+        self._in_flight: tuple[int, float] | None = None  # (message index, monotonic s sent)
         self._send_failure: LinkError | None = None  # a query sent ahead that did not go out
 
     def __repr__(self) -> str:
         return f"PowerPoller(module={self.module}, channels={self.channels})"
+
+    def forget_watched(self) -> None:
+        """Take the next watch reading as the baseline: this app may have changed settings."""
+        self._watch.forget()
+
+    def watch_now(self) -> None:
+        """Send the watch queries with the next message that can carry them."""
+        self._watched_at = -math.inf
+
+    def _next_message(self) -> int:
+        """Return the index of the next message and advance the turn."""
+        turn = self._turn
+        self._turn = 1 - turn
+        if turn == 0:
+            return 0
+        return 2 if self._watching and self._watch_due() else 1
+
+    def _watch_due(self) -> bool:
+        """Return True (and note the time) when the watch queries are to go out now."""
+        now = self._clock()
+        if self._watched_at is None:
+            self._watched_at = now
+            return False
+        if now - self._watched_at < WATCH_INTERVAL_S:
+            return False
+        self._watched_at = now
+        return True
 
     @property
     def pending(self) -> bool:
@@ -154,7 +203,12 @@ class PowerPoller:
             return self._exchange(send_next)
         self._in_flight = None
         turn, sent_at = flight
-        text = self._owner.transport.receive(self._messages[turn])
+        try:
+            text = self._owner.transport.receive(self._messages[turn])
+        except LinkError as exc:
+            if turn != 2 or exc.kind is not LinkFailure.TIMEOUT:
+                raise
+            return self._unwatched(self._silence_text(), exc)
         t_reply = self._clock()
         t_wall = self._wall_clock()
         if send_next:
@@ -167,8 +221,7 @@ class PowerPoller:
         """Send the next snapshot's message now if one message does a snapshot here."""
         if self._owner.session.compound is not True:
             return  # a snapshot here takes more than one plain exchange
-        turn = self._turn
-        self._turn = 1 - turn
+        turn = self._next_message()
         sent_at = self._clock()
         try:
             self._owner.transport.write(self._messages[turn])
@@ -182,15 +235,19 @@ class PowerPoller:
         compound = self._owner.session.compound
         if compound is False:
             return self._one_by_one()
-        turn = self._turn
-        self._turn = 1 - turn
+        turn = self._next_message()
         sent_at = self._clock()
         if compound is None or self._units is None:
             text = self._first_reply(self._messages[turn], self._counts[turn])
             if text is None:
                 return self._one_by_one()
         else:
-            text = self._owner.query(self._messages[turn])
+            try:
+                text = self._owner.query(self._messages[turn])
+            except LinkError as exc:
+                if turn != 2 or exc.kind is not LinkFailure.TIMEOUT:
+                    raise
+                return self._unwatched(self._silence_text(), exc)
         t_reply, t_wall = self._clock(), self._wall_clock()
         if send_next:
             self._send()
@@ -205,6 +262,9 @@ class PowerPoller:
         n = self._n
         powers = fields[:n]
         unit_replies = fields[n : 2 * n]
+        condition = None
+        if turn == 2:
+            condition = self._read_watch(fields[2 * n : -1])
         if unit_replies in self._dbm_replies:
             # The usual case in a few C-level calls (this runs thousands of times a second):
             # all in dBm, bare numbers, all in range.
@@ -220,16 +280,24 @@ class PowerPoller:
                     if (min(values) > UNDER_RANGE_DBM and max(values) < OVER_RANGE_SENTINEL
                             and not math.isnan(sum(values))):
                         return PowerRow(t_reply, t_wall, t_reply - sent_at, values, self._all_ok,
-                                        self._no_errors, self._all_dbm, ())
+                                        self._no_errors, self._all_dbm, (), condition)
             units = self._all_dbm
         else:
             units = tuple(map(decode_power_unit, unit_replies))
             if units != self._units:
                 self._note_units(units, unit_replies)
-        return self._parse(powers, units, sent_at, t_reply, t_wall)
+        return self._parse(powers, units, sent_at, t_reply, t_wall, condition)
+
+    def _read_watch(self, replies: Sequence[str]) -> int | None:
+        """Read the watch replies; queue an event naming what changed; return the register."""
+        condition, changed = self._watch.read(replies)
+        if changed:
+            where = short_address(self._owner.address)
+            self._events = (*self._events, (CHANGED_ELSEWHERE_EVENT, f"{where}: {changed}"))
+        return condition
 
     def _parse(self, powers: list[str], units: tuple[PowerUnit | None, ...], sent_at: float,
-               t_reply: float, t_wall: float) -> PowerRow:
+               t_reply: float, t_wall: float, condition: int | None = None) -> PowerRow:
         """Parse one power reply per channel, each in its unit (None: not known, not valid)."""
         values: list[float] = []
         status: list[int] = []
@@ -245,7 +313,7 @@ class PowerPoller:
                 errors = (*errors[:i], error, *errors[i + 1 :])
         events, self._events = self._events, ()
         return PowerRow(t_reply, t_wall, t_reply - sent_at, values, tuple(status), errors, units,
-                        events)
+                        events, condition)
 
     def _note_units(self, units: tuple[PowerUnit | None, ...],
                     replies: Sequence[str] = ()) -> None:
@@ -295,11 +363,61 @@ class PowerPoller:
         fresh = self._owner.query(message)
         t_reply, t_wall = self._clock(), self._wall_clock()
         if len(fresh.split(";")) != self._counts[turn]:
+            if turn == 2:  # on a new socket too: the watch queries are what it does not take
+                return self._unwatched(f"{len(fresh.split(';'))} values where "
+                                       f"{self._counts[turn]} were asked", None)
             raise self._owner.garbled(message, fresh, "reply stream still out of step after a "
                                       "resync")
         where = short_address(self._owner.address)
         self._events = (*self._events, (RESYNC_EVENT, f"garbled reply from {where}: {why}"))
         return self._row(turn, fresh, sent_at, t_reply, t_wall)
+
+    def _silence_text(self) -> str:
+        return f"no reply within {self._owner.transport.io_timeout_s:g} s"
+
+    def _unwatched(self, why: str, silence: LinkError | None) -> PowerRow:
+        """Stop watching (see _stop_watching) and take this snapshot without the watch."""
+        self._stop_watching(why, silence)
+        sent_at = self._clock()
+        message = self._messages[1]
+        reply = self._owner.query(message)
+        t_reply, t_wall = self._clock(), self._wall_clock()
+        if len(reply.split(";")) != self._counts[1]:
+            raise self._owner.garbled(message, reply, "reply stream out of step")
+        return self._row(1, reply, sent_at, t_reply, t_wall)
+
+    def _stop_watching(self, why: str, silence: LinkError | None) -> None:
+        """Give the watch up on this session if the instrument refused one of its queries.
+
+        An instrument that does not know a query queues a command or query error and may stay
+        silent or answer fewer values. Reopening (a new socket holds no stale reply) and
+        draining SYST:ERR? tell that apart from a link that went silent: then silence is raised.
+        """
+        self._in_flight = None
+        self._send_failure = None
+        owner = self._owner
+        owner.reopen()
+        errors = owner.error_queue()
+        if silence is not None and not errors:
+            raise silence
+        self._watching = False
+        where = short_address(owner.address)
+        refused = f"; it reports {errors[0][0]} {errors[0][1]}" if errors else ""
+        text = (f"{where} does not answer the queries watching for changes made elsewhere "
+                f"({why}{refused}); changes made elsewhere are not seen on this connection")
+        log.warning("%s", text)
+        self._events = (*self._events, (WATCH_OFF_EVENT, text))
+
+    @contextlib.contextmanager
+    def _probing(self) -> Iterator[None]:
+        """Bound the replies read inside to PROBE_REPLY_S (or the session's deadline if less)."""
+        transport = self._owner.transport
+        deadline_s = transport.io_timeout_s
+        transport.io_timeout_s = min(deadline_s, PROBE_REPLY_S)
+        try:
+            yield
+        finally:
+            transport.io_timeout_s = deadline_s
 
     def _first_reply(self, message: str, count: int) -> str | None:
         """Send this poller's first message; return its reply, or None after falling back.
@@ -316,7 +434,8 @@ class PowerPoller:
         known = owner.session.compound is True
         silence: LinkError | None = None
         try:
-            reply = owner.query(message)
+            with self._probing():
+                reply = owner.query(message)
         except LinkError as exc:
             if exc.kind is not LinkFailure.TIMEOUT:
                 raise
@@ -352,10 +471,18 @@ class PowerPoller:
         if self._clock() - self._units_read_at >= UNIT_CHECK_S:
             self._read_units()
         query = self._owner.query
+        condition = None
+        if self._watching and self._watch_due():
+            try:
+                condition = self._read_watch([query(c) for c in self._watch.commands])
+            except LinkError as exc:
+                if exc.kind is not LinkFailure.TIMEOUT:
+                    raise
+                self._stop_watching(self._silence_text(), exc)
         sent_at = self._clock()
         powers = [query(command) for command in self._power_commands]
         units = self._units if self._units is not None else (None,) * self._n
-        return self._parse(powers, units, sent_at, self._clock(), self._wall_clock())
+        return self._parse(powers, units, sent_at, self._clock(), self._wall_clock(), condition)
 
     def _read_units(self) -> None:
         """Read every channel's unit; name a module that does not answer.
@@ -366,7 +493,8 @@ class PowerPoller:
         """
         owner = self._owner
         try:
-            replies = [owner.query(command) for command in self._unit_commands]
+            with self._probing():
+                replies = [owner.query(command) for command in self._unit_commands]
         except LinkError as exc:
             if exc.kind is not LinkFailure.TIMEOUT:
                 raise

@@ -44,6 +44,7 @@ class ReplayTransport(Transport):
     ) -> None:
         self.address = address
         self.io_timeout_s = io_timeout_s
+        self.settings_sent = 0
         self._pairs = list(exchange)
         self._next = 0
         self._open = False
@@ -90,6 +91,8 @@ class ReplayTransport(Transport):
     def write(self, command: str) -> None:
         """Check command against the script's next pair; a query's reply waits for receive()."""
         self._require_read()
+        if "?" not in command:
+            self.settings_sent += 1
         reply = self._expect(command, "write")
         if reply is not None or self._reply_pair_follows():
             self._unread = (command, reply)

@@ -182,6 +182,7 @@ class Transport(Protocol):
 
     address: str
     io_timeout_s: float
+    settings_sent: int  # commands without a query ("?") sent since the transport was made
 
     @property
     def is_open(self) -> bool:
@@ -246,6 +247,7 @@ class VisaTransport(Transport):
             raise ValueError("timeouts must be positive seconds")
         self.io_timeout_s = float(io_timeout_s)
         self.open_timeout_s = float(open_timeout_s)
+        self.settings_sent = 0
         self._resolver = resolver or system_resolver
         self._clock = clock
         self._resource: pyvisa.resources.Resource | None = None
@@ -416,6 +418,8 @@ class VisaTransport(Transport):
         self._check_peer(command)
         if scpi_log.isEnabledFor(logging.DEBUG):  # escaping costs more than the send
             scpi_log.debug("-> %s", printable(command, LOG_TEXT_LIMIT))
+        if "?" not in command:
+            self.settings_sent += 1  # may change the instrument: see Transport.settings_sent
         self._send((command + TERMINATION).encode("ascii", "replace"), command)
 
     def _send(self, data: bytes, command: str) -> None:

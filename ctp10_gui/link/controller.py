@@ -5,6 +5,9 @@ keeps the watchdog. The watchdog lives here, in the GUI thread, because the work
 a whole I/O timeout inside a blocked read where no timer of its own could fire: it is a
 single-shot precise timer armed for the moment the last good reply becomes too old, so Stale is
 shown exactly one watchdog period after the last good reply (1 s at the default 50 ms poll).
+Stale keeps the session and the reply in flight: a late reply brings Live back without a
+reconnect; only once the reply deadline (``reply_deadline_s``, 5 s by default, also the
+transport's per-reply deadline) has passed is the session torn down.
 
 After a reconnect the *IDN? serial is compared with the one seen before: the same instrument
 gets the user's settings again (module, channels, rate and live on/off are kept by the worker;
@@ -29,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from ctp10_gui.hardware.ctp10 import CTP10, Identity
+from ctp10_gui.hardware.ctp10 import CTP10, STATUS_REFERENCING, Identity
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.hardware.transport import Transport, host_port, parse_address
@@ -67,6 +70,8 @@ T = TypeVar("T")
 HEALTH_INTERVAL_MS = 500  # health panel refresh, about 2 Hz
 RATE_WINDOW_S = 2.0  # achieved rate: samples over the last 2 s
 LATENCY_WINDOW = 1000  # latency percentiles over the last 1000 snapshots
+# Added (s) to the GUI-side backstop of the reply deadline: timer and signal latency.
+REPLY_DEADLINE_MARGIN_S = 0.5
 # How long shutdown() waits for the worker after breaking its I/O (s): the window closes in 1 s.
 SHUTDOWN_WAIT_S = 0.3
 # Link failures that no retry can mend: a typo in the address or another kind of instrument.
@@ -121,7 +126,8 @@ class LinkController(QObject):
         self._machine = ConnectionMachine(s.backoff, clock=clock, wall_clock=wall_clock,
                                           rng=rng if rng is not None else random.Random(),
                                           live=s.live)
-        base_factory = driver_factory or visa_driver_factory(s.io_timeout_s, s.open_timeout_s)
+        base_factory = driver_factory or visa_driver_factory(s.reply_deadline_s,
+                                                             s.open_timeout_s)
         # The transport the worker made last: the GUI thread aborts its I/O on close,
         # disconnect and shutdown instead of waiting for the worker (assigned atomically).
         self._transport: Transport | None = None
@@ -158,6 +164,7 @@ class LinkController(QObject):
         self._worker.request_started.connect(self._on_request_started, queued)
         self._worker.request_done.connect(self._on_request_done, queued)
         self._worker.request_failed.connect(self._on_request_failed, queued)
+        self._worker.scan_elsewhere.connect(self._on_scan_elsewhere, queued)
         self._thread = WorkerThread(self._worker)
 
         self._session = 0  # number of the session the controller listens to
@@ -418,7 +425,10 @@ class LinkController(QObject):
         if status == old:
             return
         self._status = status
-        if status.state is not old.state or status.live != old.live:
+        # Stale counts on from the silence that made it stale: the reply deadline is measured
+        # from the last good reply, like the stale threshold.
+        if ((status.state is not old.state or status.live != old.live)
+                and status.state is not LinkState.STALE):
             self._watch_since = self._clock()
         if status.state is LinkState.DISCONNECTED and self._identity is not None:
             self._identity = None
@@ -437,10 +447,16 @@ class LinkController(QObject):
             case LinkState.CONNECTED:
                 # Probes every 2 s; a dead link shows as a failed probe (after the I/O timeout)
                 # before this period ends, so the watchdog only catches a stuck worker.
-                return s.probe_interval_s + s.io_timeout_s + s.watchdog_s()
+                return s.probe_interval_s + s.reply_deadline_s + s.watchdog_s()
             case LinkState.BUSY:
                 pending = self._pending.get(self._busy_id or 0)
                 return pending.timeout_s if pending is not None else s.busy_timeout_s
+            case LinkState.STALE if not self._pending:
+                # The worker's transport gives the reply in flight up at its deadline and says
+                # which query went unanswered; a few slow exchanges in a row (a resync, the
+                # compound detection) fit in twice that. Only a worker stuck elsewhere gets
+                # here. A request running ends or fails by itself.
+                return 2 * s.give_up_s() + s.interval_s + REPLY_DEADLINE_MARGIN_S
         return None
 
     def _watch_base(self) -> float:
@@ -462,10 +478,13 @@ class LinkController(QObject):
         if period is None:
             return
         silent = self._clock() - self._watch_base()
-        if silent >= period:
-            self._handle(LinkEvent.WATCHDOG_EXPIRED, f"no reply for {silent:.1f} s")
-        else:
+        if silent < period:
             self._arm_watchdog()
+        elif self._status.state is LinkState.STALE:
+            self._handle(LinkEvent.REPLY_DEADLINE, f"no reply for {silent:.1f} s, past the "
+                         f"reply deadline of {self._settings.give_up_s():g} s")
+        else:
+            self._handle(LinkEvent.WATCHDOG_EXPIRED, f"no reply for {silent:.1f} s")
 
     def _good_reply(self, t: float) -> None:
         if self._last_good is None or t > self._last_good:
@@ -584,6 +603,20 @@ class LinkController(QObject):
     def _on_link_notice(self, session: int, kind: str, text: str) -> None:
         if session == self._session:
             self.link_event.emit(kind, text)
+
+    @Slot(int, int, bool, float)
+    def _on_scan_elsewhere(self, session: int, register: int, ours: bool, t: float) -> None:
+        if session != self._session:
+            return
+        if self._last_good is None or t > self._last_good:
+            self._last_good = t  # the register answered: the link is alive
+        if not register:
+            self._handle(LinkEvent.BUSY_ELSEWHERE_ENDED)
+            return
+        what = "reference" if register & STATUS_REFERENCING else "sweep"
+        reason = (f"a {what} started from this app is still running" if ours
+                  else f"{what} started elsewhere")
+        self._handle(LinkEvent.BUSY_ELSEWHERE, reason)
 
     @Slot(int, int, float)
     def _on_request_started(self, session: int, request_id: int, t: float) -> None:

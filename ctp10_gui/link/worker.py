@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.ctp10 import CTP10, STATUS_REFERENCING, STATUS_SCANNING
 from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
 from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.transport import VisaTransport
@@ -40,16 +40,24 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX_AGE_S = 0.02  # the GUI gets a batch at most every 20 ms: 50 signals/s, not 1 per sample
 BATCH_MAX_SAMPLES = 512
+# Condition register bits of a scan: while one runs that this app did not start, live polling
+# pauses and the register is read every SCAN_POLL_S s until the scan is over.
+SCAN_BITS = STATUS_SCANNING | STATUS_REFERENCING
+SCAN_POLL_S = 0.2
 
 DriverFactory = Callable[[str], CTP10]
 
 
-def visa_driver_factory(io_timeout_s: float = 1.0,
+def visa_driver_factory(reply_deadline_s: float = 5.0,
                         open_timeout_s: float = 2.0) -> DriverFactory:
-    """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s)."""
+    """Return a factory building an unconnected CTP10 on a pyvisa-py socket (timeouts in s).
+
+    reply_deadline_s bounds each reply from its query to its last byte (the transport's I/O
+    timeout): a reply in flight during a pause is awaited that long before the link is lost.
+    """
 
     def make(address: str) -> CTP10:
-        return CTP10(VisaTransport(address, io_timeout_s=io_timeout_s,
+        return CTP10(VisaTransport(address, io_timeout_s=reply_deadline_s,
                                    open_timeout_s=open_timeout_s))
 
     return make
@@ -117,6 +125,9 @@ class AcquisitionWorker(QObject):
     request_started = Signal(int, int, float)  # session, request id, monotonic s (busy only)
     request_done = Signal(int, int, object, float)  # session, request id, result, monotonic s
     request_failed = Signal(int, int, object, float)  # session, request id, exception, s
+    # session, condition register (0: the scan is over), True if this app may have started it
+    # (a request that sent a command ran since the register was last idle), monotonic s
+    scan_elsewhere = Signal(int, int, bool, float)
 
     def __init__(self, driver_factory: DriverFactory, *, module: int = 4,
                  channels: Sequence[int] = (1, 2, 3, 4), interval_s: float = 0.05,
@@ -203,6 +214,9 @@ class AcquisitionLoop:
         self._batcher = SnapshotBatcher(BATCH_MAX_AGE_S, BATCH_MAX_SAMPLES)
         self._latencies: list[float] = []
         self._last_errors: tuple[str, ...] = ()
+        self._scan_register = 0  # non-zero while a scan this app did not start runs
+        # A request that sent a command ran since the register was last read idle.
+        self._own_scan_may_run = False
         self.thread_id: int | None = None  # the worker thread's ident, for checks and tests
         self.native_thread_id: int | None = None  # the OS id, for per-thread CPU figures
 
@@ -281,6 +295,8 @@ class AcquisitionLoop:
                 self._drop_session()
             case _Live(on):
                 self._flush()
+                if not on:
+                    self._end_scan_elsewhere()
                 self._live = on
                 now = self._clock()
                 self._next_snapshot_at = now
@@ -301,7 +317,7 @@ class AcquisitionLoop:
         now = self._clock()
         if self._ctp is not None:
             if self._live and now >= self._next_snapshot_at:
-                now = self._snapshot()
+                now = self._watch_scan() if self._scan_register else self._snapshot()
             elif not self._live and now >= self._next_probe_at:
                 self._probe()
                 now = self._clock()
@@ -343,6 +359,8 @@ class AcquisitionLoop:
         """Send what is pending and close the session (never clear(): it hangs on a dead peer)."""
         self._flush()
         self._poller = None  # a reply sent ahead, if any, goes with the socket
+        self._scan_register = 0
+        self._own_scan_may_run = False
         ctp, self._ctp = self._ctp, None
         if ctp is not None:
             ctp.close()
@@ -405,7 +423,54 @@ class AcquisitionLoop:
             self._events.channel_errors.emit(self._session, row.errors)
         for kind, text in row.events:
             self._events.link_notice.emit(self._session, kind, text)
+        condition = row.condition
+        if condition is not None:
+            if not condition & SCAN_BITS:
+                self._own_scan_may_run = False
+            elif not self._scan_register:
+                self._begin_scan_elsewhere(condition, now)
         return now
+
+    # ---- a scan this app did not start ----------------------------------------------------
+
+    def _begin_scan_elsewhere(self, register: int, now: float) -> None:
+        """Pause live polling while a scan runs; read the condition register instead."""
+        self._flush()
+        self._scan_register = register
+        self._next_snapshot_at = now + SCAN_POLL_S
+        self._events.scan_elsewhere.emit(self._session, register, self._own_scan_may_run, now)
+
+    def _watch_scan(self) -> float:
+        """Read the condition register; resume live polling once the scan is over."""
+        self._settle()
+        ctp = self._ctp
+        if ctp is None or not self._scan_register:
+            return self._clock()  # the session was lost, or the reply in flight ended it
+        try:
+            register = ctp.condition()
+        except LinkError as exc:
+            self._lose(exc)
+            return self._clock()
+        now = self._clock()
+        if register & SCAN_BITS:
+            self._scan_register = register
+            self._next_snapshot_at = now + SCAN_POLL_S
+            self._events.probe_ok.emit(self._session, now)
+        else:
+            self._end_scan_elsewhere()
+        return now
+
+    def _end_scan_elsewhere(self) -> None:
+        """Resume live polling now and read the watched settings with the next snapshots."""
+        if not self._scan_register:
+            return
+        self._scan_register = 0
+        self._own_scan_may_run = False
+        now = self._clock()
+        self._next_snapshot_at = now
+        if self._poller is not None:
+            self._poller.watch_now()
+        self._events.scan_elsewhere.emit(self._session, 0, False, now)
 
     def _settle(self) -> None:
         """Read the reply of a snapshot query sent ahead, if any, so the session is free."""
@@ -434,6 +499,15 @@ class AcquisitionLoop:
         self._next_probe_at = now + self._probe_interval_s
         self._events.probe_ok.emit(self._session, now)
 
+    def _note_own_commands(self, settings_sent_before: int) -> None:
+        """After a request that sent commands: what it changed, or a scan it started, is ours."""
+        ctp = self._ctp
+        if ctp is None or ctp.transport.settings_sent == settings_sent_before:
+            return  # queries only: nothing changed here
+        self._own_scan_may_run = True
+        if self._poller is not None:
+            self._poller.forget_watched()
+
     def _run_request(self, request_id: int, fn: Callable[[CTP10], Any], busy: bool) -> None:
         session = self._session
         if self._ctp is None:
@@ -444,6 +518,7 @@ class AcquisitionLoop:
         self._flush()  # data taken before the request reaches the GUI before its result
         if busy:
             self._events.request_started.emit(session, request_id, self._clock())
+        settings_sent = self._ctp.transport.settings_sent
         try:
             result = fn(self._ctp)
         except LinkError as exc:
@@ -454,5 +529,9 @@ class AcquisitionLoop:
         except Exception as exc:  # reported to the caller's on_error in the GUI thread
             log.info("request %d failed: %s", request_id, exc)
             self._events.request_failed.emit(session, request_id, exc, self._clock())
-            return
-        self._events.request_done.emit(session, request_id, result, self._clock())
+        else:
+            self._events.request_done.emit(session, request_id, result, self._clock())
+        self._note_own_commands(settings_sent)
+        if self._scan_register:
+            # The scan elsewhere still runs: the end of a busy request does not end it.
+            self._events.scan_elsewhere.emit(session, self._scan_register, False, self._clock())

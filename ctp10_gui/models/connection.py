@@ -35,10 +35,10 @@ class LinkState(enum.Enum):
     CONNECTING = "Connecting"  # first open after the user asked to connect
     CONNECTED = "Connected"  # session open, live acquisition off, probed every 2 s
     LIVE = "Live"  # fresh data flowing
-    STALE = "Stale"  # no good reply within the watchdog period
+    STALE = "Stale"  # no good reply within the watchdog period; the session is kept
     RECONNECTING = "Reconnecting"  # attempt n of N: waiting for the backoff timer or opening
     OFFLINE = "Offline"  # out of fast attempts: a slow retry runs; "Retry now" starts again
-    BUSY = "Busy"  # a sweep or long transfer: live paused, long watchdog deadline
+    BUSY = "Busy"  # a sweep or long transfer (ours or another client's): live paused
 
     @property
     def label(self) -> str:
@@ -58,11 +58,14 @@ class LinkEvent(enum.Enum):
     FIRST_OPEN_REFUSED = "first open refused"  # refused or unreachable before ever answering
     WRONG_INSTRUMENT = "wrong instrument"  # controller: *IDN? serial differs after a reconnect
     GOOD_REPLY = "good reply"  # worker: data or probe answer arrived
-    WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog
+    WATCHDOG_EXPIRED = "watchdog expired"  # GUI-thread watchdog: no good reply, data stale
+    REPLY_DEADLINE = "reply deadline"  # GUI-thread watchdog: stale past the reply deadline
     LINK_LOST = "link lost"  # worker: LinkError on an open session
     BACKOFF_ELAPSED = "backoff elapsed"  # backoff timer
     BUSY_STARTED = "busy started"  # worker started a busy request
     BUSY_ENDED = "busy ended"  # worker finished a busy request
+    BUSY_ELSEWHERE = "busy elsewhere"  # worker: a scan runs that this app did not start
+    BUSY_ELSEWHERE_ENDED = "busy elsewhere ended"  # worker: that scan is over
     LIVE_ON = "live on"  # user
     LIVE_OFF = "live off"  # user
 
@@ -125,7 +128,7 @@ Action = (
 
 NOTIFY_KINDS = (
     "connect", "disconnect", "stale", "recovered", "reconnect_attempt", "reconnect",
-    "different_instrument", "offline",
+    "different_instrument", "offline", "busy_elsewhere", "busy_elsewhere_ended",
 )
 HISTORY_KINDS = frozenset({"disconnect", "reconnect", "different_instrument", "offline"})
 
@@ -149,6 +152,8 @@ class Do(enum.Enum):
     NOTE_RECONNECT = "reconnect"
     NOTE_DIFFERENT = "different_instrument"
     NOTE_OFFLINE = "offline"
+    NOTE_BUSY_ELSEWHERE = "busy_elsewhere"
+    NOTE_BUSY_ELSEWHERE_ENDED = "busy_elsewhere_ended"
 
 
 # The user's next choice after a different-instrument warning ends the warning.
@@ -299,12 +304,26 @@ def _build_table() -> dict[tuple[LinkState, LinkEvent], tuple[Rule, ...]]:
         t[(s, E.GOOD_REPLY)] = (Rule(None, attempts=Attempts.RESET),)
     for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
         t[(s, E.LINK_LOST)] = _lost
+    # Stale keeps the session and the reply in flight: a pause shorter than the reply
+    # deadline ends with that reply (GOOD_REPLY) and no reconnect; a longer one is a loss.
+    t[(S.STALE, E.REPLY_DEADLINE)] = _lost
     t[(S.STALE, E.GOOD_REPLY)] = tuple(dataclasses.replace(r, attempts=Attempts.RESET)
                                        for r in _resume)
     t[(S.STALE, E.BUSY_ENDED)] = _resume
     for s in (S.LIVE, S.CONNECTED, S.STALE):
         t[(s, E.BUSY_STARTED)] = (Rule(S.BUSY, (), why="long operation"),)
     t[(S.BUSY, E.BUSY_ENDED)] = _end_busy
+    # A scan another client started: live pauses (the instrument may not answer powers
+    # meanwhile), the worker reads the condition register instead, and live resumes after.
+    for s in (S.LIVE, S.STALE):
+        t[(s, E.BUSY_ELSEWHERE)] = (Rule(S.BUSY, (Do.NOTE_BUSY_ELSEWHERE,),
+                                         why="sweep started elsewhere"),)
+    t[(S.BUSY, E.BUSY_ELSEWHERE_ENDED)] = (
+        Rule(S.LIVE, (Do.NOTE_BUSY_ELSEWHERE_ENDED,), Guard.LIVE_WANTED,
+             why="the scan started elsewhere ended; live resumed"),
+        Rule(S.CONNECTED, (Do.NOTE_BUSY_ELSEWHERE_ENDED,), Guard.LIVE_NOT_WANTED,
+             why="the scan started elsewhere ended"),
+    )
     return t
 
 
@@ -378,6 +397,7 @@ class LinkStatus:
     live: bool = True  # the user's live on/off wish
     warning: str = ""  # e.g. a different instrument answers; cleared by the user's next choice
     awaiting_reply: bool = False  # opened, but no data or probe answer yet on this session
+    busy_elsewhere: bool = False  # BUSY because another client runs a scan, not this app
 
 
 @dataclass(frozen=True)
@@ -404,7 +424,7 @@ class AcquisitionSettings:
     interval_s: float = 0.05  # 0 = as fast as the link allows
     live: bool = True
     stale_after_s: float | None = None  # None: stale_after_s(interval_s)
-    io_timeout_s: float = 1.0
+    reply_deadline_s: float = 5.0  # a reply awaited this long (≥ the stale threshold) is lost
     open_timeout_s: float = 2.0
     probe_interval_s: float = 2.0  # while live is off
     busy_timeout_s: float = 120.0  # watchdog deadline of a busy request that names none
@@ -415,10 +435,16 @@ class AcquisitionSettings:
             raise ValueError(f"poll interval must be within 0–10 s, got {self.interval_s} s")
         if not self.channels:
             raise ValueError("at least one channel must be selected")
+        if not self.reply_deadline_s > 0:
+            raise ValueError(f"the reply deadline must be positive, got {self.reply_deadline_s} s")
 
     def watchdog_s(self) -> float:
         """Return the live watchdog period in s."""
         return stale_after_s(self.interval_s, self.stale_after_s)
+
+    def give_up_s(self) -> float:
+        """Return the silence (s) after which a stale link is torn down: never before stale."""
+        return max(self.reply_deadline_s, self.watchdog_s())
 
 
 # ---- the machine ------------------------------------------------------------------------------
@@ -447,6 +473,7 @@ class ConnectionMachine:
         self.address: str | None = None
         self.live_wanted = live
         self.awaiting_reply = False
+        self.busy_elsewhere = False
         self.reconnects = 0
         self._history: deque[tuple[float, str]] = deque(maxlen=history_size)
         self._outage: tuple[float, str] | None = None  # (monotonic s, cause) of the last loss
@@ -465,7 +492,7 @@ class ConnectionMachine:
         """Return the current status as an immutable value."""
         return LinkStatus(self.state, self.attempt, self.max_attempts, self.reason,
                           self.next_attempt_at, self.since, self.address, self.live_wanted,
-                          self.warning, self.awaiting_reply)
+                          self.warning, self.awaiting_reply, self.busy_elsewhere)
 
     def rule_for(self, event: LinkEvent) -> Rule | None:
         """Return the rule the event would apply in the current state, or None (ignored)."""
@@ -526,6 +553,10 @@ class ConnectionMachine:
             self.awaiting_reply = True
         elif event is LinkEvent.GOOD_REPLY or self.state not in OPEN_STATES:
             self.awaiting_reply = False
+        if self.state is not LinkState.BUSY:
+            self.busy_elsewhere = False
+        elif event is LinkEvent.BUSY_ELSEWHERE:
+            self.busy_elsewhere = True
         if event is LinkEvent.WRONG_INSTRUMENT:
             self.warning = text
         elif event in _CLEARS_WARNING:

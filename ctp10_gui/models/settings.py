@@ -22,7 +22,7 @@ from typing import Any
 import platformdirs
 
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES
-from ctp10_gui.models.connection import BackoffPolicy
+from ctp10_gui.models.connection import BackoffPolicy, stale_after_s
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class AppSettings:
     window_state_b64: str = ""  # QMainWindow.saveState(), base64
     references: dict[str, float] = field(default_factory=dict)  # readout.reference_key → dBm
     stale_after_s: float | None = None  # None: max(3 × poll interval, 1 s); else 0.1–3600 s
+    reply_deadline_s: float = 5.0  # 0.1–3600 s and ≥ the stale threshold: then reconnect
     backoff: dict[str, float | int] = field(default_factory=default_backoff)
     record_folder: str | None = None  # where recordings go; None: asked at the first Record
     export_dir: str | None = None  # last folder a chart or trace image was exported to
@@ -222,6 +223,7 @@ _SIMPLE_RULES: dict[str, Callable[[Any], Any]] = {
     "geometry_b64": _text,
     "window_state_b64": _text,
     "stale_after_s": lambda v: None if v is None else _number(v, 0.1, 3600.0),
+    "reply_deadline_s": lambda v: _number(v, 0.1, 3600.0),
     "record_folder": _optional_text,
     "export_dir": _optional_text,
     "flight_recorder_minutes": lambda v: _number(v, 0.0, 1440.0),
@@ -268,6 +270,13 @@ def _check_across_fields(s: AppSettings, bad: list[str]) -> None:
                     "reset to automatic", s.stale_after_s, s.poll_interval_s)
         s.stale_after_s = None
         bad.append("stale_after_s")
+    stale_s = stale_after_s(s.poll_interval_s, s.stale_after_s)
+    if s.reply_deadline_s < stale_s:
+        log.warning("settings: reply_deadline_s %g s is shorter than the stale threshold %g s; "
+                    "raised to it", s.reply_deadline_s, stale_s)
+        if s.reply_deadline_s != AppSettings.reply_deadline_s:
+            bad.append("reply_deadline_s")  # the user's own value, not the default, contradicts
+        s.reply_deadline_s = stale_s
 
 
 # Alignment mode (issue 15): focus, peak averaging, settled light, tone, labels, derived.

@@ -53,6 +53,7 @@ from ctp10_gui.views.derived_view import DerivedRow
 from ctp10_gui.views.health_panel import HealthPanel
 from ctp10_gui.views.instrument_panels import InstrumentPanel
 from ctp10_gui.views.layout import ProportionalSplitter
+from ctp10_gui.views.link_notices import connect_link_notices
 from ctp10_gui.views.live_controls import LiveControls
 from ctp10_gui.views.live_strip import LiveStrip
 from ctp10_gui.views.main_menu import MainMenus
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow):
         for signal in (self.live_controls.wavelengths_read, self.live_controls.unit_read,
                        self.sweep.sweep_finished, self.sweep.references_updated):
             signal.connect(self.recording.schedule_state_read)
+        connect_link_notices(self.controller, self.show_notice, self.recording.schedule_state_read)
         self.chart.paused_changed.connect(
             lambda paused: setattr(self, "chart_frozen_wall", time.time() if paused else None))
         self.theme_changed.connect(self.chart.apply_theme)

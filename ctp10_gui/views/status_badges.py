@@ -45,9 +45,12 @@ def _age_text(age_s: float) -> str:
 
 def badge_specs(
     status: LinkStatus, now: float, last_data_t: float | None, *, address: str | None,
-    simulator: bool,
+    simulator: bool, reply_deadline_s: float | None = None,
 ) -> list[BadgeSpec]:
-    """Return the badges for a LinkStatus at monotonic time now (s), newest data at last_data_t."""
+    """Return the badges for a LinkStatus at monotonic time now (s), newest data at last_data_t.
+
+    reply_deadline_s: the silence (s) after which a stale link reconnects, said in its tooltip.
+    """
     state = status.state
     reason = status.reason or ""
     where = status.address or address or "the instrument"
@@ -74,6 +77,13 @@ def badge_specs(
         last = ("" if last_data_t is None
                 else f"; last reply {_age_text(max(0.0, now - last_data_t))} ago")
         specs.append(BadgeSpec("live", "Live Data", f"Fresh data from {where}{last}"))
+    elif state is LinkState.BUSY and status.busy_elsewhere:
+        specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
+        specs.append(BadgeSpec(
+            "busy", f"Busy: {reason}",
+            f"{where} runs a scan this app did not start (its front panel or another client): "
+            "live data is paused and resumes by itself when the scan ends (this is not a dead "
+            "link)."))
     elif state is LinkState.BUSY:
         specs.append(BadgeSpec("connected", "Connected", f"Connected to {where}"))
         # The reason is the operation's label ("Sweeping", "Fetching traces").
@@ -85,9 +95,12 @@ def badge_specs(
     elif state is LinkState.STALE:
         since = last_data_t if last_data_t is not None else status.since
         age = max(0.0, now - since)
+        kept = ("" if reply_deadline_s is None else
+                f". The session is kept: it reconnects only if nothing answers within "
+                f"{reply_deadline_s:g} s of the last reply")
         specs.append(BadgeSpec("stale", f"Stale · {_age_text(age)}",
                                f"No reply for {age:.1f} s from {where}"
-                               + (f" ({reason})" if reason else "")))
+                               + (f" ({reason})" if reason else "") + kept))
     elif state is LinkState.RECONNECTING:
         if status.next_attempt_at is not None and status.next_attempt_at > now:
             wait = f"next try in {math.ceil(status.next_attempt_at - now)} s"
@@ -176,7 +189,8 @@ class StatusBadges(QWidget):
         """Return the badges currently shown (for tests and the big-numbers mirror)."""
         return badge_specs(self._status, self._clock(), self._last_data_t,
                            address=self._controller.address,
-                           simulator=self._is_simulator())
+                           simulator=self._is_simulator(),
+                           reply_deadline_s=self._controller.settings.give_up_s())
 
     def set_status(self, status: LinkStatus) -> None:
         """Follow a new LinkStatus from the controller."""

@@ -36,6 +36,17 @@ def answer(values: str, units: str, turn: int = 0) -> str:
     return ";".join([values, units, *[first] * turn])
 
 
+# The watch queries of module 4, channels 1 and 2, with idle, default-looking replies.
+WATCH_12 = [
+    (":STAT:OPER:COND?", "0"),
+    (":CTP:SENS4:CHAN1:WAV?", "1.55E-06"),
+    (":CTP:SENS4:CHAN2:WAV?", "1.55E-06"),
+    (":INIT:WAV:STAR?", "1.53E-06"),
+    (":INIT:WAV:STOP?", "1.57E-06"),
+    (":INIT:WAV:SAMP?", "1E-12"),
+]
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -89,6 +100,7 @@ def test_nothing_is_sent_ahead_without_compound_messages_and_units_are_reread() 
         *powers_12,  # units not due yet
         (":CTP:SENS4:CHAN1:UNIT:Y?", "MW"),  # due: channel 1 changed elsewhere
         (":CTP:SENS4:CHAN2:UNIT:Y?", "0"),
+        *WATCH_12,  # due as well: one query each too
         (":CTP:SENS4:CHAN1:POW?", "0.5"),
         (":CTP:SENS4:CHAN2:POW?", "-2"),
     ]
@@ -103,6 +115,7 @@ def test_nothing_is_sent_ahead_without_compound_messages_and_units_are_reread() 
     assert row.units == (PowerUnit.MW, PowerUnit.DBM)
     assert row.values_dbm == [pytest.approx(10 * math.log10(0.5)), -2.0]
     assert [kind for kind, _ in row.events] == ["unit_changed"]
+    assert row.condition == 0
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def _stuck(state: str, qtbot, hostile, make_controller,
 def test_dripping_replies_reconnect_instead_of_flipping_live_and_stale(
         qtbot, hostile, make_controller, gui_gaps) -> None:
     server = hostile("drip", drip_s=0.2)
-    ctl = make_controller()
+    ctl = make_controller(reply_deadline_s=1.0)
     rec = StateRecorder(ctl)
     ctl.connect_to(server.address)
     # Replies of 3 bytes ("0\r\n") take 0.6 s, within the 1 s deadline: the link is slow but

@@ -398,7 +398,7 @@ def test_health_reports_latency_rate_and_reconnect_history(qtbot, sim, make_cont
 def test_an_empty_module_slot_stops_live_with_a_sentence_not_a_reconnect_loop(
         qtbot, sim, make_controller) -> None:
     """Module 2 has no detector: the instrument stays silent; the link itself is fine."""
-    ctl = make_controller()
+    ctl = make_controller()  # a first reply is awaited 1 s (PROBE_REPLY_S), not 5
     errors: list[str] = []
     ctl.instrument_error.connect(errors.append)
     connect_live(qtbot, ctl, sim.address)

@@ -110,7 +110,7 @@ def test_refused_at_start(qtbot, sim, make_controller, gui_gaps) -> None:
 
 @pytest.mark.parametrize("close", [False, True], ids=["truncated", "truncated-then-FIN"])
 def test_truncated_reply(qtbot, sim, make_controller, gui_gaps, close: bool) -> None:
-    ctl = make_controller()
+    ctl = make_controller(reply_deadline_s=1.0)
     rec = StateRecorder(ctl)
     connect_live(qtbot, ctl, sim.address)
     t_fault = time.monotonic()
@@ -154,12 +154,12 @@ def test_late_replies_are_never_attributed_to_the_wrong_query(
         qtbot, sim_factory, make_controller, gui_gaps) -> None:
     sim = sim_factory(drift=False, noise_db=0.0)  # every channel its own, steady value
     expected = _distinct_levels(sim)
-    ctl = make_controller()
+    ctl = make_controller(reply_deadline_s=1.0)
     rec = StateRecorder(ctl)
     batches = _collect(ctl)
     connect_live(qtbot, ctl, sim.address)
     t_fault = time.monotonic()
-    sim.faults.late_reply_s = 1.3  # later than the 1 s I/O timeout: the reply comes after
+    sim.faults.late_reply_s = 1.3  # later than the 1 s reply deadline: the reply comes after
     qtbot.waitUntil(lambda: ctl.status.state is S.RECONNECTING and ctl.status.attempt >= 2,
                     timeout=4000)
     sim.faults.late_reply_s = 0.0
@@ -246,7 +246,7 @@ def test_faults_at_the_maximum_rate_lose_no_step_of_the_reply_stream(
     # fault may hit a query sent ahead. Values must still match their own channel throughout.
     sim = sim_factory(drift=False, noise_db=0.0)
     expected = _distinct_levels(sim)
-    ctl = make_controller(interval_s=0.0)
+    ctl = make_controller(interval_s=0.0, reply_deadline_s=1.0)
     rec = StateRecorder(ctl)
     batches = _collect(ctl)
     connect_live(qtbot, ctl, sim.address)
@@ -305,7 +305,8 @@ def test_simulator_killed_with_default_timings(qtbot, sim_process, make_controll
 @pytest.mark.slow
 def test_simulator_frozen_sigstop_then_sigcont(qtbot, sim_process, make_controller,
                                                gui_gaps) -> None:
-    ctl = make_controller()
+    # A freeze past a 1 s reply deadline: reconnect attempts while frozen, Live after SIGCONT.
+    ctl = make_controller(reply_deadline_s=1.0)
     rec = StateRecorder(ctl)
     connect_live(qtbot, ctl, sim_process.address)
     t_fault = time.monotonic()

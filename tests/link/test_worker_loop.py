@@ -33,6 +33,7 @@ class ScriptedCtp10:
 
     address = "TCPIP::scripted::5025::SOCKET"
     io_timeout_s = 1.0
+    settings_sent = 0  # it takes queries only
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock

@@ -144,6 +144,24 @@ for s in (S.LIVE, S.CONNECTED, S.STALE, S.BUSY):
                  ["CloseSession", "StartBackoffTimer", "Notify:offline"], None))
 for s in (S.LIVE, S.CONNECTED, S.STALE):
     SPEC.append((s, E.BUSY_STARTED, {}, S.BUSY, [], None))
+# A scan started by another client: Busy (no Stale, no reconnect), live resumes after.
+for s in (S.LIVE, S.STALE):
+    SPEC.append((s, E.BUSY_ELSEWHERE, {}, S.BUSY, ["Notify:busy_elsewhere"], None))
+SPEC += [
+    (S.BUSY, E.BUSY_ELSEWHERE_ENDED, {"live": True}, S.LIVE, ["Notify:busy_elsewhere_ended"],
+     None),
+    (S.BUSY, E.BUSY_ELSEWHERE_ENDED, {"live": False}, S.CONNECTED,
+     ["Notify:busy_elsewhere_ended"], None),
+]
+# Past the reply deadline a stale link is lost like any other.
+SPEC += [
+    (S.STALE, E.REPLY_DEADLINE, {}, S.RECONNECTING,
+     ["CloseSession", "StartBackoffTimer", NOTE_DISC], None),
+    (S.STALE, E.REPLY_DEADLINE, {"attempt": 4}, S.RECONNECTING,
+     ["CloseSession", "StartBackoffTimer"], None),
+    (S.STALE, E.REPLY_DEADLINE, {"attempt": 10}, S.OFFLINE,
+     ["CloseSession", "StartBackoffTimer", "Notify:offline"], None),
+]
 
 
 def _spec_id(row: tuple) -> str:
@@ -227,7 +245,63 @@ def test_stale_after_is_three_intervals_but_at_least_one_second() -> None:
         AcquisitionSettings(interval_s=11)
 
 
+def test_the_reply_deadline_is_never_shorter_than_the_stale_threshold() -> None:
+    assert AcquisitionSettings().reply_deadline_s == 5.0
+    assert AcquisitionSettings(interval_s=0.05).give_up_s() == 5.0
+    assert AcquisitionSettings(interval_s=0.05, reply_deadline_s=2.0).give_up_s() == 2.0
+    assert AcquisitionSettings(interval_s=2.0).give_up_s() == 6.0  # stale after 3 × 2 s
+    assert AcquisitionSettings(stale_after_s=8.0).give_up_s() == 8.0
+    with pytest.raises(ValueError, match="reply deadline"):
+        AcquisitionSettings(reply_deadline_s=0.0)
+
+
 # ---- whole stories --------------------------------------------------------------------------
+
+
+def test_a_pause_shorter_than_the_reply_deadline_is_stale_then_live_with_no_reconnect() -> None:
+    clock = FakeClock()
+    m = make(clock=clock)
+    m.handle(E.CONNECT, address=ADDR)
+    m.handle(E.OPENED, "EXFO CTP10 serial A")
+    m.handle(E.GOOD_REPLY)
+    seen = [m.state]
+    actions: list = []
+    clock.advance(1.0)
+    actions += m.handle(E.WATCHDOG_EXPIRED, "no reply for 1.0 s")
+    seen.append(m.state)
+    clock.advance(2.0)  # the reply in flight arrives 3 s after the last one
+    actions += m.handle(E.GOOD_REPLY, "replies again")
+    seen.append(m.state)
+    assert seen == [S.LIVE, S.STALE, S.LIVE]
+    assert kinds(actions) == ["Notify:stale", "Notify:recovered"]  # the session was kept
+    assert m.reconnects == 0 and m.attempt == 0 and m.since == clock()
+    # A late deadline (the GUI timer fired just after the reply) changes nothing.
+    assert m.handle(E.REPLY_DEADLINE, "no reply for 5.0 s") == []
+    assert m.state is S.LIVE
+
+
+def test_a_pause_past_the_reply_deadline_reconnects_and_counts_one_outage() -> None:
+    clock = FakeClock()
+    m = make(clock=clock)
+    m.handle(E.CONNECT, address=ADDR)
+    m.handle(E.OPENED, "EXFO CTP10 serial A")
+    m.handle(E.GOOD_REPLY)
+    seen = [m.state]
+    clock.advance(1.0)
+    m.handle(E.WATCHDOG_EXPIRED, "no reply for 1.0 s")
+    seen.append(m.state)
+    clock.advance(4.0)
+    actions = m.handle(E.REPLY_DEADLINE, "no reply for 5.0 s (reply deadline 5 s)")
+    seen.append(m.state)
+    assert seen == [S.LIVE, S.STALE, S.RECONNECTING]
+    assert kinds(actions) == ["CloseSession", "StartBackoffTimer", NOTE_DISC]
+    assert m.attempt == 1 and "reply deadline 5 s" in m.reason
+    # The worker's own timeout of the same reply comes after the verdict: ignored.
+    assert m.handle(E.LINK_LOST, "no reply within 5 s") == []
+    m.handle(E.BACKOFF_ELAPSED)
+    m.handle(E.OPENED, "EXFO CTP10 serial A")
+    assert m.state is S.LIVE and m.reconnects == 1
+
 
 
 def _lose_link(m: ConnectionMachine) -> list:
@@ -412,6 +486,22 @@ def test_busy_returns_to_live_and_stale_recovers() -> None:
     assert m.state is S.STALE
     m.handle(E.GOOD_REPLY)
     assert m.state is S.LIVE
+
+
+def test_busy_elsewhere_is_flagged_only_while_another_clients_scan_keeps_us_busy() -> None:
+    m = make(S.LIVE)
+    m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere")
+    assert (m.state, m.status().busy_elsewhere, m.reason) == (
+        S.BUSY, True, "sweep started elsewhere")
+    m.handle(E.WATCHDOG_EXPIRED, "no reply for 120 s")  # even then it says why it stopped
+    assert (m.state, m.status().busy_elsewhere) == (S.STALE, False)
+    m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere")
+    m.handle(E.BUSY_ELSEWHERE_ENDED)
+    assert (m.state, m.status().busy_elsewhere) == (S.LIVE, False)
+    m.handle(E.BUSY_STARTED, "Sweeping")  # our own sweep is no news from elsewhere
+    assert (m.state, m.status().busy_elsewhere) == (S.BUSY, False)
+    assert m.handle(E.BUSY_ELSEWHERE, "sweep started elsewhere") == []  # ours runs already
+    assert m.reconnects == 0
 
 
 def test_status_since_moves_only_on_a_change_of_state() -> None:

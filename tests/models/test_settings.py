@@ -54,6 +54,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
         window_state_b64="AAAA/wAAAAD9",
         references={"CTP10-0042/M4/C2/1550.123nm": -12.5},
         stale_after_s=2.5,
+        reply_deadline_s=7.5,
         backoff={"initial_s": 0.5, "factor": 3.0, "cap_s": 60.0, "jitter": 0.1, "max_attempts": 4,
                  "slow_retry_s": 120.0},
         record_folder="/data/rec",
@@ -140,6 +141,8 @@ def test_wrong_types_reset_only_the_bad_fields(tmp_path: Path) -> None:
         ("theme", "blue"),
         ("min_span_db", -1.0),
         ("stale_after_s", 0.0),
+        ("reply_deadline_s", 0.0),
+        ("reply_deadline_s", "5"),
         ("flight_recorder_minutes", 2000),
         ("big_numbers_scale", 9),
     ],
@@ -265,6 +268,19 @@ def test_stale_threshold_shorter_than_the_poll_interval_is_reset(tmp_path: Path)
     assert s.load_problem is not None and "(stale_after_s)" in s.load_problem
     write(s, {"poll_interval_s": 2.0, "stale_after_s": 2.0})
     assert s.load().stale_after_s == 2.0 and s.load_problem is None
+
+
+def test_a_reply_deadline_shorter_than_the_stale_threshold_is_raised_to_it(
+        tmp_path: Path) -> None:
+    s = store(tmp_path)
+    write(s, {"poll_interval_s": 0.05, "stale_after_s": 4.0, "reply_deadline_s": 2.0})
+    assert s.load().reply_deadline_s == 4.0  # never torn down before it is even stale
+    assert s.load_problem is not None and "(reply_deadline_s)" in s.load_problem
+    # The default under a slow poll (stale after 3 × 2 s) follows without a complaint.
+    write(s, {"poll_interval_s": 2.0})
+    assert s.load().reply_deadline_s == 6.0 and s.load_problem is None
+    write(s, {"poll_interval_s": 0.05, "stale_after_s": 4.0, "reply_deadline_s": 4.0})
+    assert s.load().reply_deadline_s == 4.0 and s.load_problem is None
 
 
 def test_a_value_no_rule_foresaw_resets_only_its_field(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def make_rig(qtbot: Any, qapp: QApplication, sim_factory: Callable[..., Simulato
         params: dict[str, Any] = {
             "module": app_settings.module, "channels": tuple(app_settings.channels),
             "interval_s": app_settings.poll_interval_s, "live": app_settings.live,
-            "backoff": VIEW_BACKOFF, "io_timeout_s": 1.0, "open_timeout_s": 1.0,
+            "backoff": VIEW_BACKOFF, "reply_deadline_s": 1.0, "open_timeout_s": 1.0,
         }
         params.update(acq)
         controller = LinkController(AcquisitionSettings(**params))

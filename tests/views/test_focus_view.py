@@ -50,7 +50,7 @@ def _at_each_size(qtbot: Any, rig: Rig, panel: FocusPanel, state: str, shoot: Sh
 
 def test_two_focused_channels_fit_at_three_sizes_live_stale_and_disconnected(
         qtbot: Any, make_rig: Callable[..., Rig], shoot: Shoot) -> None:
-    rig = make_rig(stale_after_s=0.4, io_timeout_s=2.0)
+    rig = make_rig(stale_after_s=0.4, reply_deadline_s=2.0)
     panel = _go_focus(qtbot, rig)
     panel.set_focus(["CH3", "CH4"])
     assert list(panel.tiles) == ["CH3", "CH4"] and list(panel.others) == ["CH1", "CH2"]

@@ -72,7 +72,7 @@ def test_live_shows_connected_live_simulator_badges_readouts_and_chart(
 def test_stale_greys_readouts_with_growing_age_then_reconnects_and_recovers(
         qtbot: Any, make_rig: Callable[..., Rig], shoot: Shoot) -> None:
     # Stale after 0.4 s, link declared lost only after the 2 s I/O timeout: a long stale phase.
-    rig = make_rig(stale_after_s=0.4, io_timeout_s=2.0)
+    rig = make_rig(stale_after_s=0.4, reply_deadline_s=2.0)
     _go_live(qtbot, rig)
     rig.sim.faults.pause()
     qtbot.waitUntil(lambda: rig.state is LinkState.STALE, timeout=3000)

@@ -45,6 +45,13 @@ def test_busy_badge_names_the_operation_so_it_is_not_taken_for_a_dead_link() -> 
     assert "not a dead link" in busy.tooltip
 
 
+def test_a_scan_started_elsewhere_says_so_and_that_live_resumes() -> None:
+    status = _status(LinkState.BUSY, reason="sweep started elsewhere", busy_elsewhere=True)
+    (_, busy) = badge_specs(status, 101.0, 99.8, address=None, simulator=False)
+    assert (busy.kind, busy.text) == ("busy", "Busy: sweep started elsewhere")
+    assert "did not start" in busy.tooltip and "resumes by itself" in busy.tooltip
+
+
 def test_a_different_instrument_is_shown_with_its_reason() -> None:
     warning = "a different instrument answers at 10.0.0.5:5025: serial B (was A)"
     status = _status(LinkState.CONNECTED, reason=warning, warning=warning, live=False)
@@ -62,6 +69,15 @@ def test_stale_shows_the_age_of_the_last_data_and_why() -> None:
     assert spec.tooltip == f"No reply for 1.2 s from {ADDR} (no reply for 1.0 s)"
     later = badge_specs(status, 135.0, 99.8, address=None, simulator=False)[0]
     assert later.text == "Stale · 35 s"
+
+
+def test_stale_says_how_long_the_session_is_kept() -> None:
+    status = _status(LinkState.STALE, reason="no reply for 1.0 s")
+    (spec,) = badge_specs(status, 101.0, 99.8, address=None, simulator=False,
+                          reply_deadline_s=5.0)
+    assert spec.tooltip == (f"No reply for 1.2 s from {ADDR} (no reply for 1.0 s). The session "
+                            "is kept: it reconnects only if nothing answers within 5 s of the "
+                            "last reply")
 
 
 def test_reconnecting_counts_attempts_and_down_to_the_next_try() -> None:

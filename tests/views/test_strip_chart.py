@@ -449,7 +449,7 @@ def test_with_a_stale_override_the_chart_cuts_when_the_readouts_grey(
         qtbot: Any, make_rig: Callable[..., Any]) -> None:
     # The user's 3 s threshold; the rule alone would say 1 s. Replies wait, the link holds.
     rig = make_rig(settings=AppSettings(window_s=10.0, stale_after_s=3.0), stale_after_s=3.0,
-                   io_timeout_s=6.0)
+                   reply_deadline_s=6.0)
     rig.window.connect_initial()
     qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
     card = rig.window.readouts.grid.cards[1]

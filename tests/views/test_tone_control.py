@@ -28,7 +28,7 @@ def _tone_on(qtbot: Any, rig: Rig) -> NullOutput:
 
 def test_pitch_rises_with_power_and_the_tone_is_silent_when_stale_or_disconnected(
         qtbot: Any, make_rig: Callable[..., Rig]) -> None:
-    rig = make_rig(stale_after_s=0.4, io_timeout_s=2.0)
+    rig = make_rig(stale_after_s=0.4, reply_deadline_s=2.0)
     output = _tone_on(qtbot, rig)
     synth = rig.window.alignment.synth
     # Far below the simulator's starting level: whatever that is, −4 dBm then sits in the
