@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ctp10_gui.hardware.ctp10 import CTP10
+from ctp10_gui.hardware.errors import LinkError
 from ctp10_gui.hardware.instrument_text import printable
 from ctp10_gui.hardware.power import decode_power_unit
 from ctp10_gui.hardware.scpi import (
@@ -135,6 +136,17 @@ def read_inventory(ctp: CTP10) -> Inventory:
     Raise LinkError if the link fails meanwhile; a reply that fits no form is logged and
     leaves that part unknown or empty, never the connection refused.
     """
+    try:
+        return _read(ctp)
+    except LinkError:
+        raise
+    except Exception:  # the inventory only narrows what is offered: without it, all is
+        log.exception("reading the inventory of %s failed; every module and channel is offered",
+                      ctp.address)
+        return Inventory.unknown()
+
+
+def _read(ctp: CTP10) -> Inventory:
     probe = _Probe(ctp)
     reply = probe.ask(OPTIONS_QUERY)
     slots = parse_options(reply) if reply is not None else None
