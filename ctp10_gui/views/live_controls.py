@@ -98,6 +98,7 @@ class LiveControls(QWidget):
     unit_read = Signal(str)  # "dBm" or "mW"
     interval_changed = Signal(float)  # s
     pick_refused = Signal(str)  # the sentence refusing a module or channel not installed
+    pick_changed = Signal()  # the user changed module, channels or live on/off
 
     def __init__(self, controller: LinkPort, *, module: int, channels: Sequence[int],
                  interval_s: float, live: bool, unit: str,
@@ -119,6 +120,10 @@ class LiveControls(QWidget):
             self.module_combo.addItem(str(slot), slot)
         self.module_combo.setCurrentIndex(self.module_combo.findData(module))
         self.module_combo.setToolTip("Detector module slot (1–20)")
+        # Its width does not follow the module names read at connect: the dock keeps its size.
+        self.module_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.module_combo.setMinimumContentsLength(6)
         form.addRow("Module", self.module_combo)
         boxes = QHBoxLayout()
         self.channel_boxes: dict[int, QCheckBox] = {}
@@ -227,6 +232,7 @@ class LiveControls(QWidget):
         self._read_module = None
         self._offer_channels()
         self._check_pick()
+        self.pick_changed.emit()
 
     def _channels_edited(self) -> None:
         chosen = tuple(ch for ch, box in self.channel_boxes.items() if box.isChecked())
@@ -241,6 +247,7 @@ class LiveControls(QWidget):
         self._channel_timer.start()
         self._offer_channels()
         self._check_pick()
+        self.pick_changed.emit()
 
     def _send_channels(self) -> None:
         self.controller.set_channels(self._channels)
@@ -251,6 +258,7 @@ class LiveControls(QWidget):
         self.interval_changed.emit(self.interval_s)
 
     def _live_edited(self, on: bool) -> None:
+        self.pick_changed.emit()
         if on and self._refusal:
             self._live_held = True
             self._set_live_box(False)
@@ -272,6 +280,8 @@ class LiveControls(QWidget):
             item.setText(_slot_text(slot, inventory))
             item.setEnabled(not why)
             item.setToolTip(why or f"Detector module slot {slot}")
+        view = self.module_combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth())  # names unclipped
         self._offer_channels()
         if inventory is not None:
             self._check_pick(announce=True)
