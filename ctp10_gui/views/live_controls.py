@@ -184,7 +184,7 @@ class LiveControls(QWidget):
         self._channel_timer.setInterval(300)
         self._channel_timer.timeout.connect(self._send_channels)
         self.module_combo.currentIndexChanged.connect(
-            lambda i: self._module_edited(int(self.module_combo.itemData(i))))
+            lambda i: self._module_edited(int(self.module_combo.itemData(i))) if i >= 0 else None)
         self.interval_combo.currentIndexChanged.connect(self._interval_edited)
         self.live_box.toggled.connect(self._live_edited)
         self.unit_combo.currentTextChanged.connect(self.request_unit)
@@ -195,6 +195,8 @@ class LiveControls(QWidget):
         controller.health_changed.connect(self._health)
         self._achieved_hz: float | None = None
         self._stream: tuple[int, tuple[int, ...]] | None = None
+        if controller.inventory is not None:  # a link that was open before this panel
+            self.set_inventory(controller.inventory)
 
     # ---- user edits ---------------------------------------------------------------------
     @property
@@ -218,8 +220,12 @@ class LiveControls(QWidget):
         return self._refusal
 
     def select_module(self, module: int) -> None:
-        """Pick module (1–20) as the user would in the list."""
-        self.module_combo.setCurrentIndex(self.module_combo.findData(module))
+        """Pick module (1–20) as the user would in the list; ValueError outside 1–20."""
+        index = self.module_combo.findData(module)
+        if index < 0:
+            low, high = DETECTOR_MODULES
+            raise ValueError(f"module must be within {low}–{high}, got {module}")
+        self.module_combo.setCurrentIndex(index)
 
     @property
     def interval_s(self) -> float:
