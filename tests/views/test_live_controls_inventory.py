@@ -105,6 +105,9 @@ def test_unit_changes_in_one_burst_are_one_sentence_with_the_time_they_began(qtb
     at = time.strftime("%H:%M:%S", time.localtime(0.0))
     assert said == [f"CH1, CH2, CH3 unit changed on the instrument to mW — values converted "
                     f"from {at}"]
+    notices.link_event("unit_changed", "the unit of every detector changed")  # names no channel
+    qtbot.waitUntil(lambda: len(said) == 2, timeout=1000)
+    assert said[1] == "The unit of every detector changed"
 
 
 # -- the main window on the simulator -------------------------------------------------------------
