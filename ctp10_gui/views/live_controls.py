@@ -293,7 +293,7 @@ class LiveControls(QWidget):
             self._check_pick(announce=True)
 
     def _offer_channels(self) -> None:
-        """Enable the installed channels of the module; a ticked missing one stays untickable."""
+        """Enable the module's installed channels; a ticked missing one stays, to be unticked."""
         inventory = self._inventory
         present = set(inventory.channels(self._module)) if inventory is not None else None
         for ch, box in self.channel_boxes.items():
