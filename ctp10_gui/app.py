@@ -38,6 +38,7 @@ from ctp10_gui.simulator.options import SimulatorOptions
 from ctp10_gui.simulator.server import SimulatorServer
 from ctp10_gui.views.main_window import MainWindow
 from ctp10_gui.views.recording_controls import default_record_folder
+from ctp10_gui.views.settings_autosave import SettingsAutosave
 from ctp10_gui.views.theme import app_icon, apply_theme
 
 log = logging.getLogger("ctp10_gui")
@@ -259,6 +260,7 @@ class AppContext:
     serve: tuple[str, int] | None = None  # --serve HOST:PORT of the stream server
     screenshot: ScreenshotTaker | None = None
     garbage_collector: GarbageCollector | None = None
+    autosave: SettingsAutosave | None = None  # saves as settings change: a crash keeps them
 
     def shutdown(self) -> None:
         """Close the window (saves settings, stops the link), then the simulator."""
@@ -329,7 +331,8 @@ def build(argv: Sequence[str] | None = None, *,
     window.closed.connect(controller.shutdown)
     reporter.window = window
     return AppContext(app, window, controller, sim, store, settings, args, reporter, log_path,
-                      record_folder=args.record, serve=serve)
+                      record_folder=args.record, serve=serve,
+                      autosave=SettingsAutosave(window))
 
 
 def start(ctx: AppContext) -> None:

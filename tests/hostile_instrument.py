@@ -187,6 +187,8 @@ class HostileInstrument:
             return ";".join(self._reply(part) for part in command.split(";"))
         if command == "*OPC?":
             return "1"
+        if command == "*OPT?":  # one field per module slot: a detector module in slot 4
+            return ",".join("IL RL OPM2" if slot == 4 else "0" for slot in range(1, 21))
         if command.startswith("SYST:ERR"):
             return '0,"No error"'
         if command.startswith(":STAT:OPER:COND"):

@@ -49,6 +49,7 @@ class ReplayTransport(Transport):
         self._next = 0
         self._open = False
         self._unread: tuple[str, Reply] | None = None  # a written query whose reply is unread
+        self._reading: str | None = None  # the command whose reply line was read last
         self.opens = 0
         self.closes = 0
 
@@ -93,6 +94,7 @@ class ReplayTransport(Transport):
         self._require_read()
         if "?" not in command:
             self.settings_sent += 1
+        self._reading = None
         reply = self._expect(command, "write")
         if reply is not None or self._reply_pair_follows():
             self._unread = (command, reply)
@@ -100,6 +102,8 @@ class ReplayTransport(Transport):
     def receive(self, command: str) -> str:
         """Return the scripted text reply to command, written just before."""
         unread, self._unread = self._unread, None
+        if unread is None and self._reading is not None and self._reply_pair_follows():
+            unread = (command, None)  # a further line: the reply to a query sent as a write
         if unread is None or unread[0] != command:
             raise AssertionError(
                 f"replay step {self._next}: driver read a reply to {command!r}, but its last "
@@ -109,6 +113,7 @@ class ReplayTransport(Transport):
         if reply is None:
             _, reply = self._take("read", None)
             self._raise_if_error(reply)
+            self._reading = command
         if not isinstance(reply, str):
             raise AssertionError(
                 f"replay step {self._next - 1}: text query {command!r} got scripted {reply!r}"
@@ -119,6 +124,7 @@ class ReplayTransport(Transport):
     def query(self, command: str) -> str:
         """Check command against the script and return the scripted text reply."""
         self._require_read()
+        self._reading = None
         reply = self._reply_for(command, "query")
         if not isinstance(reply, str):
             raise AssertionError(
@@ -131,6 +137,7 @@ class ReplayTransport(Transport):
                     expected_bytes: int | None = None) -> bytes:
         """Check command against the script and return the payload of the scripted block."""
         self._require_read()
+        self._reading = None
         reply = self._reply_for(command, "binary query")
         if not isinstance(reply, bytes):
             raise AssertionError(

@@ -297,6 +297,9 @@ class VisaTransport(Transport):
         if sock is None:
             self.close()
             raise LinkError(self.address, LinkFailure.CLOSED, "(pyvisa-py gave no socket)")
+        # A message written right after another must not wait for the instrument's ACK of the
+        # first (Nagle): 40 ms each time the first has no reply to carry that ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._abort_lock:
             self._sock = sock
         self._reader = SocketReader(sock, self._clock)

@@ -34,6 +34,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from ctp10_gui.hardware.ctp10 import CTP10, STATUS_REFERENCING, Identity
 from ctp10_gui.hardware.errors import InstrumentError, LinkError, LinkFailure
+from ctp10_gui.hardware.inventory import Inventory
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.hardware.transport import Transport, host_port, parse_address
 from ctp10_gui.link.worker import (
@@ -110,6 +111,7 @@ class LinkController(QObject):
     batch_received = Signal(object)  # SnapshotBatch, at most every 20 ms
     health_changed = Signal(object)  # LinkHealth, about twice a second
     identity_changed = Signal(object)  # Identity | None
+    inventory_changed = Signal(object)  # Inventory | None: what is installed, read at connect
     link_event = Signal(str, str)  # (kind, text) for recordings, see NOTIFY_KINDS
     instrument_error = Signal(str)
 
@@ -155,6 +157,7 @@ class LinkController(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         self._worker.batch_ready.connect(self._on_batch, queued)
         self._worker.opened.connect(self._on_opened, queued)
+        self._worker.inventory_read.connect(self._on_inventory_read, queued)
         self._worker.open_failed.connect(self._on_open_failed, queued)
         self._worker.link_lost.connect(self._on_link_lost, queued)
         self._worker.probe_ok.connect(self._on_probe_ok, queued)
@@ -169,6 +172,7 @@ class LinkController(QObject):
 
         self._session = 0  # number of the session the controller listens to
         self._identity: Identity | None = None
+        self._inventory: Inventory | None = None
         self._expected_serial: str | None = None
         self._reapply: dict[Hashable, Callable[[CTP10], Any]] = {}
         self._pending: dict[int, _Pending] = {}
@@ -210,6 +214,11 @@ class LinkController(QObject):
     def identity(self) -> Identity | None:
         """Return the identity of the instrument of the current or last session at this address."""
         return self._identity
+
+    @property
+    def inventory(self) -> Inventory | None:
+        """Return what the instrument of the current session has installed, None before."""
+        return self._inventory
 
     @property
     def address(self) -> str | None:
@@ -277,6 +286,8 @@ class LinkController(QObject):
             # What answered at the old address says nothing about the new one.
             self._identity = None
             self.identity_changed.emit(None)
+        if canonical != self._machine.address:
+            self._forget_inventory()
         self._handle(LinkEvent.CONNECT, f"connecting to {canonical}", address=canonical)
 
     def disconnect_link(self) -> None:
@@ -433,6 +444,8 @@ class LinkController(QObject):
         if status.state is LinkState.DISCONNECTED and self._identity is not None:
             self._identity = None
             self.identity_changed.emit(None)
+        if status.state is LinkState.DISCONNECTED:
+            self._forget_inventory()
         self._arm_watchdog()
         self.state_changed.emit(status)
 
@@ -549,6 +562,17 @@ class LinkController(QObject):
             self._reapply.clear()  # the user chose another instrument
         event_reason = f"{identity.manufacturer} {identity.model} serial {identity.serial}"
         self._handle(LinkEvent.OPENED, event_reason)
+
+    @Slot(int, object)
+    def _on_inventory_read(self, session: int, inventory: Inventory) -> None:
+        if session == self._session and inventory != self._inventory:
+            self._inventory = inventory
+            self.inventory_changed.emit(inventory)
+
+    def _forget_inventory(self) -> None:
+        if self._inventory is not None:
+            self._inventory = None
+            self.inventory_changed.emit(None)
 
     @Slot(int, object)
     def _on_open_failed(self, session: int, error: Exception) -> None:

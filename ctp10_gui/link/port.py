@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 from PySide6.QtCore import SignalInstance
 
 from ctp10_gui.hardware.ctp10 import CTP10, Identity
+from ctp10_gui.hardware.inventory import Inventory
 from ctp10_gui.hardware.scpi import PowerUnit
 from ctp10_gui.models.connection import AcquisitionSettings, LinkHealth, LinkStatus
 
@@ -28,6 +29,7 @@ class LinkPort(Protocol):
     batch_received: SignalInstance  # SnapshotBatch, at most every 20 ms
     health_changed: SignalInstance  # LinkHealth, about twice a second
     identity_changed: SignalInstance  # Identity | None
+    inventory_changed: SignalInstance  # Inventory | None: installed modules, channels, lasers
     link_event: SignalInstance  # (kind: str, text: str)
     instrument_error: SignalInstance  # str
 
@@ -39,6 +41,11 @@ class LinkPort(Protocol):
     @property
     def identity(self) -> Identity | None:
         """Return the identity of the instrument of the current or last session."""
+        ...
+
+    @property
+    def inventory(self) -> Inventory | None:
+        """Return what the instrument of the current session has installed, None before."""
         ...
 
     @property

@@ -32,6 +32,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ctp10_gui.hardware.ctp10 import CTP10, STATUS_REFERENCING, STATUS_SCANNING
 from ctp10_gui.hardware.errors import LinkError, LinkFailure, MissingHardwareError
+from ctp10_gui.hardware.inventory import read_inventory
 from ctp10_gui.hardware.power_poller import PowerPoller
 from ctp10_gui.hardware.transport import VisaTransport
 from ctp10_gui.models.samples import SnapshotBatch, SnapshotBatcher
@@ -116,6 +117,7 @@ class AcquisitionWorker(QObject):
 
     batch_ready = Signal(object)  # WorkerBatch
     opened = Signal(int, object, float)  # session, Identity, monotonic s of the *IDN? reply
+    inventory_read = Signal(int, object)  # session, Inventory; just before opened
     open_failed = Signal(int, object)  # session, exception (LinkError or ValueError)
     link_lost = Signal(int, object, float)  # session, LinkError, monotonic s of the failure
     probe_ok = Signal(int, float)  # session, monotonic s of the *OPC? reply
@@ -339,6 +341,7 @@ class AcquisitionLoop:
         try:
             ctp = self._factory(address)
             identity = ctp.connect()
+            inventory = read_inventory(ctp)
         except Exception as exc:  # LinkError, or a bad address from the factory
             if ctp is not None:
                 ctp.close()
@@ -353,6 +356,8 @@ class AcquisitionLoop:
         self._last_errors = ()
         self._next_snapshot_at = now
         self._next_probe_at = now + self._probe_interval_s
+        # First: the views check the user's module and channels against it before live starts.
+        self._events.inventory_read.emit(session, inventory)
         self._events.opened.emit(session, identity, now)
 
     def _drop_session(self) -> None:

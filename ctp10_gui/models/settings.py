@@ -387,6 +387,23 @@ def data_dir() -> Path:
 # --------------------------------------------------------------------------- store
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in folder survive a power cut (POSIX); Windows cannot open folders."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        log.warning("settings: cannot open %s to sync it: %s", folder, e)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:  # some file systems refuse fsync on a folder: the file is still safe
+        log.debug("settings: fsync of %s refused: %s", folder, e)
+    finally:
+        os.close(fd)
+
+
 class SettingsStore:
     """Load and save AppSettings as JSON; load never raises, save is atomic."""
 
@@ -398,11 +415,13 @@ class SettingsStore:
         self._now = now
         self.load_problem: str | None = None  # one sentence for the UI after load(), else None
         self.kept_copy: Path | None = None  # where the damaged file was kept, if it was
+        self._saved_text: str | None = None  # the file's text as last read or written
 
     def load(self) -> AppSettings:
         """Return the saved settings; defaults (and load_problem) for a missing or bad file."""
         self.load_problem = None
         self.kept_copy = None
+        self._saved_text = None
         try:
             with self.path.open("rb") as f:
                 raw = f.read(MAX_SETTINGS_BYTES + 1)
@@ -435,20 +454,39 @@ class SettingsStore:
             self.load_problem = (
                 f"Some settings were invalid and were reset to defaults ({', '.join(bad)}). " + kept
             )
+        else:
+            self._saved_text = self._text_of(settings)
         return settings
 
     def save(self, s: AppSettings) -> None:
         """Write settings atomically (temp file + os.replace); raises OSError if it cannot."""
+        self._write(self._text_of(s))
+
+    def save_if_changed(self, s: AppSettings) -> bool:
+        """Write settings as save() does if they differ from the file; return True if written."""
+        text = self._text_of(s)
+        if text == self._saved_text:
+            return False
+        self._write(text)
+        return True
+
+    @staticmethod
+    def _text_of(s: AppSettings) -> str:
+        """Return the file text of settings, with the loader's rules applied."""
         # Round-trip through the loader's rules: a bad value set in memory must not be saved.
         clean, bad = settings_from_dict(json.loads(json.dumps(asdict(s), default=str)))
         if bad:
             log.warning("settings: not saving invalid values of %s (defaults saved)", bad)
         text = json.dumps(settings_to_dict(clean), indent=2, allow_nan=False, ensure_ascii=False)
+        return text + "\n"
+
+    def _write(self, text: str) -> None:
+        """Publish text as the settings file in one step: a crash leaves the old or the new."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())  # the rename must not publish an empty file after a crash
             os.replace(tmp, self.path)
@@ -456,6 +494,8 @@ class SettingsStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self._saved_text = text
+        _sync_folder(self.path.parent)
 
     def _keep_damaged(self) -> str:
         """Rename the damaged file aside and return the sentence saying where it went."""

@@ -21,8 +21,8 @@ def notice_text(kind: str, text: str) -> str | None:
             return f"Busy: {text} — live data is paused and resumes when the scan ends."
         case "busy_elsewhere_ended":
             return f"{text[:1].upper()}{text[1:]}."
-        case _ if kind in (CHANGED_ELSEWHERE_EVENT, UNIT_CHANGED_EVENT, RESYNC_EVENT,
-                           WATCH_OFF_EVENT):
+        # Unit changes are said by main_view_notices, gathered into one sentence per burst.
+        case _ if kind in (CHANGED_ELSEWHERE_EVENT, RESYNC_EVENT, WATCH_OFF_EVENT):
             return f"{text[:1].upper()}{text[1:]}."
     return None
 

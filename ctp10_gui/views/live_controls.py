@@ -1,7 +1,10 @@
 """Acquisition controls: module, channels, poll interval, live on/off, detector λ and unit.
 
 Every change goes to the link controller (which queues it for the worker); what is displayed
-next to each control is what the instrument or the data stream reports back.
+next to each control is what the instrument or the data stream reports back. Once the link has
+read what is installed, only installed modules and channels can be picked; a pick that is not
+installed (a saved one, or one made before the instrument answered) is refused with a sentence
+naming what is, and live acquisition waits until the pick is valid again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,13 +25,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
+from ctp10_gui.hardware.inventory import Inventory
 from ctp10_gui.hardware.scpi import DETECTOR_CHANNELS, DETECTOR_MODULES, PowerUnit
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkHealth, LinkState, LinkStatus
@@ -77,12 +81,24 @@ class _Gather:
                 self._done(self._results)
 
 
+def _slot_text(slot: int, inventory: Inventory | None) -> str:
+    """Return a module list entry: "4 · IL RL OPM2, 4 channels", "3 · empty", or "3"."""
+    if inventory is None or not inventory.known:
+        return str(slot)
+    name = inventory.slots.get(slot)
+    if not inventory.has_module(slot):
+        return f"{slot} · {name or 'empty'}"
+    return f"{slot} · {name or 'detectors'}, {len(inventory.channels(slot))} channels"
+
+
 class LiveControls(QWidget):
     """Form of the live-acquisition settings; emits what the instrument read back."""
 
     wavelengths_read = Signal(object)  # dict[int, float] nm by channel
     unit_read = Signal(str)  # "dBm" or "mW"
     interval_changed = Signal(float)  # s
+    pick_refused = Signal(str)  # the sentence refusing a module or channel not installed
+    pick_changed = Signal()  # the user changed module, channels or live on/off
 
     def __init__(self, controller: LinkPort, *, module: int, channels: Sequence[int],
                  interval_s: float, live: bool, unit: str,
@@ -94,13 +110,21 @@ class LiveControls(QWidget):
         self._unit = unit
         self._state: LinkState | None = None
         self._read_module: int | None = None
+        self._inventory: Inventory | None = None
+        self._refusal = ""  # why the current pick is not installed, "" when it is
+        self._live_held = False  # live was wanted but waits for a valid pick
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.module_spin = QSpinBox(self)
-        self.module_spin.setRange(*DETECTOR_MODULES)
-        self.module_spin.setValue(module)
-        self.module_spin.setToolTip("Detector module slot (1–20)")
-        form.addRow("Module", self.module_spin)
+        self.module_combo = QComboBox(self)
+        for slot in range(DETECTOR_MODULES[0], DETECTOR_MODULES[1] + 1):
+            self.module_combo.addItem(str(slot), slot)
+        self.module_combo.setCurrentIndex(self.module_combo.findData(module))
+        self.module_combo.setToolTip("Detector module slot (1–20)")
+        # Its width does not follow the module names read at connect: the dock keeps its size.
+        self.module_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.module_combo.setMinimumContentsLength(6)
+        form.addRow("Module", self.module_combo)
         boxes = QHBoxLayout()
         self.channel_boxes: dict[int, QCheckBox] = {}
         for ch in range(DETECTOR_CHANNELS[0], DETECTOR_CHANNELS[1] + 1):
@@ -159,16 +183,20 @@ class LiveControls(QWidget):
         self._channel_timer.setSingleShot(True)
         self._channel_timer.setInterval(300)
         self._channel_timer.timeout.connect(self._send_channels)
-        self.module_spin.valueChanged.connect(self._module_edited)
+        self.module_combo.currentIndexChanged.connect(
+            lambda i: self._module_edited(int(self.module_combo.itemData(i))) if i >= 0 else None)
         self.interval_combo.currentIndexChanged.connect(self._interval_edited)
         self.live_box.toggled.connect(self._live_edited)
         self.unit_combo.currentTextChanged.connect(self.request_unit)
         controller.state_changed.connect(self._status_changed)
         controller.batch_received.connect(self._batch)
         controller.identity_changed.connect(self._identity_changed)
+        controller.inventory_changed.connect(self.set_inventory)
         controller.health_changed.connect(self._health)
         self._achieved_hz: float | None = None
         self._stream: tuple[int, tuple[int, ...]] | None = None
+        if controller.inventory is not None:  # a link that was open before this panel
+            self.set_inventory(controller.inventory)
 
     # ---- user edits ---------------------------------------------------------------------
     @property
@@ -182,6 +210,24 @@ class LiveControls(QWidget):
         return self._channels
 
     @property
+    def wants_live(self) -> bool:
+        """Return True if live acquisition is on, or waits only for a valid pick."""
+        return self.live_box.isChecked() or self._live_held
+
+    @property
+    def refusal(self) -> str:
+        """Return the sentence refusing the current pick, "" when it is installed."""
+        return self._refusal
+
+    def select_module(self, module: int) -> None:
+        """Pick module (1–20) as the user would in the list; ValueError outside 1–20."""
+        index = self.module_combo.findData(module)
+        if index < 0:
+            low, high = DETECTOR_MODULES
+            raise ValueError(f"module must be within {low}–{high}, got {module}")
+        self.module_combo.setCurrentIndex(index)
+
+    @property
     def interval_s(self) -> float:
         """Return the selected poll interval (s, 0 = as fast as possible)."""
         return float(self.interval_combo.currentData())
@@ -190,6 +236,9 @@ class LiveControls(QWidget):
         self._module = module
         self.controller.set_module(module)
         self._read_module = None
+        self._offer_channels()
+        self._check_pick()
+        self.pick_changed.emit()
 
     def _channels_edited(self) -> None:
         chosen = tuple(ch for ch, box in self.channel_boxes.items() if box.isChecked())
@@ -202,6 +251,9 @@ class LiveControls(QWidget):
         self.message.setText("")
         self._channels = chosen
         self._channel_timer.start()
+        self._offer_channels()
+        self._check_pick()
+        self.pick_changed.emit()
 
     def _send_channels(self) -> None:
         self.controller.set_channels(self._channels)
@@ -212,13 +264,82 @@ class LiveControls(QWidget):
         self.interval_changed.emit(self.interval_s)
 
     def _live_edited(self, on: bool) -> None:
+        self.pick_changed.emit()
+        if on and self._refusal:
+            self._live_held = True
+            self._set_live_box(False)
+            self._say_refusal()
+            return
+        self._live_held = False
         self.controller.set_live(on)
+
+    # ---- what is installed ----------------------------------------------------------------
+    def set_inventory(self, inventory: Inventory | None) -> None:
+        """Offer only what inventory says is installed (None: not known, everything)."""
+        self._inventory = inventory
+        model = self.module_combo.model()
+        assert isinstance(model, QStandardItemModel)
+        for row in range(model.rowCount()):
+            item = model.item(row)
+            slot = int(item.data(Qt.ItemDataRole.UserRole))
+            why = inventory.module_refusal(slot) if inventory is not None else ""
+            item.setText(_slot_text(slot, inventory))
+            item.setEnabled(not why)
+            item.setToolTip(why or f"Detector module slot {slot}")
+        view = self.module_combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth())  # names unclipped
+        self._offer_channels()
+        if inventory is not None:
+            self._check_pick(announce=True)
+
+    def _offer_channels(self) -> None:
+        """Enable the module's installed channels; a ticked missing one stays, to be unticked."""
+        inventory = self._inventory
+        present = set(inventory.channels(self._module)) if inventory is not None else None
+        for ch, box in self.channel_boxes.items():
+            installed = present is None or ch in present
+            box.setEnabled(installed or box.isChecked())
+            why = inventory.channel_refusal(self._module, (ch,)) if inventory is not None else ""
+            box.setToolTip(why or f"Acquire channel {ch}")
+
+    def _check_pick(self, *, announce: bool = False) -> None:
+        """Refuse a module or channels not installed: say why once and hold live until valid."""
+        inventory = self._inventory
+        why = inventory.channel_refusal(self._module, self._channels) if inventory else ""
+        was, self._refusal = self._refusal, why
+        if why:
+            self.message.setText(why)
+            if self.live_box.isChecked():
+                self._live_held = True
+                self._set_live_box(False)
+                self.controller.set_live(False)
+            if announce or why != was:
+                self._say_refusal()
+            return
+        if was:
+            self.message.setText("")
+        if self._live_held:
+            self._live_held = False
+            self._set_live_box(True)
+            self.controller.set_live(True)
+
+    def _say_refusal(self) -> None:
+        log.info("pick refused: %s", self._refusal)
+        self.pick_refused.emit(self._refusal)
+
+    def _set_live_box(self, on: bool) -> None:
+        self.live_box.blockSignals(True)
+        self.live_box.setChecked(on)
+        self.live_box.blockSignals(False)
 
     def apply_wavelength(self) -> None:
         """Send the wavelength to the selected channels; show the read-back."""
         value = self.wavelength_spin.value()
         if not self._usable():
             self.message.setText("Not connected: the wavelength cannot be sent.")
+            return
+        if self._refusal:
+            self._say_refusal()
             return
         self.wavelength_button.setEnabled(False)
         gather = _Gather(self._channels, self._wavelengths_done, self._request_failed)
@@ -233,9 +354,9 @@ class LiveControls(QWidget):
             self.unit_combo.blockSignals(True)
             self.unit_combo.setCurrentText(unit)
             self.unit_combo.blockSignals(False)
-        if not self._usable():
+        if not self._usable() or self._refusal:
             # Nothing to read back from: the readouts still switch, the instrument follows
-            # the next time the unit is chosen while connected.
+            # the next time the unit is chosen while connected to an installed pick.
             self._unit_done({0: PowerUnit.MW if unit == "mW" else PowerUnit.DBM})
             return
         target = PowerUnit.MW if unit == "mW" else PowerUnit.DBM
@@ -246,8 +367,8 @@ class LiveControls(QWidget):
 
     def read_back(self) -> None:
         """Read λ and unit of the selected detectors from the instrument."""
-        if not self._usable():
-            return
+        if not self._usable() or self._refusal:
+            return  # a detector that is not installed never answers
         self._read_module = self._module
         self.controller.request(
             partial(procedures.read_detectors, module=self._module, channels=self._channels),
@@ -264,9 +385,7 @@ class LiveControls(QWidget):
         # must show the real wish, or ticking it again would look like a no-op.
         live = status.live
         if self.live_box.isChecked() != live:
-            self.live_box.blockSignals(True)
-            self.live_box.setChecked(live)
-            self.live_box.blockSignals(False)
+            self._set_live_box(live)
         usable = self._usable()
         self.wavelength_button.setEnabled(usable)
         self._show_acquiring()

@@ -57,6 +57,7 @@ from ctp10_gui.views.link_notices import connect_link_notices
 from ctp10_gui.views.live_controls import LiveControls
 from ctp10_gui.views.live_strip import LiveStrip
 from ctp10_gui.views.main_menu import MainMenus
+from ctp10_gui.views.main_view_notices import wire_main_view_notices
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
 from ctp10_gui.views.status_badges import StatusBadges
@@ -275,6 +276,7 @@ class MainWindow(QMainWindow):
         self.live_controls.unit_read.connect(self.hub.set_unit)
         self.live_controls.wavelengths_read.connect(self._wavelengths_read)
         self.live_controls.interval_changed.connect(self._interval_changed)
+        self.unit_notices = wire_main_view_notices(self)
         self.readouts.big_numbers_requested.connect(lambda: self.big_action.setChecked(True))
         self.recording.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         # Sweeps and reference changes are event rows of the recordings; the wavelengths read
@@ -522,7 +524,7 @@ class MainWindow(QMainWindow):
         s.channels = list(self.live_controls.channels)
         interval = self.live_controls.interval_s
         s.poll_interval_s = interval if math.isfinite(interval) and interval >= 0.001 else 0.001
-        s.live = self.live_controls.live_box.isChecked()
+        s.live = self.live_controls.wants_live
         s.window_s = self.chart.window_s
         s.min_span_db = self.chart.autoscale.min_span
         s.power_unit = self.hub.unit

@@ -61,7 +61,7 @@ def test_settings_round_trip_and_first_start_on_the_simulator(
     window.apply_theme("light")
     controls = window.live_controls
     controls.interval_combo.setCurrentIndex(controls.interval_combo.findData(0.1))
-    controls.module_spin.setValue(1)
+    controls.select_module(1)
     controls.channel_boxes[4].setChecked(False)
     controls.request_unit("mW")
     qtbot.waitUntil(lambda: window.hub.unit == "mW", timeout=3000)

@@ -118,3 +118,14 @@ def test_short_block_is_garbled() -> None:
         transport.query_block("A?", 5.0)
     assert caught.value.kind is LinkFailure.GARBLED
     assert not transport.is_open
+
+
+def test_further_lines_after_a_read_are_read_as_the_replies_to_queries_sent_as_writes() -> None:
+    transport = opened([("UNIT?", None), ("*IDN?", None), (None, "0"), (None, "EXFO,CTP10,1,2")])
+    transport.write("UNIT?")
+    transport.write("*IDN?")
+    assert transport.receive("*IDN?") == "0"
+    assert transport.receive("*IDN?") == "EXFO,CTP10,1,2"
+    transport.assert_done()
+    with pytest.raises(AssertionError, match="no query"):  # only the lines the script has
+        transport.receive("*IDN?")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from ctp10_gui.hardware.ctp10 import CTP10, Identity
+from ctp10_gui.hardware.inventory import Inventory
 from ctp10_gui.hardware.scpi import PowerUnit
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import AcquisitionSettings, LinkHealth, LinkState, LinkStatus
@@ -51,6 +52,7 @@ class FakeLink(QObject):
     batch_received = Signal(object)
     health_changed = Signal(object)
     identity_changed = Signal(object)
+    inventory_changed = Signal(object)
     link_event = Signal(str, str)
     instrument_error = Signal(str)
 
@@ -60,6 +62,7 @@ class FakeLink(QObject):
         self.instrument = instrument
         self._status = status_of(LinkState.DISCONNECTED, address=address)
         self._identity: Identity | None = None
+        self._inventory: Inventory | None = None
         self._address = address
         self._settings = AcquisitionSettings()
         self.requests: list[Request] = []
@@ -81,6 +84,11 @@ class FakeLink(QObject):
         self._identity = identity
         self.identity_changed.emit(identity)
 
+    def set_inventory(self, inventory: Inventory | None) -> None:
+        """Report inventory as read at connect (None: none known) and tell the views."""
+        self._inventory = inventory
+        self.inventory_changed.emit(inventory)
+
     @property
     def pending(self) -> list[Request]:
         """Return the requests not run yet (no instrument given)."""
@@ -96,6 +104,11 @@ class FakeLink(QObject):
     def identity(self) -> Identity | None:
         """Return the identity set by the test."""
         return self._identity
+
+    @property
+    def inventory(self) -> Inventory | None:
+        """Return the inventory set by the test."""
+        return self._inventory
 
     @property
     def address(self) -> str | None:

@@ -26,6 +26,8 @@ def test_only_the_events_that_matter_become_notices() -> None:
     assert notice_text("changed_elsewhere", "10.0.0.5:5025: changed on the instrument") == (
         "10.0.0.5:5025: changed on the instrument.")
     assert notice_text("stale", "no reply for 1.0 s") is None  # the badge says that
+    # One sentence per burst of unit changes comes from main_view_notices, not one per event.
+    assert notice_text("unit_changed", "module 4 channel 1 replies in mW instead of dBm") is None
 
 
 @pytest.mark.slow

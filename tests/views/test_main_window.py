@@ -289,7 +289,7 @@ def test_controls_change_module_and_channels_through_the_worker(
     rig = make_rig()
     _go_live(qtbot, rig)
     controls = rig.window.live_controls
-    controls.module_spin.setValue(1)
+    controls.select_module(1)
     controls.channel_boxes[4].setChecked(False)
     qtbot.waitUntil(lambda: rig.window.chart.channels == (1, 2, 3), timeout=3000)
     assert "module 1, channels 1, 2, 3" in controls.acquiring_label.text()
@@ -391,7 +391,7 @@ def test_a_different_instrument_or_module_resets_peaks_with_an_event(
     assert _reset_events(rig) == [f"Peaks, Δ to peak and ages reset: {why}."]
 
     assert window.recording.start_recording(tmp_path / "rec")
-    window.live_controls.module_spin.setValue(1)
+    window.live_controls.select_module(1)
     qtbot.waitUntil(lambda: "module 4 → 1" in window.notice_label.text(), timeout=3000)
     assert _reset_events(rig)[-1] == "Peaks, Δ to peak and ages reset: module 4 → 1."
     assert "OTHER-0002" in window.windowTitle()  # same instrument: its name stays
