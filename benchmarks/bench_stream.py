@@ -1,15 +1,21 @@
 """Stream server under load: the app acquiring as fast as it can, ten 10 Hz clients + one full-rate.
 
-Runs the real app (``--simulate --serve``) as a subprocess with a 1 ms poll interval and real
-``websockets`` clients in threads of this process, and prints per phase (no client, one 10 Hz
-client, ten 10 Hz clients + one /ws/power/batch client):
-- the app's GUI-thread CPU (% of one core) and the snapshot rate it reports in /metrics
-  (one compound SCPI query per snapshot, so SCPI round trips per second);
-- frames each client received against the frames meant for it (10 Hz: one per 0.1 s; full
-  rate: every snapshot acquired in the window), and SCPI round trips per delivered snapshot;
-- reply-to-client latency p50/p95: receive time minus the snapshot's wall-clock timestamp.
+Runs the real app (``--simulate --serve``, through ``stream_app.py`` so the strip chart's
+frames can be counted) as a subprocess with a 1 ms poll interval and real ``websockets``
+clients in threads of this process, and prints per phase (no client, one 10 Hz client, ten
+10 Hz clients + one /ws/power/batch client):
+- the app's GUI-thread CPU (% of one core), the strip chart's frames per second on the Live
+  tab, and the snapshot rate (one compound SCPI query per snapshot, so SCPI round trips/s);
+- frames each client received against the frames meant for it: a 10 Hz client is meant one
+  frame per 0.1 s of acquisition time (a gap of k intervals between two frames is k - 1
+  missed frames); the full-rate client every snapshot (its batches number their snapshots:
+  a gap in that numbering is a lost snapshot);
+- reply-to-client latency p50/p95: receive time minus the snapshot's wall-clock timestamp
+  (for a batch, its newest snapshot's);
+- SCPI round trips per delivered snapshot, and the round trips per second the clients added.
+Goals (issue 14): ≥ 99.9 % of the frames, p95 ≤ 20 ms, GUI thread + ≤ 5 % of a core, ≥ 30 FPS.
 
-Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_stream.py [--seconds 10]
+Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_stream.py [--seconds 20]
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import psutil
 from websockets.sync.client import connect
 
-SETTLE_S = 4.0  # the app starts, connects and goes Live
+SETTLE_S = 6.0  # the app starts, connects and goes Live
+HERE = Path(__file__).parent
 
 
 class Reader(threading.Thread):
@@ -65,58 +73,93 @@ def gui_cpu_s(proc: psutil.Process) -> float:
     return next(t.user_time + t.system_time for t in proc.threads() if t.id == proc.pid)
 
 
-def phase(name: str, proc: psutil.Process, ws: str, http: str, paths: list[str],
-          seconds: float) -> None:
+def chart_frames(path: Path) -> tuple[float, int]:
+    """Return (Unix s, frames drawn) the app last wrote."""
+    stamp, frames = path.read_text().split()
+    return float(stamp), int(frames)
+
+
+@dataclass
+class Delivery:
+    """What one client got in the measured window."""
+
+    got: int
+    meant: int
+    latencies_s: list[float]
+
+
+def grid_delivery(frames: list[tuple[float, dict[str, object]]], interval_s: float) -> Delivery:
+    """Count a seed client's data frames against one per interval of acquisition time."""
+    data = [(t, f) for t, f in frames if f["type"] == "data"]
+    stamps = [float(f["timestamp"]) for _, f in data]  # type: ignore[arg-type]
+    missed = sum(max(0, round((b - a) / interval_s) - 1) for a, b in zip(stamps, stamps[1:]))
+    return Delivery(len(data), len(data) + missed, [t - s for (t, _), s in zip(data, stamps)])
+
+
+def batch_delivery(frames: list[tuple[float, dict[str, object]]]) -> Delivery:
+    """Count the full-rate client's snapshots against the numbering of the batches."""
+    batches = [(t, f) for t, f in frames if f["type"] == "batch"]
+    if not batches:
+        return Delivery(0, 0, [])
+    got = sum(len(f["timestamps"]) for _, f in batches)  # type: ignore[arg-type]
+    last = batches[-1][1]
+    meant = int(last["seq"]) + len(last["timestamps"]) - int(batches[0][1]["seq"])  # type: ignore[arg-type]
+    return Delivery(got, meant, [t - float(f["timestamps"][-1])  # type: ignore[index]
+                                 for t, f in batches])
+
+
+def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path,
+          paths: list[str], seconds: float, base_rate: float | None) -> float:
+    """Measure one phase; return the snapshot rate it had."""
     readers = [Reader(ws + path) for path in paths]
     for r in readers:
         r.start()
-    time.sleep(1.0)  # connected and past the first heartbeat
+    time.sleep(1.5)  # connected and past the first heartbeat
     t0, c0 = time.time(), gui_cpu_s(proc)
+    f0 = chart_frames(frames_file)
+    load = os.getloadavg()[0]
     time.sleep(seconds)
     t1, c1 = time.time(), gui_cpu_s(proc)
+    f1 = chart_frames(frames_file)
     rate = snapshot_rate(http)
     for r in readers:
         r.stop.set()
     for r in readers:
         r.join(5)
     window = t1 - t0
-    print(f"{name}: GUI thread {100 * (c1 - c0) / window:.1f} % of a core, "
-          f"{rate:.0f} snapshots/s acquired (= SCPI round trips/s)")
+    fps = (f1[1] - f0[1]) / (f1[0] - f0[0])
+    added = "" if base_rate is None else f", {rate - base_rate:+.0f}/s against no client"
+    print(f"{name} (load average {load:.2f}): GUI thread {100 * (c1 - c0) / window:.1f} % of "
+          f"a core, strip chart {fps:.1f} FPS, {rate:.0f} snapshots/s acquired "
+          f"(= SCPI round trips/s{added})")
     delivered = 0
     for path, r in zip(paths, readers, strict=True):
         inside = [(t, f) for t, f in r.frames if t0 <= t < t1]
-        if "batch" in path:
-            stamps = [s for _, f in inside if f["type"] == "batch"
-                      for s in f["timestamps"]]  # type: ignore[union-attr]
-            lat = [t - f["timestamps"][-1] for t, f in inside  # type: ignore[index]
-                   if f["type"] == "batch"]
-            meant = rate * window
-            got = len(stamps)
-        else:
-            data = [(t, f) for t, f in inside if f["type"] == "data"]
-            lat = [t - float(f["timestamp"]) for t, f in data]  # type: ignore[arg-type]
-            meant = window / 0.1
-            got = len(data)
-        delivered += got
-        p50, p95 = (np.percentile(lat, [50, 95]) * 1000) if lat else (float("nan"),) * 2
-        print(f"  {path}: {got} of {meant:.0f} frames meant ({100 * got / meant:.1f} %), "
+        d = batch_delivery(inside) if "batch" in path else grid_delivery(inside, 0.1)
+        delivered += d.got
+        p50, p95 = (np.percentile(d.latencies_s, [50, 95]) * 1000 if d.latencies_s
+                    else (float("nan"),) * 2)
+        share = 100 * d.got / d.meant if d.meant else float("nan")
+        print(f"  {path}: {d.got} of {d.meant} frames meant ({share:.2f} %), "
               f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     if delivered:
-        print(f"  SCPI round trips per delivered snapshot: {rate * window / delivered:.2f}")
+        print(f"  SCPI round trips per delivered snapshot: {rate * window / delivered:.3f}")
+    return rate
 
 
 def main() -> None:
     """Run the three phases against one app process."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured s per phase")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured s per phase")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     (folder / "s.json").write_text(json.dumps({"poll_interval_s": 0.001}))
+    frames_file = folder / "frames.txt"
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "XDG_STATE_HOME": str(folder), "XDG_CONFIG_HOME": str(folder)}
     app = subprocess.Popen(
-        [sys.executable, "-m", "ctp10_gui", "--simulate", "--serve", "127.0.0.1:0",
-         "--settings", str(folder / "s.json")],
+        [sys.executable, str(HERE / "stream_app.py"), str(frames_file), "--simulate",
+         "--serve", "127.0.0.1:0", "--settings", str(folder / "s.json")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert app.stdout is not None
@@ -125,10 +168,11 @@ def main() -> None:
         ws, http = f"ws://{host_port}", f"http://{host_port}"
         time.sleep(SETTLE_S)
         proc = psutil.Process(app.pid)
-        phase("no client", proc, ws, http, [], args.seconds)
-        phase("one 10 Hz client", proc, ws, http, ["/ws/power?interval=0.1"], args.seconds)
-        phase("ten 10 Hz clients + one full-rate", proc, ws, http,
-              ["/ws/power?interval=0.1"] * 10 + ["/ws/power/batch"], args.seconds)
+        base = phase("no client", proc, ws, http, frames_file, [], args.seconds, None)
+        phase("one 10 Hz client", proc, ws, http, frames_file, ["/ws/power?interval=0.1"],
+              args.seconds, base)
+        phase("ten 10 Hz clients + one full-rate", proc, ws, http, frames_file,
+              ["/ws/power?interval=0.1"] * 10 + ["/ws/power/batch"], args.seconds, base)
     finally:
         app.terminate()
         app.wait(10)

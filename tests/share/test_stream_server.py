@@ -23,7 +23,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from ctp10_gui.share.frames import StreamQuery
-from ctp10_gui.share.server import PING_S, QUEUE_FRAMES, StreamClient
+from ctp10_gui.share.client import QUEUE_FRAMES, StreamClient
+from ctp10_gui.share.server import PING_S
 from tests.conftest import SimProcess
 
 APP_START_TIMEOUT_S = 30.0
@@ -205,12 +206,13 @@ def test_full_rate_batches_and_prometheus_metrics(
 
 
 def test_a_lagging_client_loses_its_oldest_frames_with_a_count() -> None:
+    # No connection: nothing can be written, as when the client's socket is full.
     client = StreamClient("127.0.0.1:1", "/ws/power", "stream", StreamQuery(), 0.0)
     for i in range(QUEUE_FRAMES + 5):
         client.offer({"n": i})
     assert client.dropped == client.dropped_in_a_row == 5
-    assert json.loads(client.queue.get_nowait()) == {"n": 5}  # 0-4 were dropped
-    assert client.queue.qsize() == QUEUE_FRAMES - 1
+    assert json.loads(client.backlog.popleft()) == {"n": 5}  # 0-4 were dropped
+    assert len(client.backlog) == QUEUE_FRAMES - 1
 
 
 def test_a_client_that_never_reads_does_not_slow_the_others(

@@ -1,0 +1,85 @@
+"""One stream client: its request, its bounded backlog of encoded frames and its counters.
+
+Frames are written to the client's socket at once, in the caller's turn of the loop, through
+websockets' sans-I/O protocol: no task wakes per frame (each wake costs a Qt timer under
+qasync). Only when the socket's write buffer is full do frames wait here, oldest dropped first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
+
+from ctp10_gui.share.frames import StreamQuery
+
+QUEUE_FRAMES = 256  # per client; the oldest frame is dropped when a client lags behind
+DROPS_BEFORE_CLOSE = 4 * QUEUE_FRAMES  # dropped in a row: the client no longer reads
+WRITE_BUFFER_BYTES = 256 * 1024  # bytes the socket may hold unsent before frames wait here
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    """Return a frame as UTF-8 JSON text (NaN refused: JSON has none)."""
+    return json.dumps(frame, allow_nan=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class StreamClient:
+    """One connected client: what it asked for, its bounded backlog and its counters."""
+
+    address: str
+    path: str
+    kind: str  # "stream" (seed frames), "batch" (every snapshot), "events" or "health"
+    query: StreamQuery
+    since: float  # Unix s
+    backlog: deque[bytes] = field(default_factory=deque)
+    sent: int = 0
+    dropped: int = 0
+    dropped_in_a_row: int = 0
+    next_due_mono: float = -math.inf  # acquisition time (s) at which the next frame is due
+    last_error_at: float = -math.inf
+    last_heartbeat_at: float = -math.inf
+    error_count: int = 0
+    closing: bool = False  # set once the server gave up on the client
+    connection: ServerConnection | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        """Return True for a power stream (seed frames or full-rate batches)."""
+        return self.kind in ("stream", "batch")
+
+    def offer(self, frame: dict[str, Any]) -> None:
+        """Encode a frame and send or queue it."""
+        self.offer_bytes(encode(frame))
+
+    def offer_bytes(self, data: bytes) -> None:
+        """Send an encoded frame, or queue it while the socket is full (oldest dropped)."""
+        if len(self.backlog) >= QUEUE_FRAMES:
+            self.backlog.popleft()
+            self.dropped += 1
+            self.dropped_in_a_row += 1
+        self.backlog.append(data)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write queued frames until the socket's write buffer is full or none are left."""
+        connection = self.connection
+        if connection is None or not self.backlog:
+            return
+        protocol = connection.protocol
+        if protocol.state is not State.OPEN:
+            return
+        transport = connection.transport
+        wrote = False
+        while self.backlog and transport.get_write_buffer_size() < WRITE_BUFFER_BYTES:
+            protocol.send_text(self.backlog.popleft())
+            self.sent += 1
+            wrote = True
+            connection.send_data()
+        if wrote:
+            self.dropped_in_a_row = 0
