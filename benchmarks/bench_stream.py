@@ -21,6 +21,7 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_stream.py [--seconds 20]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -92,8 +93,9 @@ def grid_delivery(frames: list[tuple[float, dict[str, object]]], interval_s: flo
     """Count a seed client's data frames against one per interval of acquisition time."""
     data = [(t, f) for t, f in frames if f["type"] == "data"]
     stamps = [float(f["timestamp"]) for _, f in data]  # type: ignore[arg-type]
-    missed = sum(max(0, round((b - a) / interval_s) - 1) for a, b in zip(stamps, stamps[1:]))
-    return Delivery(len(data), len(data) + missed, [t - s for (t, _), s in zip(data, stamps)])
+    missed = sum(max(0, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(stamps))
+    latencies = [t - s for (t, _), s in zip(data, stamps, strict=True)]
+    return Delivery(len(data), len(data) + missed, latencies)
 
 
 def batch_delivery(frames: list[tuple[float, dict[str, object]]]) -> Delivery:

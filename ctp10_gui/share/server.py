@@ -359,6 +359,10 @@ class StreamServer:
         peer = connection.remote_address
         client = StreamClient(f"{peer[0]}:{peer[1]}" if peer else "?", path, kind, query,
                               self._clock(), connection=connection)
+        if client.is_stream:
+            # The seed's first heartbeat comes after 30 s: its scripts format the first frames
+            # as data without looking at their type.
+            client.last_heartbeat_at = client.since
         self.clients.append(client)
         self._clients_changed()
         log.info("stream client %s connected to %s", client.address, request.path)

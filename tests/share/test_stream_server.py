@@ -22,8 +22,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from ctp10_gui.share.frames import StreamQuery
 from ctp10_gui.share.client import QUEUE_FRAMES, StreamClient
+from ctp10_gui.share.frames import StreamQuery
 from ctp10_gui.share.server import PING_S
 from tests.conftest import SimProcess
 
