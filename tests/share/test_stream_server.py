@@ -127,11 +127,11 @@ def test_ten_clients_get_seed_frames_and_http_answers(
                    for i in range(10)]
         for ws in clients:
             frames = frames_until(ws, data_count(8))
-            assert frames[0]["type"] == "heartbeat" and 1 <= frames[0]["active_streams"] <= 10
             data = [f for f in frames if f["type"] == "data"]
             assert all(set(f) >= SEED_FIELDS and f["module"] == 4 and f["unit"] == "dBm"
                        for f in data)
             assert all(isinstance(f["ch1_power"], float) for f in data)
+            assert all(f["type"] != "heartbeat" for f in frames)  # the seed's first: after 30 s
             gaps = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(data)]
             # One frame per interval on average, not per batch; a frame may come a tenth of an
             # interval early and carries the newest row of its ≤ 20 ms batch.
@@ -144,6 +144,29 @@ def test_ten_clients_get_seed_frames_and_http_answers(
         assert status == 200 and set(snap) >= SEED_FIELDS and snap["type"] == "data"
         status, missing = app.get("/detector/snapshot?module=7")
         assert status == 404 and "module 7" in missing["detail"]
+
+
+def test_the_first_frames_are_what_the_seed_clients_read(
+        app_factory: Callable[..., AppProcess]) -> None:
+    # The seed's HTML monitor (examples/websocket_power_monitor.html) treats every message as
+    # a data frame: timestamp * 1000 as a date, module, wavelength_nm.toFixed(4), unit and
+    # chN_power.toFixed(3) for N = 1..4. Its debug script (examples/debug_websocket.py) reads
+    # 20 messages of /ws/power?module=4&interval=0.1 and formats chN_power with ":.3f".
+    app = app_factory("--simulate")
+    status, health = app.get("/health")
+    assert status == 200
+    with connect(f"{app.ws}/ws/power") as ws:
+        frames_until(ws, data_count(1), timeout_s=20.0)  # the link is Live
+    with connect(f"{app.ws}/ws/v2/power?module=4&interval=0.1") as ws:
+        frames = frames_until(ws, lambda fs: len(fs) >= 20)
+    for frame in frames:
+        assert frame["type"] == "data"
+        assert abs(frame["timestamp"] - time.time()) < 10  # Unix seconds
+        assert frame["module"] == 4 and frame["unit"] == "dBm"
+        assert isinstance(frame["wavelength_nm"], float)
+        assert 1240 <= frame["wavelength_nm"] <= 1680
+        for n in (1, 2, 3, 4):
+            assert isinstance(frame[f"ch{n}_power"], float)
 
 
 def test_bad_parameters_foreign_origins_and_loopback(
@@ -161,7 +184,7 @@ def test_bad_parameters_foreign_origins_and_loopback(
     assert foreign.value.response.status_code == 403
     for origin in ("http://localhost:3000", "http://127.0.0.1:8080", "null"):
         with connect(f"{app.ws}/ws/power", origin=origin) as ws:  # type: ignore[arg-type]
-            assert json.loads(ws.recv(timeout=5))["type"] == "heartbeat"
+            assert json.loads(ws.recv(timeout=5))["type"] in ("data", "error")
     listening = [c.laddr for c in psutil.Process(app.proc.pid).net_connections("inet")
                  if c.status == psutil.CONN_LISTEN and str(c.laddr.port) in app.host_port]
     assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
