@@ -12,7 +12,9 @@ clients in threads of this process, and prints per phase (no client, one 10 Hz c
   a gap in that numbering is a lost snapshot);
 - reply-to-client latency p50/p95: receive time minus the snapshot's wall-clock timestamp
   (for a batch, its newest snapshot's);
-- SCPI round trips per delivered snapshot, and the round trips per second the clients added.
+- SCPI round trips per delivered snapshot, and the round trips per second the clients added;
+  a second app polling at 10 Hz shows the round trips per snapshot delivered to 1 and 10
+  clients (the seed system makes 6 per snapshot per client).
 Goals (issue 14): ≥ 99.9 % of the frames, p95 ≤ 20 ms, GUI thread + ≤ 5 % of a core, ≥ 30 FPS.
 
 Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_stream.py [--seconds 20]
@@ -32,6 +34,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -48,7 +51,7 @@ class Reader(threading.Thread):
         super().__init__(daemon=True)
         self.url = url
         self.stop = threading.Event()
-        self.frames: list[tuple[float, dict[str, object]]] = []
+        self.frames: list[tuple[float, dict[str, Any]]] = []
 
     def run(self) -> None:
         with connect(self.url, max_size=None) as ws:
@@ -89,24 +92,24 @@ class Delivery:
     latencies_s: list[float]
 
 
-def grid_delivery(frames: list[tuple[float, dict[str, object]]], interval_s: float) -> Delivery:
+def grid_delivery(frames: list[tuple[float, dict[str, Any]]], interval_s: float) -> Delivery:
     """Count a seed client's data frames against one per interval of acquisition time."""
     data = [(t, f) for t, f in frames if f["type"] == "data"]
-    stamps = [float(f["timestamp"]) for _, f in data]  # type: ignore[arg-type]
+    stamps = [float(f["timestamp"]) for _, f in data]
     missed = sum(max(0, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(stamps))
     latencies = [t - s for (t, _), s in zip(data, stamps, strict=True)]
     return Delivery(len(data), len(data) + missed, latencies)
 
 
-def batch_delivery(frames: list[tuple[float, dict[str, object]]]) -> Delivery:
+def batch_delivery(frames: list[tuple[float, dict[str, Any]]]) -> Delivery:
     """Count the full-rate client's snapshots against the numbering of the batches."""
     batches = [(t, f) for t, f in frames if f["type"] == "batch"]
     if not batches:
         return Delivery(0, 0, [])
-    got = sum(len(f["timestamps"]) for _, f in batches)  # type: ignore[arg-type]
+    got = sum(len(f["timestamps"]) for _, f in batches)
     last = batches[-1][1]
-    meant = int(last["seq"]) + len(last["timestamps"]) - int(batches[0][1]["seq"])  # type: ignore[arg-type]
-    return Delivery(got, meant, [t - float(f["timestamps"][-1])  # type: ignore[index]
+    meant = int(last["seq"]) + len(last["timestamps"]) - int(batches[0][1]["seq"])
+    return Delivery(got, meant, [t - float(f["timestamps"][-1])
                                  for t, f in batches])
 
 
@@ -149,13 +152,11 @@ def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path
     return rate
 
 
-def main() -> None:
-    """Run the three phases against one app process."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured s per phase")
-    args = parser.parse_args()
+def run_app(poll_s: float, seconds: float,
+            phases: list[tuple[str, list[str]]]) -> None:
+    """Start the app polling every poll_s s and measure the phases (the first: no client)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-stream-"))
-    (folder / "s.json").write_text(json.dumps({"poll_interval_s": 0.001}))
+    (folder / "s.json").write_text(json.dumps({"poll_interval_s": poll_s}))
     frames_file = folder / "frames.txt"
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "XDG_STATE_HOME": str(folder), "XDG_CONFIG_HOME": str(folder)}
@@ -170,14 +171,28 @@ def main() -> None:
         ws, http = f"ws://{host_port}", f"http://{host_port}"
         time.sleep(SETTLE_S)
         proc = psutil.Process(app.pid)
-        base = phase("no client", proc, ws, http, frames_file, [], args.seconds, None)
-        phase("one 10 Hz client", proc, ws, http, frames_file, ["/ws/power?interval=0.1"],
-              args.seconds, base)
-        phase("ten 10 Hz clients + one full-rate", proc, ws, http, frames_file,
-              ["/ws/power?interval=0.1"] * 10 + ["/ws/power/batch"], args.seconds, base)
+        base: float | None = None
+        for name, paths in phases:
+            rate = phase(name, proc, ws, http, frames_file, paths, seconds, base)
+            base = rate if base is None else base
     finally:
         app.terminate()
         app.wait(10)
+
+
+def main() -> None:
+    """Run the phases at 1 kHz polling, then SCPI use per client at 10 Hz polling."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured s per phase")
+    args = parser.parse_args()
+    ten_hz = "/ws/power?interval=0.1"
+    print("== the app polls as fast as it can (poll interval 1 ms)")
+    run_app(0.001, args.seconds, [("no client", []), ("one 10 Hz client", [ten_hz]),
+                                  ("ten 10 Hz clients + one full-rate",
+                                   [ten_hz] * 10 + ["/ws/power/batch"])])
+    print("== the app polls at 10 Hz: SCPI round trips per snapshot delivered to 1 or 10 clients")
+    run_app(0.1, args.seconds / 2, [("no client", []), ("one 10 Hz client", [ten_hz]),
+                                    ("ten 10 Hz clients", [ten_hz] * 10)])
 
 
 if __name__ == "__main__":

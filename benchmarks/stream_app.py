@@ -29,7 +29,7 @@ def main() -> int:
         timer.timeout.connect(lambda: out.write_text(f"{time.time()} {chart.frames}\n"))
         timer.start(FRAMES_EVERY_MS)
 
-    ctp10_app.start = start_and_count  # type: ignore[assignment]
+    ctp10_app.start = start_and_count
     return ctp10_app.main(sys.argv[2:])
 
 
