@@ -222,26 +222,28 @@ class StreamServer:
 
     @staticmethod
     def _due_rows(client: StreamClient, t_mono: np.ndarray) -> list[int]:
-        """Return the rows of a batch due to a client, one per point of its time grid."""
-        # The grid is whole multiples of the interval in acquisition time, the same for every
-        # client of that interval, so they share the rows and hence the encoded frames. The
-        # last due row is the newest of the batch: the freshest value a monitor can show.
+        """Return the rows of a batch due to a client, one per interval of acquisition time."""
+        # The grid starts at the client's first row and follows rows that come early, so an
+        # acquisition at the client's own rate never drifts past the tolerance and skips one;
+        # late rows (batches are up to 20 ms old) do not stretch the client's period. The last
+        # due row is the newest of the batch: the freshest value a monitor can show, and the
+        # same row (one encoding) for every client served from this batch.
         interval = client.query.interval_s
         due_at = client.next_due_mono
         if due_at < t_mono[0] - interval:  # first batch, or after an outage
-            due_at = math.ceil(float(t_mono[0]) / interval) * interval
+            due_at = float(t_mono[0])
         # A row up to a tenth of an interval early still counts: rows paced at the same
         # nominal rate jitter around the grid and must not skip a whole period.
         early = 0.1 * interval
+        n = len(t_mono)
         due: list[int] = []
-        while due_at - early <= t_mono[-1]:
-            i = int(np.searchsorted(t_mono, due_at - early))
+        while (i := int(np.searchsorted(t_mono, due_at - early))) < n:
             if not due or due[-1] != i:
                 due.append(i)
-            due_at += interval
+            due_at = min(due_at, float(t_mono[i])) + interval
         client.next_due_mono = due_at
         if due:
-            due[-1] = len(t_mono) - 1
+            due[-1] = n - 1
         return due
 
     # ---- periodic frames ------------------------------------------------------------------
