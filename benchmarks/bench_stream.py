@@ -4,8 +4,11 @@ Runs the real app (``--simulate --serve``, through ``stream_app.py`` so the stri
 frames can be counted) as a subprocess with a 1 ms poll interval and real ``websockets``
 clients in threads of this process, and prints per phase (no client, one 10 Hz client, ten
 10 Hz clients + one /ws/power/batch client):
-- the app's GUI-thread CPU (% of one core), the strip chart's frames per second on the Live
-  tab, and the snapshot rate (one compound SCPI query per snapshot, so SCPI round trips/s);
+- the app's GUI-thread CPU (% of one core), and the part of it the stream server accounts for
+  itself (building and writing frames, /metrics' ctp10_stream_cpu_seconds: unlike the
+  difference between phases, it does not move with the machine's other load); the strip
+  chart's frames per second on the Live tab; the snapshot rate (one compound SCPI query per
+  snapshot, so SCPI round trips/s);
 - frames each client received against the frames meant for it: a 10 Hz client is meant one
   frame per 0.1 s of acquisition time (a gap of k intervals between two frames is k - 1
   missed frames); the full-rate client every snapshot (its batches number their snapshots:
@@ -63,11 +66,11 @@ class Reader(threading.Thread):
                 self.frames.append((time.time(), json.loads(text)))
 
 
-def snapshot_rate(http: str) -> float:
-    """Return ctp10_snapshot_rate_hz from the app's /metrics."""
+def metric(http: str, name: str) -> float:
+    """Return one unlabelled value of the app's /metrics."""
     with urllib.request.urlopen(http + "/metrics", timeout=5) as response:
         for line in response.read().decode().splitlines():
-            if line.startswith("ctp10_snapshot_rate_hz "):
+            if line.startswith(name + " "):
                 return float(line.split()[1])
     return float("nan")
 
@@ -120,13 +123,15 @@ def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path
     for r in readers:
         r.start()
     time.sleep(1.5)  # connected and past the first heartbeat
+    s0 = metric(http, "ctp10_stream_cpu_seconds")
     t0, c0 = time.time(), gui_cpu_s(proc)
     f0 = chart_frames(frames_file)
     load = os.getloadavg()[0]
     time.sleep(seconds)
     t1, c1 = time.time(), gui_cpu_s(proc)
     f1 = chart_frames(frames_file)
-    rate = snapshot_rate(http)
+    s1 = metric(http, "ctp10_stream_cpu_seconds")
+    rate = metric(http, "ctp10_snapshot_rate_hz")
     for r in readers:
         r.stop.set()
     for r in readers:
@@ -135,8 +140,8 @@ def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path
     fps = (f1[1] - f0[1]) / (f1[0] - f0[0])
     added = "" if base_rate is None else f", {rate - base_rate:+.0f}/s against no client"
     print(f"{name} (load average {load:.2f}): GUI thread {100 * (c1 - c0) / window:.1f} % of "
-          f"a core, strip chart {fps:.1f} FPS, {rate:.0f} snapshots/s acquired "
-          f"(= SCPI round trips/s{added})")
+          f"a core, of which the stream server {100 * (s1 - s0) / window:.2f} %; strip chart "
+          f"{fps:.1f} FPS, {rate:.0f} snapshots/s acquired (= SCPI round trips/s{added})")
     delivered = 0
     for path, r in zip(paths, readers, strict=True):
         inside = [(t, f) for t, f in r.frames if t0 <= t < t1]

@@ -90,6 +90,7 @@ class StreamServer:
         self.snapshots_seen = 0  # snapshots the link delivered since the server started
         self.dropped_by_departed = 0  # frames dropped for clients that have left
         self.demand_s: float | None = None  # fastest interval a stream client asks for
+        self.cpu_s = 0.0  # CPU s this (the GUI) thread spent building and writing frames
         self.metrics = ShareMetrics()
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -186,6 +187,13 @@ class StreamServer:
         self.publish_event(kind, text)
 
     def _on_batch(self, batch: SnapshotBatch) -> None:
+        started = time.thread_time()
+        try:
+            self._serve_batch(batch)
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def _serve_batch(self, batch: SnapshotBatch) -> None:
         n = len(batch)
         if n == 0:
             return
@@ -254,6 +262,13 @@ class StreamServer:
 
     def tick(self) -> None:
         """Send due heartbeats and, while the link is not Live, error frames; retry backlogs."""
+        started = time.thread_time()
+        try:
+            self._tick_clients()
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def _tick_clients(self) -> None:
         now = self._clock()
         self._demand_changed()  # the app's module may have changed
         streams = sum(1 for c in self.clients if c.is_stream)
@@ -388,7 +403,7 @@ class StreamServer:
             by_path[client.path] = by_path.get(client.path, 0) + 1
         text = self.metrics.render(
             self._state, self.link.health(), by_path, sum(c.sent for c in self.clients),
-            self.dropped_by_departed + sum(c.dropped for c in self.clients))
+            self.dropped_by_departed + sum(c.dropped for c in self.clients), self.cpu_s)
         response = connection.respond(200, text.decode("utf-8"))
         del response.headers["Content-Type"]
         response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
