@@ -11,8 +11,8 @@ clients in threads of this process, and prints per phase (no client, one 10 Hz c
   snapshot, so SCPI round trips/s);
 - frames each client received against the frames meant for it: a 10 Hz client is meant one
   frame per 0.1 s of acquisition time (a gap of k intervals between two frames is k - 1
-  missed frames); the full-rate client every snapshot (its batches number their snapshots:
-  a gap in that numbering is a lost snapshot);
+  missed frames, if the acquisition had snapshots for them); the full-rate client every
+  snapshot (its batches number their snapshots: a gap in that numbering is a lost snapshot);
 - reply-to-client latency p50/p95: receive time minus the snapshot's wall-clock timestamp
   (for a batch, its newest snapshot's);
 - SCPI round trips per delivered snapshot, and the round trips per second the clients added;
@@ -97,9 +97,15 @@ class Delivery:
 
 def grid_delivery(frames: list[tuple[float, dict[str, Any]]], interval_s: float) -> Delivery:
     """Count a seed client's data frames against one per interval of acquisition time."""
+    # A gap of k intervals between two frames is k - 1 missed frames, but only as many as
+    # the server had snapshots for in between (their `seq` numbers): a stall of the
+    # acquisition itself leaves nothing to send.
     data = [(t, f) for t, f in frames if f["type"] == "data"]
     stamps = [float(f["timestamp"]) for _, f in data]
-    missed = sum(max(0, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(stamps))
+    seqs = [int(f["seq"]) for _, f in data]
+    missed = sum(max(0, min(round((b - a) / interval_s), sb - sa) - 1)
+                 for (a, b), (sa, sb) in zip(itertools.pairwise(stamps),
+                                             itertools.pairwise(seqs), strict=True))
     latencies = [t - s for (t, _), s in zip(data, stamps, strict=True)]
     return Delivery(len(data), len(data) + missed, latencies)
 

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
@@ -42,6 +43,7 @@ class StreamClient:
     dropped: int = 0
     dropped_in_a_row: int = 0
     next_due_mono: float = -math.inf  # acquisition time (s) at which the next frame is due
+    last_row_mono: float = -math.inf  # acquisition time (s) of the last row seen
     last_error_at: float = -math.inf
     last_heartbeat_at: float = -math.inf
     error_count: int = 0
@@ -83,3 +85,33 @@ class StreamClient:
             connection.send_data()
         if wrote:
             self.dropped_in_a_row = 0
+
+    def due_rows(self, t_mono: np.ndarray) -> list[int]:
+        """Return the rows of a batch (times in s) due to this client, one per interval."""
+        # The grid starts at the client's first row and advances by whole intervals, so the
+        # client's period is its interval whatever the batches. A row counts for a grid point
+        # from one row spacing before it (a tenth to half an interval): rows jitter by about
+        # their spacing, and an acquisition at the client's own rate must not skip a frame.
+        # The last due row is the newest of the batch: the freshest value a monitor can show,
+        # and the same row (one encoding) for every client served from this batch.
+        interval = self.query.interval_s
+        n = len(t_mono)
+        if n > 1:
+            spacing = float(t_mono[-1] - t_mono[0]) / (n - 1)
+        else:
+            spacing = float(t_mono[0]) - self.last_row_mono
+        self.last_row_mono = float(t_mono[-1])
+        early = min(max(spacing, 0.1 * interval), 0.5 * interval)
+        due_at = self.next_due_mono
+        if due_at < t_mono[0] - interval:  # first batch, or after an outage
+            due_at = float(t_mono[0])
+        due: list[int] = []
+        while due_at - early <= t_mono[-1]:
+            i = int(np.searchsorted(t_mono, due_at - early))
+            if not due or due[-1] != i:
+                due.append(i)
+            due_at += interval
+        self.next_due_mono = due_at
+        if due:
+            due[-1] = n - 1
+        return due

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -219,7 +218,7 @@ class StreamServer:
                         link=link, seq=first_seq, wavelength_nm=wavelength))
                 client.offer_bytes(full_rate)
             elif client.kind == "stream":
-                for i in self._due_rows(client, t_mono):
+                for i in client.due_rows(t_mono):
                     data = encoded.get(i)
                     if data is None:
                         row = snapshot_rows(module, batch.channels, batch.t_wall[i],
@@ -227,32 +226,6 @@ class StreamServer:
                         data = encoded[i] = encode(data_frame(
                             row, link=link, wavelength_nm=wavelength, seq=first_seq + i))
                     client.offer_bytes(data)
-
-    @staticmethod
-    def _due_rows(client: StreamClient, t_mono: np.ndarray) -> list[int]:
-        """Return the rows of a batch due to a client, one per interval of acquisition time."""
-        # The grid starts at the client's first row and follows rows that come early, so an
-        # acquisition at the client's own rate never drifts past the tolerance and skips one;
-        # late rows (batches are up to 20 ms old) do not stretch the client's period. The last
-        # due row is the newest of the batch: the freshest value a monitor can show, and the
-        # same row (one encoding) for every client served from this batch.
-        interval = client.query.interval_s
-        due_at = client.next_due_mono
-        if due_at < t_mono[0] - interval:  # first batch, or after an outage
-            due_at = float(t_mono[0])
-        # A row up to a tenth of an interval early still counts: rows paced at the same
-        # nominal rate jitter around the grid and must not skip a whole period.
-        early = 0.1 * interval
-        n = len(t_mono)
-        due: list[int] = []
-        while (i := int(np.searchsorted(t_mono, due_at - early))) < n:
-            if not due or due[-1] != i:
-                due.append(i)
-            due_at = min(due_at, float(t_mono[i])) + interval
-        client.next_due_mono = due_at
-        if due:
-            due[-1] = n - 1
-        return due
 
     # ---- periodic frames ------------------------------------------------------------------
     async def _tick(self) -> None:

@@ -225,6 +225,7 @@ def test_full_rate_batches_and_prometheus_metrics(
     assert lines["ctp10_snapshot_rate_hz"] > 5
     assert lines['ctp10_stream_clients{path="/ws/power/batch"}'] == 1.0
     assert lines["ctp10_stream_frames_sent"] >= 10
+    assert lines["ctp10_stream_cpu_seconds"] > 0  # the GUI thread's work on frames, counted
     assert 'ctp10_reply_latency_seconds{quantile="0.95"}' in lines
 
 
