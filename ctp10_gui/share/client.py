@@ -90,8 +90,9 @@ class StreamClient:
         """Return the rows of a batch (times in s) due to this client, one per interval."""
         # The grid starts at the client's first row and advances by whole intervals, so the
         # client's period is its interval whatever the batches. A row counts for a grid point
-        # from one row spacing before it (a tenth to half an interval): rows jitter by about
-        # their spacing, and an acquisition at the client's own rate must not skip a frame.
+        # from half a row spacing before it (a tenth to half an interval): the window then
+        # opens between two rows, never on one, so rows that jitter by milliseconds neither
+        # skip a frame nor bunch two, also when the acquisition runs at the client's own rate.
         # The last due row is the newest of the batch: the freshest value a monitor can show,
         # and the same row (one encoding) for every client served from this batch.
         interval = self.query.interval_s
@@ -101,7 +102,7 @@ class StreamClient:
         else:
             spacing = float(t_mono[0]) - self.last_row_mono
         self.last_row_mono = float(t_mono[-1])
-        early = min(max(spacing, 0.1 * interval), 0.5 * interval)
+        early = min(max(0.5 * spacing, 0.1 * interval), 0.5 * interval)
         due_at = self.next_due_mono
         if due_at < t_mono[0] - interval:  # first batch, or after an outage
             due_at = float(t_mono[0])
