@@ -1,4 +1,4 @@
-"""One stream client: its request, its bounded backlog of encoded frames and its counters.
+"""One stream client: its request, the rows due to it, its bounded backlog and its counters.
 
 Frames are written to the client's socket at once, in the caller's turn of the loop, through
 websockets' sans-I/O protocol: no task wakes per frame (each wake costs a Qt timer under

@@ -97,10 +97,8 @@ class Snapshot:
 
 def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None,
                seq: int | None = None) -> dict[str, Any]:
-    """Return the seed's data frame for a snapshot (None where a channel has no number).
-
-    seq numbers the snapshots the server received (0, 1, ...): gaps show what was skipped.
-    """
+    """Return the seed's data frame for a snapshot (None where a channel has no number)."""
+    # seq numbers the snapshots the server received (0, 1, ...): gaps show what was skipped.
     frame: dict[str, Any] = {"type": "data", "timestamp": snap.t_wall, "module": snap.module,
                              "wavelength_nm": wavelength_nm, "unit": "dBm"}
     if seq is not None:
@@ -146,11 +144,9 @@ def _nullable(rows: np.ndarray) -> list[list[float | None]]:
 def batch_frame(module: int, channels: Sequence[int], t_wall: np.ndarray, values_dbm: np.ndarray,
                 status: np.ndarray, *, link: str, seq: int = 0,
                 wavelength_nm: float | None = None) -> dict[str, Any]:
-    """Return every snapshot of an acquisition batch: N timestamps, N x C dBm and statuses.
-
-    seq is the number of the batch's first snapshot: the next batch starts at seq + N unless
-    snapshots were lost on the way.
-    """
+    """Return every snapshot of an acquisition batch: N timestamps, N x C dBm and statuses."""
+    # seq numbers the batch's first snapshot: the next batch starts at seq + N unless
+    # snapshots were lost on the way.
     return {"type": "batch", "module": int(module), "channels": [int(c) for c in channels],
             "unit": "dBm", "wavelength_nm": wavelength_nm, "seq": int(seq),
             "timestamps": t_wall.tolist(), "power_dbm": _nullable(values_dbm),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ def sent_times(t_mono: np.ndarray, interval_s: float) -> np.ndarray:
     client = StreamClient("127.0.0.1:1", "/ws/power", "stream", StreamQuery(4, interval_s), 0.0)
     sent: list[float] = []
     edges = np.arange(t_mono[0], t_mono[-1] + BATCH_S, BATCH_S)
-    for start, end in zip(edges[:-1], edges[1:], strict=True):
+    for start, end in itertools.pairwise(edges):
         rows = t_mono[(t_mono >= start) & (t_mono < end)]
         if len(rows):
             sent += [float(rows[i]) for i in client.due_rows(rows)]

@@ -21,6 +21,7 @@ import psutil
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from ctp10_gui.share.client import QUEUE_FRAMES, StreamClient
 from ctp10_gui.share.frames import StreamQuery
@@ -153,8 +154,6 @@ def test_the_first_frames_are_what_the_seed_clients_read(
     # chN_power.toFixed(3) for N = 1..4. Its debug script (examples/debug_websocket.py) reads
     # 20 messages of /ws/power?module=4&interval=0.1 and formats chN_power with ":.3f".
     app = app_factory("--simulate")
-    status, health = app.get("/health")
-    assert status == 200
     with connect(f"{app.ws}/ws/power") as ws:
         frames_until(ws, data_count(1), timeout_s=20.0)  # the link is Live
     with connect(f"{app.ws}/ws/v2/power?module=4&interval=0.1") as ws:
@@ -180,10 +179,10 @@ def test_bad_parameters_foreign_origins_and_loopback(
     status, body = app.get("/detector/snapshot?module=99")
     assert status == 400 and "module must be 1–20" in body["detail"]
     with pytest.raises(InvalidStatus) as foreign:
-        connect(f"{app.ws}/ws/power", origin="https://example.com")  # type: ignore[arg-type]
+        connect(f"{app.ws}/ws/power", origin=Origin("https://example.com"))
     assert foreign.value.response.status_code == 403
     for origin in ("http://localhost:3000", "http://127.0.0.1:8080", "null"):
-        with connect(f"{app.ws}/ws/power", origin=origin) as ws:  # type: ignore[arg-type]
+        with connect(f"{app.ws}/ws/power", origin=Origin(origin)) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] in ("data", "error")
     listening = [c.laddr for c in psutil.Process(app.proc.pid).net_connections("inet")
                  if c.status == psutil.CONN_LISTEN and str(c.laddr.port) in app.host_port]
