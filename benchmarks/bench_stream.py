@@ -2,8 +2,8 @@
 
 Runs the real app (``--simulate --serve``, through ``stream_app.py`` so the strip chart's
 frames can be counted) as a subprocess with a 1 ms poll interval and real ``websockets``
-clients in threads of this process, and prints per phase (no client, one 10 Hz client, ten
-10 Hz clients + one /ws/power/batch client):
+clients in threads of this process, and prints per phase (no client, one 10 Hz client, then
+ten 10 Hz clients + one /ws/power/batch client twice, alternating with no client):
 - the app's GUI-thread CPU (% of one core), and the part of it the stream server accounts for
   itself (building and writing frames, /metrics' ctp10_stream_cpu_seconds: unlike the
   difference between phases, it does not move with the machine's other load); the strip
@@ -122,9 +122,19 @@ def batch_delivery(frames: list[tuple[float, dict[str, Any]]]) -> Delivery:
                                  for t, f in batches])
 
 
+@dataclass
+class PhaseResult:
+    """What one phase measured: snapshot rate (Hz), GUI thread and server CPU (% of a core)."""
+
+    rate_hz: float
+    gui_pct: float
+    server_pct: float
+    fps: float
+
+
 def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path,
-          paths: list[str], seconds: float, base_rate: float | None) -> float:
-    """Measure one phase; return the snapshot rate it had."""
+          paths: list[str], seconds: float, base_rate: float | None) -> PhaseResult:
+    """Measure one phase with clients on paths."""
     readers = [Reader(ws + path) for path in paths]
     for r in readers:
         r.start()
@@ -160,7 +170,7 @@ def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path
               f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     if delivered:
         print(f"  SCPI round trips per delivered snapshot: {rate * window / delivered:.3f}")
-    return rate
+    return PhaseResult(rate, 100 * (c1 - c0) / window, 100 * (s1 - s0) / window, fps)
 
 
 def run_app(poll_s: float, seconds: float,
@@ -183,12 +193,22 @@ def run_app(poll_s: float, seconds: float,
         time.sleep(SETTLE_S)
         proc = psutil.Process(app.pid)
         base: float | None = None
+        results: dict[str, list[PhaseResult]] = {}
         for name, paths in phases:
-            rate = phase(name, proc, ws, http, frames_file, paths, seconds, base)
-            base = rate if base is None else base
+            result = phase(name, proc, ws, http, frames_file, paths, seconds, base)
+            base = result.rate_hz if base is None else base
+            results.setdefault(name, []).append(result)
         # The GUI thread's own work follows the snapshot rate, which other load on the machine
-        # moves: a second no-client phase shows how much the baseline drifted meanwhile.
-        phase("no client again", proc, ws, http, frames_file, [], seconds, base)
+        # moves: phases with and without clients alternate, and their means are compared.
+        quiet = results[phases[0][0]]
+        for name, runs in results.items():
+            if runs is quiet:
+                continue
+            added = (np.mean([r.gui_pct for r in runs]) - np.mean([r.gui_pct for r in quiet]))
+            server = np.mean([r.server_pct for r in runs]) - np.mean([r.server_pct for r in quiet])
+            print(f"-> {name} ({len(runs)} phases against {len(quiet)} without clients): GUI "
+                  f"thread {added:+.1f} % of a core (the stream server's own count "
+                  f"{server:+.2f} %), strip chart ≥ {min(r.fps for r in runs):.1f} FPS")
     finally:
         app.terminate()
         app.wait(10)
@@ -200,12 +220,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured s per phase")
     args = parser.parse_args()
     ten_hz = "/ws/power?interval=0.1"
+    none: tuple[str, list[str]] = ("no client", [])
+    eleven = ("ten 10 Hz clients + one full-rate", [ten_hz] * 10 + ["/ws/power/batch"])
     print("== the app polls as fast as it can (poll interval 1 ms)")
-    run_app(0.001, args.seconds, [("no client", []), ("one 10 Hz client", [ten_hz]),
-                                  ("ten 10 Hz clients + one full-rate",
-                                   [ten_hz] * 10 + ["/ws/power/batch"])])
+    run_app(0.001, args.seconds, [none, ("one 10 Hz client", [ten_hz]), eleven, none, eleven,
+                                  none])
     print("== the app polls at 10 Hz: SCPI round trips per snapshot delivered to 1 or 10 clients")
-    run_app(0.1, args.seconds / 2, [("no client", []), ("one 10 Hz client", [ten_hz]),
+    run_app(0.1, args.seconds / 2, [none, ("one 10 Hz client", [ten_hz]),
                                     ("ten 10 Hz clients", [ten_hz] * 10)])
 
 
