@@ -71,7 +71,7 @@ def test_menu_toggle_serves_on_the_remembered_port_and_lists_clients(
 
     async def scenario() -> None:
         sharing.serve_action.setChecked(True)
-        await until(lambda: sharing.serving)
+        await until(lambda: not sharing.status_label.isHidden())  # bound and shown
         server = sharing.server
         assert server is not None and server.host == "127.0.0.1"
         assert sharing.status_label.text() == f"Serving on 127.0.0.1:{server.port} · 0 clients"
