@@ -22,8 +22,10 @@ WAIT_S = 15.0
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: Any) -> Iterator[tuple[AppContext, qasync.QEventLoop]]:
+def served(qtbot: Any, tmp_path: Path,
+           monkeypatch: Any) -> Iterator[tuple[AppContext, qasync.QEventLoop]]:
     """The app on the built-in simulator with a 50 ms poll interval, its loop not yet serving."""
+    # qtbot: the conftest then keeps cycles from being collected in the app's other threads.
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     settings = tmp_path / "s.json"
