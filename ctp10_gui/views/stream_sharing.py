@@ -225,6 +225,7 @@ class StreamSharing(QObject):
         if not math.isclose(self.link.settings.interval_s, effective):
             self.link.set_interval(effective)
             self.window.live_history.set_poll_interval(effective)
+            self.window.hub.set_stale_after(self.window.live_history.stale_after_s)
         self._show_rate(effective if faster else None)
 
     def _show_rate(self, raised_s: float | None) -> None:

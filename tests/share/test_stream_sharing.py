@@ -116,12 +116,15 @@ def test_a_faster_client_raises_the_acquisition_rate_until_it_leaves(
                 await until(lambda: link.settings.interval_s == pytest.approx(0.01))
                 assert not sharing.rate_label.isHidden()
                 assert sharing.rate_label.text().startswith("100 Hz for a stream client")
+                # The chart's history and staleness follow the rate the data comes at.
+                assert ctx.window.live_history.poll_interval_s == pytest.approx(0.01)
                 first = await frame_where(fast, lambda f: f["type"] == "data")
                 later = await frame_where(
                     fast, lambda f: f["type"] == "data" and f["seq"] >= first["seq"] + 50)
                 assert later["timestamp"] - first["timestamp"] < 50 * 0.05  # faster than 20 Hz
             await until(lambda: link.settings.interval_s == pytest.approx(0.05))
             assert sharing.rate_label.isHidden()
+            assert ctx.window.live_history.poll_interval_s == pytest.approx(0.05)
         async with connect(f"{url}?module=7&interval=0.01") as other:
             error = await frame_where(other, lambda f: f["type"] == "error")
             assert "module 7 is not being acquired" in error["message"]
