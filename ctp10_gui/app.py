@@ -388,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals = ProcessSignals(lambda signum: ctx.app.exit(128 + signum))
     signals.install()
     try:
-        rc = run_event_loop(ctx.app, ctx.window, ctx.controller, ctx.serve)
+        rc = run_event_loop(ctx.app, ctx.window, ctx.serve)
     finally:
         signals.uninstall()
         ctx.shutdown()

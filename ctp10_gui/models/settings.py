@@ -82,6 +82,10 @@ class AppSettings:
     trace_export_dir: str | None = None  # last folder traces were exported to
     trace_open_dir: str | None = None  # last folder traces were opened from
     save_last_dir: str | None = None  # last folder "Save last N minutes" wrote to
+    # -- stream server (issue 14)
+    stream_port: int = 8002  # port "Serve live stream" listens on, 0–65535 (0: any free)
+    stream_origins: list[str] = field(default_factory=list)  # web pages allowed besides local
+    stream_max_clients: int = 32  # 1–256
 
     def remember_address(self, address: str) -> None:
         """Make address the current one and first of the recent addresses (≤ 10, no repeats)."""
@@ -325,6 +329,24 @@ _SIMPLE_RULES.update({
     "tone_span_dbm": _tone_span,
     "channel_labels": _labels,
     "derived_channels": _derived,
+})
+
+
+# Stream server (issue 14): port, extra allowed web-page origins, client limit.
+def _origins(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise _Bad(f"{value!r} is not a list of origins")
+    origins = [_text(v).strip().rstrip("/") for v in value]
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")):
+            raise _Bad(f"{origin!r} is not an origin like http://host:port")
+    return origins
+
+
+_SIMPLE_RULES.update({
+    "stream_port": lambda v: _integer(v, 0, 65535),
+    "stream_origins": _origins,
+    "stream_max_clients": lambda v: _integer(v, 1, 256),
 })
 
 

@@ -95,10 +95,14 @@ class Snapshot:
     status: tuple[int, ...]
 
 
-def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None) -> dict[str, Any]:
+def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None,
+               seq: int | None = None) -> dict[str, Any]:
     """Return the seed's data frame for a snapshot (None where a channel has no number)."""
+    # seq numbers the snapshots the server received (0, 1, ...): gaps show what was skipped.
     frame: dict[str, Any] = {"type": "data", "timestamp": snap.t_wall, "module": snap.module,
                              "wavelength_nm": wavelength_nm, "unit": "dBm"}
+    if seq is not None:
+        frame["seq"] = seq
     by_channel = dict(zip(snap.channels, snap.values_dbm, strict=True))
     for channel in sorted(set(SEED_CHANNELS) | set(snap.channels)):
         value = by_channel.get(channel)
@@ -131,18 +135,22 @@ def health_body(*, connected: bool, link: str, now_s: float,
 
 def _nullable(rows: np.ndarray) -> list[list[float | None]]:
     """Return a 2-D float array as nested lists with None for NaN (JSON has no NaN)."""
-    finite = np.isfinite(rows)
-    return [[float(v) if ok else None for v, ok in zip(row, oks, strict=True)]
-            for row, oks in zip(rows.tolist(), finite.tolist(), strict=True)]
+    boxed = rows.astype(object)
+    boxed[~np.isfinite(rows)] = None
+    nested: list[list[float | None]] = boxed.tolist()
+    return nested
 
 
 def batch_frame(module: int, channels: Sequence[int], t_wall: np.ndarray, values_dbm: np.ndarray,
-                status: np.ndarray, *, link: str) -> dict[str, Any]:
+                status: np.ndarray, *, link: str, seq: int = 0,
+                wavelength_nm: float | None = None) -> dict[str, Any]:
     """Return every snapshot of an acquisition batch: N timestamps, N x C dBm and statuses."""
+    # seq numbers the batch's first snapshot: the next batch starts at seq + N unless
+    # snapshots were lost on the way.
     return {"type": "batch", "module": int(module), "channels": [int(c) for c in channels],
-            "unit": "dBm", "timestamps": [float(t) for t in t_wall.tolist()],
-            "power_dbm": _nullable(values_dbm), "status": status.astype(int).tolist(),
-            "link": link}
+            "unit": "dBm", "wavelength_nm": wavelength_nm, "seq": int(seq),
+            "timestamps": t_wall.tolist(), "power_dbm": _nullable(values_dbm),
+            "status": status.astype(int).tolist(), "link": link}
 
 
 def event_frame(kind: str, text: str, now_s: float, **extra: Any) -> dict[str, Any]:

@@ -32,9 +32,12 @@ class ShareMetrics:
         self.dropped = Gauge("ctp10_stream_frames_dropped",
                              "Frames dropped for slow clients since the server started",
                              registry=r)
+        self.cpu = Gauge("ctp10_stream_cpu_seconds",
+                         "CPU seconds the app's GUI thread spent building and writing frames",
+                         registry=r)
 
     def render(self, state: LinkState, health: LinkHealth, clients_by_path: dict[str, int],
-               sent: int, dropped: int) -> bytes:
+               sent: int, dropped: int, cpu_s: float) -> bytes:
         """Return the exposition text for the given readings."""
         self.link_state.state(state.label)
         self.snapshot_rate.set(health.achieved_hz)
@@ -48,4 +51,5 @@ class ShareMetrics:
             self.clients.labels(path).set(count)
         self.sent.set(sent)
         self.dropped.set(dropped)
+        self.cpu.set(cpu_s)
         return generate_latest(self.registry)

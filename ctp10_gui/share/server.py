@@ -15,10 +15,8 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -28,6 +26,7 @@ from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.share.address import is_loopback
+from ctp10_gui.share.client import DROPS_BEFORE_CLOSE, StreamClient, encode
 from ctp10_gui.share.frames import (
     BATCH_PATH,
     EVENTS_PATH,
@@ -54,8 +53,6 @@ from ctp10_gui.share.metrics import ShareMetrics
 log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 32
-QUEUE_FRAMES = 256  # per client; the oldest frame is dropped when a client lags behind
-DROPS_BEFORE_CLOSE = 4 * QUEUE_FRAMES  # dropped in a row: the client no longer reads
 STREAM_HEARTBEAT_S = 30.0
 HEALTH_HEARTBEAT_S = 10.0
 # A client that stops reading stops answering pings too: closed after PING_S + PING_S.
@@ -69,52 +66,15 @@ LOCAL_ORIGINS: list[Origin | re.Pattern[str] | None] = [
 ]
 
 
-@dataclass
-class StreamClient:
-    """One connected client: what it asked for, its bounded queue and its counters."""
-
-    address: str
-    path: str
-    kind: str  # "stream" (seed frames), "batch" (every snapshot), "events" or "health"
-    query: StreamQuery
-    since: float  # Unix s
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
-    sent: int = 0
-    dropped: int = 0
-    dropped_in_a_row: int = 0
-    next_due_mono: float = -math.inf  # acquisition time (s) at which the next frame is due
-    last_error_at: float = -math.inf
-    last_heartbeat_at: float = -math.inf
-    error_count: int = 0
-    closing: asyncio.Task[None] | None = None  # set once the server gave up on the client
-    connection: ServerConnection | None = None
-
-    @property
-    def is_stream(self) -> bool:
-        """Return True for a power stream (seed frames or full-rate batches)."""
-        return self.kind in ("stream", "batch")
-
-    def offer(self, frame: dict[str, Any]) -> None:
-        """Queue a frame, dropping the oldest when the client lags behind."""
-        self.offer_text(json.dumps(frame, allow_nan=False))
-
-    def offer_text(self, text: str) -> None:
-        """Queue an encoded frame, dropping the oldest when the client lags behind."""
-        if self.queue.full():
-            self.queue.get_nowait()
-            self.dropped += 1
-            self.dropped_in_a_row += 1
-        self.queue.put_nowait(text)
-
-
 class StreamServer:
-    """WebSocket paths of the seed system plus GET /health and /detector/snapshot."""
+    """WebSocket paths of the seed system plus GET /health, /detector/snapshot and /metrics."""
 
     def __init__(self, link: LinkPort, host: str, port: int, *,
                  max_clients: int = MAX_CLIENTS,
                  extra_origins: list[str] | None = None,
                  clock: Callable[[], float] = time.time,
-                 on_clients_changed: Callable[[int], None] | None = None) -> None:
+                 on_clients_changed: Callable[[int], None] | None = None,
+                 on_demand_changed: Callable[[float | None], None] | None = None) -> None:
         self.link = link
         self.host = host
         self.requested_port = port
@@ -122,13 +82,18 @@ class StreamServer:
         self.origins = [*LOCAL_ORIGINS, *(Origin(o) for o in extra_origins or [])]
         self._clock = clock
         self._on_clients_changed = on_clients_changed
+        self._on_demand_changed = on_demand_changed
         self.clients: list[StreamClient] = []
         self.latest: dict[int, Snapshot] = {}
-        self.acquired_module: int | None = None
+        self.wavelengths_nm: dict[int, dict[int, float]] = {}  # module -> channel -> nm
+        self.snapshots_seen = 0  # snapshots the link delivered since the server started
         self.dropped_by_departed = 0  # frames dropped for clients that have left
+        self.demand_s: float | None = None  # fastest interval a stream client asks for
+        self.cpu_s = 0.0  # CPU s this (the GUI) thread spent building and writing frames
         self.metrics = ShareMetrics()
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     # ---- lifetime ------------------------------------------------------------------------
     @property
@@ -141,16 +106,23 @@ class StreamServer:
         return None
 
     @property
+    def serving(self) -> bool:
+        """Return True between start() and stop()."""
+        return self._server is not None
+
+    @property
     def loopback(self) -> bool:
         """Return True when only this PC can connect."""
         return is_loopback(self.host)
 
     async def start(self) -> None:
         """Bind and serve (OSError if the port is taken); follow the link's signals."""
+        # No permessage-deflate: compressing each frame once per client would cost the GUI
+        # thread more than the bytes saved on a lab network.
         self._server = await serve(
             self._handle, self.host, self.requested_port, origins=self.origins,
             process_request=self._process_request, max_queue=4, close_timeout=2.0,
-            ping_interval=PING_S, ping_timeout=PING_S,
+            ping_interval=PING_S, ping_timeout=PING_S, compression=None,
             server_header="ctp10-gui")
         self.link.batch_received.connect(self._on_batch)
         self.link.state_changed.connect(self._on_state)
@@ -175,7 +147,29 @@ class StreamServer:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._server.wait_closed(), 1.0)
         self._server = None
+        self._demand_changed()
         log.info("stream server stopped")
+
+    # ---- what the app tells the server -------------------------------------------------------
+    def set_wavelengths(self, module: int, waves_nm: dict[int, float]) -> None:
+        """Remember the detector wavelengths (nm by channel) the app read for module (1–20)."""
+        self.wavelengths_nm[int(module)] = {int(c): float(v) for c, v in waves_nm.items()
+                                            if math.isfinite(v)}
+
+    def wavelength_of(self, module: int, channels: tuple[int, ...]) -> float | None:
+        """Return the detector wavelength (nm) of module's lowest channel with one, else None."""
+        waves = self.wavelengths_nm.get(module, {})
+        for channel in sorted(channels):
+            if channel in waves:
+                return waves[channel]
+        return None
+
+    def publish_event(self, kind: str, text: str, **extra: Any) -> None:
+        """Send an event frame (sweep, reference, recording...) to every /ws/events client."""
+        data = encode(event_frame(kind, text, self._clock(), **extra))
+        for client in self.clients:
+            if client.kind == "events":
+                client.offer_bytes(data)
 
     # ---- the link's signals (GUI thread = this loop's thread) -----------------------------
     @property
@@ -183,68 +177,55 @@ class StreamServer:
         return self.link.status.state
 
     def _on_state(self, status: LinkStatus) -> None:
-        frame = event_frame("link_state", status.state.label, self._clock(),
-                            state=status.state.label, reason=status.reason,
-                            attempt=status.attempt, max_attempts=status.max_attempts)
-        for client in self.clients:
-            if client.kind == "events":
-                client.offer(frame)
+        self.publish_event("link_state", status.state.label, state=status.state.label,
+                           reason=status.reason, attempt=status.attempt,
+                           max_attempts=status.max_attempts)
         self.tick()  # a link that just left Live is reported at once
 
     def _on_link_event(self, kind: str, text: str) -> None:
-        frame = event_frame(kind, text, self._clock())
-        for client in self.clients:
-            if client.kind == "events":
-                client.offer(frame)
+        self.publish_event(kind, text)
 
     def _on_batch(self, batch: SnapshotBatch) -> None:
-        if len(batch) == 0:
+        started = time.thread_time()
+        try:
+            self._serve_batch(batch)
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def _serve_batch(self, batch: SnapshotBatch) -> None:
+        n = len(batch)
+        if n == 0:
             return
-        self.acquired_module = batch.module
-        last = len(batch) - 1
-        self.latest[batch.module] = snapshot_rows(
-            batch.module, batch.channels, batch.t_wall[last], batch.values_dbm[last],
-            batch.status[last])
+        first_seq = self.snapshots_seen
+        self.snapshots_seen += n
+        module = batch.module
+        last = n - 1
+        self.latest[module] = snapshot_rows(module, batch.channels, batch.t_wall[last],
+                                            batch.values_dbm[last], batch.status[last])
         link = self._state.label
+        wavelength = self.wavelength_of(module, batch.channels)
         t_mono = batch.t_mono
-        encoded: dict[int, str] = {}  # row -> data frame text, shared by the clients
-        full_rate: str | None = None
+        encoded: dict[int, bytes] = {}  # row -> data frame, one encoding for every client
+        full_rate: bytes | None = None
         for client in self.clients:
             query = client.query
-            if query.module != batch.module:
+            if query.module != module:
                 continue
             if client.kind == "batch":
                 if full_rate is None:
-                    full_rate = json.dumps(batch_frame(
-                        batch.module, batch.channels, batch.t_wall, batch.values_dbm,
-                        batch.status, link=link), allow_nan=False)
-                client.offer_text(full_rate)
+                    full_rate = encode(batch_frame(
+                        module, batch.channels, batch.t_wall, batch.values_dbm, batch.status,
+                        link=link, seq=first_seq, wavelength_nm=wavelength))
+                client.offer_bytes(full_rate)
             elif client.kind == "stream":
-                # One frame per point of the client's own time grid (interval apart), so the
-                # 20 ms batches do not stretch its period; the last frame of a batch carries
-                # the newest row, the freshest value a monitor can show.
-                due_at = client.next_due_mono
-                if due_at < t_mono[0] - query.interval_s:  # first batch, or after an outage
-                    due_at = float(t_mono[0])
-                # A row up to a tenth of an interval early still counts: rows paced at the
-                # same nominal rate jitter around the grid and must not skip a whole period.
-                early = 0.1 * query.interval_s
-                due: list[int] = []
-                while due_at - early <= t_mono[-1]:
-                    i = int(np.searchsorted(t_mono, due_at - early))
-                    if not due or due[-1] != i:
-                        due.append(i)
-                    due_at += query.interval_s
-                if not due:
-                    continue
-                due[-1] = len(batch) - 1
-                client.next_due_mono = due_at
-                for i in due:
-                    if i not in encoded:
-                        row = snapshot_rows(batch.module, batch.channels, batch.t_wall[i],
+                for i in client.due_rows(t_mono):
+                    data = encoded.get(i)
+                    if data is None:
+                        row = snapshot_rows(module, batch.channels, batch.t_wall[i],
                                             batch.values_dbm[i], batch.status[i])
-                        encoded[i] = json.dumps(data_frame(row, link=link), allow_nan=False)
-                    client.offer_text(encoded[i])
+                        data = encoded[i] = encode(data_frame(
+                            row, link=link, wavelength_nm=wavelength, seq=first_seq + i))
+                    client.offer_bytes(data)
 
     # ---- periodic frames ------------------------------------------------------------------
     async def _tick(self) -> None:
@@ -253,17 +234,22 @@ class StreamServer:
             self.tick()
 
     def tick(self) -> None:
-        """Send due heartbeats and, while the link is not Live, error frames."""
+        """Send due heartbeats and, while the link is not Live, error frames; retry backlogs."""
+        started = time.thread_time()
+        try:
+            self._tick_clients()
+        finally:
+            self.cpu_s += time.thread_time() - started
+
+    def _tick_clients(self) -> None:
         now = self._clock()
+        self._demand_changed()  # the app's module may have changed
         streams = sum(1 for c in self.clients if c.is_stream)
         for client in list(self.clients):
-            if (client.dropped_in_a_row > DROPS_BEFORE_CLOSE and client.closing is None
-                    and client.connection is not None):
-                log.warning("stream client %s does not read: closed after %d dropped frames",
-                            client.address, client.dropped)
-                client.closing = asyncio.get_running_loop().create_task(
-                    client.connection.close(1008, "the client does not read; frames dropped"))
+            if client.dropped_in_a_row > DROPS_BEFORE_CLOSE and not client.closing:
+                self._give_up(client)
                 continue
+            client.flush()
             period = STREAM_HEARTBEAT_S if client.is_stream else HEALTH_HEARTBEAT_S
             if now - client.last_heartbeat_at >= period:
                 client.offer(heartbeat_frame(now, streams))
@@ -274,6 +260,20 @@ class StreamServer:
                 client.offer(error_frame(problem, now, client.error_count))
                 client.last_error_at = now
 
+    def _give_up(self, client: StreamClient) -> None:
+        log.warning("stream client %s does not read: closed after %d dropped frames",
+                    client.address, client.dropped)
+        client.closing = True
+        if client.connection is not None:
+            task = asyncio.get_running_loop().create_task(
+                client.connection.close(1008, "the client does not read; frames dropped"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def acquired_module(self) -> int:
+        """Return the detector module (1–20) the app acquires."""
+        return int(self.link.settings.module)
+
     def _stream_problem(self, client: StreamClient) -> str | None:
         if not client.is_stream:
             return None
@@ -281,10 +281,22 @@ class StreamServer:
             reason = self.link.status.reason
             return (f"the link to the CTP10 is {self._state.label}"
                     + (f": {reason}" if reason else "") + "; data resumes when it is Live")
-        if self.acquired_module is not None and client.query.module != self.acquired_module:
+        acquired = self.acquired_module()
+        if client.query.module != acquired:
             return (f"module {client.query.module} is not being acquired (the app acquires "
-                    f"module {self.acquired_module})")
+                    f"module {acquired}; choose it in the app's Acquisition panel)")
         return None
+
+    def _demand_changed(self) -> None:
+        """Tell the app the fastest interval a stream client of the acquired module asks for."""
+        acquired = self.acquired_module()
+        wanted = [c.query.interval_s for c in self.clients
+                  if c.is_stream and c.query.module == acquired and self.serving]
+        demand = min(wanted) if wanted else None
+        if demand != self.demand_s:
+            self.demand_s = demand
+            if self._on_demand_changed is not None:
+                self._on_demand_changed(demand)
 
     # ---- HTTP and handshakes --------------------------------------------------------------
     def _json(self, connection: ServerConnection, status: int, body: dict[str, Any]) -> Response:
@@ -312,7 +324,9 @@ class StreamServer:
             if snap is None:
                 return self._json(connection, 404, {
                     "detail": f"no snapshot of module {query.module} yet"})
-            return self._json(connection, 200, data_frame(snap, link=self._state.label))
+            return self._json(connection, 200, data_frame(
+                snap, link=self._state.label,
+                wavelength_nm=self.wavelength_of(snap.module, snap.channels)))
         if path in (*STREAM_PATHS, BATCH_PATH):
             try:
                 parse_query(request.path)
@@ -335,11 +349,14 @@ class StreamServer:
         peer = connection.remote_address
         client = StreamClient(f"{peer[0]}:{peer[1]}" if peer else "?", path, kind, query,
                               self._clock(), connection=connection)
+        if client.is_stream:
+            # The seed's first heartbeat comes after 30 s: its scripts format the first frames
+            # as data without looking at their type.
+            client.last_heartbeat_at = client.since
         self.clients.append(client)
         self._clients_changed()
         log.info("stream client %s connected to %s", client.address, request.path)
         self.tick()  # the first heartbeat (and error, if any) at once
-        sender = asyncio.get_running_loop().create_task(self._send(connection, client))
         try:
             async for message in connection:
                 if message == "ping":
@@ -347,22 +364,11 @@ class StreamServer:
         except ConnectionClosed:
             pass
         finally:
-            sender.cancel()
             self.clients.remove(client)
             self.dropped_by_departed += client.dropped
             self._clients_changed()
             log.info("stream client %s left: %d frames sent, %d dropped",
                      client.address, client.sent, client.dropped)
-
-    async def _send(self, connection: ServerConnection, client: StreamClient) -> None:
-        try:
-            while True:
-                text = await client.queue.get()
-                await connection.send(text)
-                client.sent += 1
-                client.dropped_in_a_row = 0
-        except ConnectionClosed:
-            return
 
     def _metrics(self, connection: ServerConnection) -> Response:
         by_path: dict[str, int] = {}
@@ -370,12 +376,13 @@ class StreamServer:
             by_path[client.path] = by_path.get(client.path, 0) + 1
         text = self.metrics.render(
             self._state, self.link.health(), by_path, sum(c.sent for c in self.clients),
-            self.dropped_by_departed + sum(c.dropped for c in self.clients))
+            self.dropped_by_departed + sum(c.dropped for c in self.clients), self.cpu_s)
         response = connection.respond(200, text.decode("utf-8"))
         del response.headers["Content-Type"]
         response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
         return response
 
     def _clients_changed(self) -> None:
+        self._demand_changed()
         if self._on_clients_changed is not None:
             self._on_clients_changed(len(self.clients))

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkHealth
+from ctp10_gui.share.client import StreamClient
 
 MAX_ERRORS_SHOWN = 50
+CLIENT_COLUMNS = ["Address", "Path", "Since", "Sent", "Dropped"]
 
 
 def _ms(seconds: float | None) -> str:
@@ -70,6 +81,15 @@ class HealthPanel(QWidget):
         self.error_list.setToolTip("Errors the instrument reported (SYST:ERR?), newest first")
         self.error_list.setWordWrap(True)
         layout.addWidget(self.error_list, 1)
+        self.clients_label = QLabel("Stream clients: not serving", self)
+        layout.addWidget(self.clients_label)
+        self.client_list = QTreeWidget(self)
+        self.client_list.setObjectName("streamClients")
+        self.client_list.setHeaderLabels(CLIENT_COLUMNS)
+        self.client_list.setRootIsDecorated(False)
+        self.client_list.setToolTip("Programs reading the live stream; dropped: frames a slow "
+                                    "client lost (oldest first)")
+        layout.addWidget(self.client_list, 1)
         self._history_shown: list[tuple[float, str]] = []
         controller.health_changed.connect(self.set_health)
         controller.instrument_error.connect(self.add_instrument_error)
@@ -105,3 +125,23 @@ class HealthPanel(QWidget):
             if item is not None and item.text().endswith(text):
                 return
         self.add_instrument_error(text)
+
+    def set_stream_clients(self, clients: Sequence[StreamClient] | None) -> None:
+        """List the stream server's clients (None: the server is not running)."""
+        if clients is None:
+            self.clients_label.setText("Stream clients: not serving")
+        else:
+            self.clients_label.setText(f"Stream clients: {len(clients)}")
+        rows = [[c.address, c.path, time.strftime("%H:%M:%S", time.localtime(c.since)),
+                 str(c.sent), str(c.dropped)] for c in clients or ()]
+        tree = self.client_list
+        while tree.topLevelItemCount() > len(rows):
+            tree.takeTopLevelItem(tree.topLevelItemCount() - 1)
+        for i, row in enumerate(rows):
+            item = tree.topLevelItem(i)
+            if item is None:
+                tree.addTopLevelItem(QTreeWidgetItem(row))
+                continue
+            for column, text in enumerate(row):
+                if item.text(column) != text:
+                    item.setText(column, text)

@@ -61,6 +61,7 @@ from ctp10_gui.views.main_view_notices import wire_main_view_notices
 from ctp10_gui.views.readouts import ReadoutHub, ReadoutPanel
 from ctp10_gui.views.recording_controls import RecordingControls
 from ctp10_gui.views.status_badges import StatusBadges
+from ctp10_gui.views.stream_sharing import StreamSharing
 from ctp10_gui.views.strip_chart import StripChart
 from ctp10_gui.views.sweep_panel import SweepPanel
 from ctp10_gui.views.theme import Theme, app_icon, apply_theme, theme_named
@@ -236,6 +237,7 @@ class MainWindow(QMainWindow):
         self.retry_action = self.menus.retry_action
         self.big_action = self.menus.big_action
         self._wire()
+        self.sharing = StreamSharing(self)  # the stream server's menu, label, rate and events
         self.apply_theme(self.theme.name)
         self.resize(1400, 900)
         self._restore_layout()

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QLabel
 from websockets.asyncio.client import connect
 
 from ctp10_gui.app import build
-from ctp10_gui.event_loop import start_stream_server
 
 
 def test_status_bar_shows_address_and_clients(qtbot: Any, tmp_path: Path,
@@ -26,7 +25,9 @@ def test_status_bar_shows_address_and_clients(qtbot: Any, tmp_path: Path,
     loop = qasync.QEventLoop(ctx.app)
     asyncio.set_event_loop(loop)
     try:
-        server = start_stream_server(loop, ctx.window, ctx.controller, "127.0.0.1", 0)
+        ctx.window.sharing.start_blocking(loop, "127.0.0.1", 0)
+        server = ctx.window.sharing.server
+        assert server is not None
         labels = [w for w in ctx.window.statusBar().findChildren(QLabel)
                   if w.text().startswith("Serving on")]
         assert [w.text() for w in labels] == [f"Serving on 127.0.0.1:{server.port} · 0 clients"]
@@ -39,7 +40,8 @@ def test_status_bar_shows_address_and_clients(qtbot: Any, tmp_path: Path,
         text, first = loop.run_until_complete(one_client())
         assert text == f"Serving on 127.0.0.1:{server.port} · 1 client"
         assert first["type"] == "heartbeat"
-        loop.run_until_complete(server.stop())
+        loop.run_until_complete(ctx.window.sharing.stop())
+        assert all(w.isHidden() for w in labels)
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -21,9 +21,11 @@ import psutil
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
+from ctp10_gui.share.client import QUEUE_FRAMES, StreamClient
 from ctp10_gui.share.frames import StreamQuery
-from ctp10_gui.share.server import PING_S, QUEUE_FRAMES, StreamClient
+from ctp10_gui.share.server import PING_S
 from tests.conftest import SimProcess
 
 APP_START_TIMEOUT_S = 30.0
@@ -126,11 +128,11 @@ def test_ten_clients_get_seed_frames_and_http_answers(
                    for i in range(10)]
         for ws in clients:
             frames = frames_until(ws, data_count(8))
-            assert frames[0]["type"] == "heartbeat" and 1 <= frames[0]["active_streams"] <= 10
             data = [f for f in frames if f["type"] == "data"]
             assert all(set(f) >= SEED_FIELDS and f["module"] == 4 and f["unit"] == "dBm"
                        for f in data)
             assert all(isinstance(f["ch1_power"], float) for f in data)
+            assert all(f["type"] != "heartbeat" for f in frames)  # the seed's first: after 30 s
             gaps = [b["timestamp"] - a["timestamp"] for a, b in itertools.pairwise(data)]
             # One frame per interval on average, not per batch; a frame may come a tenth of an
             # interval early and carries the newest row of its ≤ 20 ms batch.
@@ -145,6 +147,27 @@ def test_ten_clients_get_seed_frames_and_http_answers(
         assert status == 404 and "module 7" in missing["detail"]
 
 
+def test_the_first_frames_are_what_the_seed_clients_read(
+        app_factory: Callable[..., AppProcess]) -> None:
+    # The seed's HTML monitor (examples/websocket_power_monitor.html) treats every message as
+    # a data frame: timestamp * 1000 as a date, module, wavelength_nm.toFixed(4), unit and
+    # chN_power.toFixed(3) for N = 1..4. Its debug script (examples/debug_websocket.py) reads
+    # 20 messages of /ws/power?module=4&interval=0.1 and formats chN_power with ":.3f".
+    app = app_factory("--simulate")
+    with connect(f"{app.ws}/ws/power") as ws:
+        frames_until(ws, data_count(1), timeout_s=20.0)  # the link is Live
+    with connect(f"{app.ws}/ws/v2/power?module=4&interval=0.1") as ws:
+        frames = frames_until(ws, lambda fs: len(fs) >= 20)
+    for frame in frames:
+        assert frame["type"] == "data"
+        assert abs(frame["timestamp"] - time.time()) < 10  # Unix seconds
+        assert frame["module"] == 4 and frame["unit"] == "dBm"
+        assert isinstance(frame["wavelength_nm"], float)
+        assert 1240 <= frame["wavelength_nm"] <= 1680
+        for n in (1, 2, 3, 4):
+            assert isinstance(frame[f"ch{n}_power"], float)
+
+
 def test_bad_parameters_foreign_origins_and_loopback(
         app_factory: Callable[..., AppProcess]) -> None:
     app = app_factory("--simulate")
@@ -156,11 +179,11 @@ def test_bad_parameters_foreign_origins_and_loopback(
     status, body = app.get("/detector/snapshot?module=99")
     assert status == 400 and "module must be 1–20" in body["detail"]
     with pytest.raises(InvalidStatus) as foreign:
-        connect(f"{app.ws}/ws/power", origin="https://example.com")  # type: ignore[arg-type]
+        connect(f"{app.ws}/ws/power", origin=Origin("https://example.com"))
     assert foreign.value.response.status_code == 403
     for origin in ("http://localhost:3000", "http://127.0.0.1:8080", "null"):
-        with connect(f"{app.ws}/ws/power", origin=origin) as ws:  # type: ignore[arg-type]
-            assert json.loads(ws.recv(timeout=5))["type"] == "heartbeat"
+        with connect(f"{app.ws}/ws/power", origin=Origin(origin)) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] in ("data", "error")
     listening = [c.laddr for c in psutil.Process(app.proc.pid).net_connections("inet")
                  if c.status == psutil.CONN_LISTEN and str(c.laddr.port) in app.host_port]
     assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
@@ -201,16 +224,18 @@ def test_full_rate_batches_and_prometheus_metrics(
     assert lines["ctp10_snapshot_rate_hz"] > 5
     assert lines['ctp10_stream_clients{path="/ws/power/batch"}'] == 1.0
     assert lines["ctp10_stream_frames_sent"] >= 10
+    assert lines["ctp10_stream_cpu_seconds"] > 0  # the GUI thread's work on frames, counted
     assert 'ctp10_reply_latency_seconds{quantile="0.95"}' in lines
 
 
 def test_a_lagging_client_loses_its_oldest_frames_with_a_count() -> None:
+    # No connection: nothing can be written, as when the client's socket is full.
     client = StreamClient("127.0.0.1:1", "/ws/power", "stream", StreamQuery(), 0.0)
     for i in range(QUEUE_FRAMES + 5):
         client.offer({"n": i})
     assert client.dropped == client.dropped_in_a_row == 5
-    assert json.loads(client.queue.get_nowait()) == {"n": 5}  # 0-4 were dropped
-    assert client.queue.qsize() == QUEUE_FRAMES - 1
+    assert json.loads(client.backlog.popleft()) == {"n": 5}  # 0-4 were dropped
+    assert len(client.backlog) == QUEUE_FRAMES - 1
 
 
 def test_a_client_that_never_reads_does_not_slow_the_others(
