@@ -297,9 +297,6 @@ class VisaTransport(Transport):
         if sock is None:
             self.close()
             raise LinkError(self.address, LinkFailure.CLOSED, "(pyvisa-py gave no socket)")
-        # A message written right after another must not wait for the instrument's ACK of the
-        # first (Nagle): 40 ms each time the first has no reply to carry that ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._abort_lock:
             self._sock = sock
         self._reader = SocketReader(sock, self._clock)
@@ -311,8 +308,9 @@ class VisaTransport(Transport):
             if code == errno.ECONNREFUSED:
                 raise LinkError(self.address, LinkFailure.REFUSED, _NOTHING_LISTENS)
             raise LinkError(self.address, LinkFailure.UNREACHABLE, f"({_strerror(code)})")
-        # A set is two small messages with no reply between (command, SYST:ERR?): Nagle would
-        # hold the second until the instrument's delayed ACK, 40 ms per set on loopback.
+        # A message written right after another with no reply between (a set and its SYST:ERR?,
+        # an inventory probe and its *IDN? marker) must not wait for the instrument's delayed
+        # ACK of the first (Nagle): 40 ms each time on loopback.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         scpi_log.debug("opened %s", self.address)
 
