@@ -16,6 +16,7 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_alignment.py [--seconds 6
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -26,6 +27,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import psutil
 from bench_strip_chart import BATCH_MAX_AGE_S, CHANNELS, RATE_HZ, Link, _spin
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
@@ -96,6 +98,29 @@ class StepFeeder(QObject):
                                                 np.zeros(values.shape, np.int8)))
 
 
+class GcPauses:
+    """Durations (s) of the garbage collector's passes by generation, and their threads."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.threads: set[str] = set()
+        self._t0 = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks entry: time each pass."""
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.by_generation[info["generation"]].append(time.perf_counter() - self._t0)
+            self.threads.add(threading.current_thread().name)
+
+    def summary(self) -> str:
+        """Return count and longest pass per generation, and the threads they ran in."""
+        parts = [f"gen{g} {len(d)}× max {max(d) * 1e3:.1f} ms" if d else f"gen{g} 0×"
+                 for g, d in self.by_generation.items()]
+        return ", ".join(parts) + f" in {', '.join(sorted(self.threads)) or 'no thread'}"
+
+
 def pitch_latencies(steps: list[tuple[float, bool]], buffers: np.ndarray,
                     mid_hz: float) -> np.ndarray:
     """For each step (t s, high), the time to the first buffer (end t, Hz) on the new side."""
@@ -121,6 +146,9 @@ def main() -> None:
                         help="Python's GIL switch interval (ms; default: Python's 5 ms)")
     parser.add_argument("--chart-only", action="store_true",
                         help="baseline: the strip chart alone, no focus view (tone still on)")
+    parser.add_argument("--gc", choices=("app", "python"), default="app",
+                        help="app: collect as the app does (frozen start-up objects, GUI-thread "
+                        "timer); python: Python's automatic collection in any thread")
     args = parser.parse_args()
     if args.switch_ms is not None:
         sys.setswitchinterval(args.switch_ms / 1000.0)
@@ -165,6 +193,12 @@ def main() -> None:
     window.resize(1920, 1080)
     window.show()
     app.processEvents()
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    collector = None
+    if args.gc == "app":
+        gc.freeze()
+        collector = GarbageCollector(interval=1.0)
     print(f"GIL switch interval {sys.getswitchinterval() * 1e3:.1f} ms; device holds "
           f"{args.buffered_blocks} blocks")
     print(f"{seconds:.0f} s run; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
@@ -207,6 +241,9 @@ def main() -> None:
         print(f"power step → pitch: none of {len(steps)} steps heard")
     print(f"audio: {n_buffers} buffers in {wall:.1f} s ({n_buffers * output.period_s / wall:.3f}"
           f" of real time), {underruns} underruns (goal {GOAL_UNDERRUNS})")
+    print(f"audio: least margin before the device ran dry {output.min_margin_s * 1e3:.1f} ms "
+          f"(of {device_ms:.1f} ms); garbage collection ({args.gc}): {pauses.summary()}")
+    del collector
     print(f"strip chart beside the focus view: {fps:.1f} FPS (goal ≥ {GOAL_FPS:.0f}: "
           f"{fps / GOAL_FPS:.2f}×); focus refresh median "
           f"{float(np.median(refresh_s)) * 1e3 if refresh_s else float('nan'):.2f} ms at 10 Hz; "

@@ -31,6 +31,7 @@ class NullOutput:
         self.unavailable = ""
         self.underruns = 0
         self.buffers = 0
+        self.min_margin_s = float("inf")  # least time (s) a block was ready before a dry device
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,7 +70,9 @@ class NullOutput:
             self.buffers += 1
             if self.on_buffer is not None:
                 self.on_buffer(out, done)
-            if done > t0 + (k + self.buffered_blocks) * period:
+            margin = t0 + (k + self.buffered_blocks) * period - done
+            self.min_margin_s = min(self.min_margin_s, margin)
+            if margin < 0:
                 # The device would have played silence: count it and restart the clock.
                 self.underruns += 1
                 t0, k = done, 0
