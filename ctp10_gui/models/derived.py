@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,3 +128,15 @@ def compute_columns(channels: Sequence[DerivedChannel], measured: Sequence[int],
         out_v[:, k] = v
         out_s[:, k] = np.where(marker < 0, marker, s)
     return out_v, out_s
+
+
+def from_settings(items: Sequence[Mapping[str, str]]) -> tuple[list[DerivedChannel], list[str]]:
+    """Return the saved definitions ({name, expression}) that parse, and a sentence per bad one."""
+    good: list[DerivedChannel] = []
+    problems: list[str] = []
+    for item in items:
+        try:
+            good.append(DerivedChannel.parse(item["name"], item["expression"]))
+        except ValueError as exc:
+            problems.append(f"Derived channel {item['name']!r} left out: {exc}.")
+    return good, problems
