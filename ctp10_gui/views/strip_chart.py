@@ -32,6 +32,7 @@ from ctp10_gui.models.live_history import HistoryChange, LiveHistory
 from ctp10_gui.models.y_autorange import YAutoRange
 from ctp10_gui.views.strip_chart_cursor import (
     SeriesKey,
+    derived_legend,
     nearest_sample,
     readout,
     series_keys,
@@ -492,9 +493,9 @@ class StripChart(QWidget):
             for j, key in enumerate(self._keys):
                 state = int(row[j])
                 if self._visible.get(key, True) and state in _RANGE_WORDS:
-                    colour = self._colour(key).name()
+                    colour = self.colour(key).name()
                     parts.append(f'<span style="color:{colour}; font-weight:bold">'
-                                 f'{series_name(key)} {_RANGE_WORDS[state]}</span>')
+                                 f'{self._series_title(key)} {_RANGE_WORDS[state]}</span>')
         text = " &nbsp; ".join(parts)
         if text != self._range_text:
             self._range_text = text
@@ -541,7 +542,7 @@ class StripChart(QWidget):
         """Return the under/over-range note shown on the plot, as plain text ("" if none)."""
         return _plain(self._range_text) if self.range_label.isVisible() else ""
 
-    def _colour(self, key: SeriesKey) -> QColor:
+    def colour(self, key: SeriesKey) -> QColor:
         """Return a channel's colour; derived ones take the palette from its end backwards."""
         if isinstance(key, int):
             return self._theme.channel_colour(key)
@@ -549,7 +550,7 @@ class StripChart(QWidget):
         return self._theme.channel_colour(len(self._theme.channel_colours) - k)
 
     def _pen(self, key: SeriesKey) -> pg.QtGui.QPen:
-        return pg.mkPen(self._colour(key), width=1)  # 1 px cosmetic: fast
+        return pg.mkPen(self.colour(key), width=1)  # 1 px cosmetic: fast
 
     def _apply_window_range(self) -> None:
         self._axis.window_s = self._window_s
@@ -560,6 +561,10 @@ class StripChart(QWidget):
             self._axis.setTickSpacing()
         self._vb.setXRange(-self._window_s, 0.0, padding=0.0)
         self._grid.rebuild()  # the tick spacing may change without the range changing
+
+    def _series_title(self, key: SeriesKey) -> str:
+        """Return a series' title: "CH3 · input GC" (user or port name), a derived name as is."""
+        return self._names.get(key, f"CH{key}") if isinstance(key, int) else key
 
     def set_channel_names(self, names: Mapping[int, str]) -> None:
         """Name the channels in the toggles' tooltips ("CH3 · input GC"; missing: "CH n")."""
@@ -572,7 +577,7 @@ class StripChart(QWidget):
             button.deleteLater()
         self._toggles = {}
         for ch in self._keys:
-            colour = self._colour(ch).name()
+            colour = self.colour(ch).name()
             # "CH n" on the button, the user's name in the tooltip: names up to 24 characters
             # on four buttons would widen the window past a 1024 px screen.
             text = series_name(ch)
@@ -616,11 +621,9 @@ class StripChart(QWidget):
                           f"{', '.join(derived)} in dB")
         for key, button in self._toggles.items():
             if isinstance(key, str):
-                c = derived[key]
-                unit = {"dB": "dB", "": "dB (10·log10 of the ratio)", "mW": "dBm"}[c.kind.unit]
-                button.setToolTip(f"Show or hide {key} = {c.expression} (drawn in {unit})")
+                button.setToolTip(f"Show or hide {derived_legend(derived[key])}")
                 continue
-            name = self._names.get(key, f"CH{key}")
+            name = self._series_title(key)
             unit = ("dB relative to its reference" if key in relative else "dBm") if mixed else ""
             button.setToolTip(f"Show or hide {name}" + (f" (drawn in {unit})" if unit else ""))
 

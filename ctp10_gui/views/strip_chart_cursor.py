@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ctp10_gui.hardware.power import ChannelStatus
-from ctp10_gui.models.derived import DerivedKind
+from ctp10_gui.models.derived import DerivedChannel, DerivedKind
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.ring_history import GAP_STATUS
 
@@ -49,6 +49,13 @@ def nearest_sample(history: LiveHistory, target: float) -> int | None:
     if abs(float(t[best]) - target) > history.stale_after_s:
         return None
     return best
+
+
+def derived_legend(channel: DerivedChannel) -> str:
+    """Return a derived curve's legend: "IL = CH4 − CH3 (dB)", "r = CH1 / CH2 (ratio, in dB)"."""
+    drawn = {DerivedKind.DIFFERENCE_DB: "dB", DerivedKind.RATIO: "ratio, drawn in dB",
+             DerivedKind.SUM_MW: "mW, drawn in dBm"}[channel.kind]
+    return f"{channel.name} = {channel.expression} ({drawn})"
 
 
 def derived_text(kind: DerivedKind, level: float) -> str:
