@@ -25,7 +25,8 @@ def start_stream_server(loop: qasync.QEventLoop, window: MainWindow, link: LinkP
         where = f"Serving on {host}:{server.port} · {clients} client{'s' * (clients != 1)}"
         label.setText(where if server.loopback else f"⚠ {where}, open to other computers")
 
-    server = StreamServer(link, host, port, on_clients_changed=show)
+    server = StreamServer(link, host, port, on_clients_changed=show,
+                          derived=lambda: window.derived.channels)
     loop.run_until_complete(server.start())
     show(0)
     window.statusBar().addPermanentWidget(label)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.hardware.scpi import DETECTOR_MODULES
+from ctp10_gui.models.derived import DerivedChannel, computable, compute_columns
 
 STREAM_PATHS = ("/ws/power", "/ws/v2/power", "/api/v1/ws/power", "/api/v1/ws/v2/power")
 BATCH_PATH = "/ws/power/batch"  # every snapshot, one frame per acquisition batch (≤ 20 ms)
@@ -95,8 +96,13 @@ class Snapshot:
     status: tuple[int, ...]
 
 
-def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None) -> dict[str, Any]:
-    """Return the seed's data frame for a snapshot (None where a channel has no number)."""
+def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None,
+               derived: Sequence[DerivedChannel] = ()) -> dict[str, Any]:
+    """Return the seed's data frame for a snapshot (None where a channel has no number).
+
+    derived: the user's derived channels; those computable from the snapshot's channels add
+    "derived" ({name: value in its unit or None}) and "derived_status" ({name: "under"...}).
+    """
     frame: dict[str, Any] = {"type": "data", "timestamp": snap.t_wall, "module": snap.module,
                              "wavelength_nm": wavelength_nm, "unit": "dBm"}
     by_channel = dict(zip(snap.channels, snap.values_dbm, strict=True))
@@ -107,6 +113,14 @@ def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None)
     frame["status"] = {f"ch{c}": STATUS_WORDS.get(s, "error")
                        for c, s in zip(snap.channels, snap.status, strict=True)}
     frame["link"] = link
+    ready = computable(derived, snap.channels)
+    if ready:
+        values, status = compute_columns(ready, snap.channels, np.array([snap.values_dbm]),
+                                         np.array([snap.status]))
+        frame["derived"] = {d.name: float(v) if math.isfinite(v) else None
+                            for d, v in zip(ready, values[0].tolist(), strict=True)}
+        frame["derived_status"] = {d.name: STATUS_WORDS.get(int(s), "error")
+                                   for d, s in zip(ready, status[0].tolist(), strict=True)}
     return frame
 
 

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from websockets.typing import Origin
 
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.derived import DerivedChannel
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.share.address import is_loopback
 from ctp10_gui.share.frames import (
@@ -114,8 +115,10 @@ class StreamServer:
                  max_clients: int = MAX_CLIENTS,
                  extra_origins: list[str] | None = None,
                  clock: Callable[[], float] = time.time,
-                 on_clients_changed: Callable[[int], None] | None = None) -> None:
+                 on_clients_changed: Callable[[int], None] | None = None,
+                 derived: Callable[[], Sequence[DerivedChannel]] = tuple) -> None:
         self.link = link
+        self.derived = derived  # the user's derived channels now, added to data frames
         self.host = host
         self.requested_port = port
         self.max_clients = max_clients
@@ -243,7 +246,9 @@ class StreamServer:
                     if i not in encoded:
                         row = snapshot_rows(batch.module, batch.channels, batch.t_wall[i],
                                             batch.values_dbm[i], batch.status[i])
-                        encoded[i] = json.dumps(data_frame(row, link=link), allow_nan=False)
+                        encoded[i] = json.dumps(data_frame(row, link=link,
+                                                           derived=self.derived()),
+                                                allow_nan=False)
                     client.offer_text(encoded[i])
 
     # ---- periodic frames ------------------------------------------------------------------
@@ -312,7 +317,8 @@ class StreamServer:
             if snap is None:
                 return self._json(connection, 404, {
                     "detail": f"no snapshot of module {query.module} yet"})
-            return self._json(connection, 200, data_frame(snap, link=self._state.label))
+            return self._json(connection, 200, data_frame(snap, link=self._state.label,
+                                                          derived=self.derived()))
         if path in (*STREAM_PATHS, BATCH_PATH):
             try:
                 parse_query(request.path)
