@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ctp10_gui.audio.output import BLOCK_FRAMES, DEVICE_BLOCKS
+from ctp10_gui.audio.priority import raise_thread_priority
 from ctp10_gui.audio.tone import ToneSynth
 
 
@@ -30,6 +31,7 @@ class NullOutput:
         self.on_buffer = on_buffer
         self.unavailable = ""
         self.underruns = 0
+        self.priority = ""  # what the OS granted the render thread, as a sentence
         self.buffers = 0
         self.min_margin_s = float("inf")  # least time (s) a block was ready before a dry device
         self._stop = threading.Event()
@@ -61,6 +63,7 @@ class NullOutput:
         return self._thread is not None
 
     def _run(self) -> None:
+        self.priority = raise_thread_priority()  # PortAudio's device threads run raised too
         period = self.period_s
         t0 = time.monotonic()
         k = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ctp10_gui.audio.priority import raise_thread_priority
 from ctp10_gui.audio.tone import ToneSynth
 
 log = logging.getLogger("ctp10_gui.audio")
@@ -28,6 +29,7 @@ class ToneOutput:
         self.device = device
         self.underruns = 0
         self.unavailable = ""
+        self.priority = ""  # what the OS granted PortAudio's callback thread, as a sentence
         self._stream: Any = None
 
     def start(self) -> bool:
@@ -70,6 +72,8 @@ class ToneOutput:
         return self._stream is not None
 
     def _callback(self, outdata: Any, frames: int, _time: Any, status: Any) -> None:
+        if not self.priority:
+            self.priority = raise_thread_priority()  # PortAudio leaves it ordinary on Linux
         if status and status.output_underflow:
             self.underruns += 1
         outdata[:, 0] = self.synth.render(frames)

@@ -36,10 +36,14 @@ VOLUME_STEP = 0.1
 
 
 class AudioOutput(Protocol):
-    """What the tone needs of a sound output (ToneOutput, NullOutput)."""
+    """What the tone needs of a sound output (ProcessOutput, ToneOutput, NullOutput)."""
 
     unavailable: str
-    underruns: int
+
+    @property
+    def underruns(self) -> int:
+        """Return the blocks the device ran dry for."""
+        ...
 
     def start(self) -> bool:
         """Start playing; False (and unavailable set) when there is no sound."""
