@@ -617,8 +617,11 @@ class StripChart(QWidget):
         derived = {c.name: c for c in self.history.derived}
         if derived:
             # One axis for all: a derived curve is drawn as its level in dB (dBm for a sum).
-            item.setLabel("left", f"{item.getAxis('left').labelText} · "
-                          f"{', '.join(derived)} in dB")
+            # Few words: at 1280×720 the plot is under 200 px tall; the toggles' tooltips and
+            # the exported image's legend say each curve's unit.
+            label = item.getAxis("left").labelText
+            short = {"power (dBm)": "dBm", "relative power (dB)": "dB rel."}.get(label, label)
+            item.setLabel("left", f"{short}; derived in dB")
         for key, button in self._toggles.items():
             if isinstance(key, str):
                 button.setToolTip(f"Show or hide {derived_legend(derived[key])}")

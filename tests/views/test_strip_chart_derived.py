@@ -67,7 +67,7 @@ def test_a_derived_channel_is_drawn_as_its_own_curve_with_a_toggle(
     assert set(c._toggles) == {3, 4, "IL", "ratio"}
     assert c._toggles["IL"].text() == "IL"
     assert "IL = CH4 − CH3" in c._toggles["IL"].toolTip()
-    assert "IL, ratio in dB" in c.plot.getPlotItem().getAxis("left").labelText
+    assert c.plot.getPlotItem().getAxis("left").labelText == "dBm; derived in dB"
     lo, hi = c.y_range()
     assert lo <= -2.5 and hi >= 2.0  # the autoscale frames the derived curves too
     c._toggles["IL"].setChecked(False)
