@@ -191,6 +191,8 @@ def main() -> None:
     hub.set_link_status(live_status)
     tone.set_link_status(live_status)
     tone.toggle_action.setChecked(True)
+    if isinstance(output, ProcessOutput) and not output.wait_started():
+        sys.exit(f"the tone's process did not play: {output.unavailable}")
     refresh_s: list[float] = []
     original = focus.refresh
 

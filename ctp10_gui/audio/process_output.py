@@ -32,7 +32,12 @@ Sink = Literal["device", "null"]
 
 
 class ProcessOutput:
-    """Play a ToneSynth's targets from a child process: the sound device or a null sink."""
+    """Play a ToneSynth's targets from a child process: the sound device or a null sink.
+
+    start() returns at once (the child takes 0.3–1.5 s to import numpy and PortAudio, too long
+    to freeze the window for); a child that finds no sound says so, and `unavailable` holds
+    its sentence from the next look on.
+    """
 
     def __init__(self, synth: ToneSynth, *, sink: Sink = "device", device: Any = None,
                  block_frames: int = BLOCK_FRAMES, buffered_blocks: int = DEVICE_BLOCKS,
@@ -44,8 +49,9 @@ class ProcessOutput:
         self.block_frames = block_frames
         self.buffered_blocks = buffered_blocks
         self.log_blocks = log_blocks
-        self.unavailable = ""
+        self._unavailable = ""
         self._priority = ""
+        self._playing = False  # the child said it plays
         ctx = multiprocessing.get_context("spawn")  # the same on Linux, Windows and macOS
         self._ctx = ctx
         self._targets = ctx.Array("d", 2, lock=False)  # Hz, amplitude 0–1
@@ -61,17 +67,26 @@ class ProcessOutput:
 
     @property
     def running(self) -> bool:
-        """Return True while the child plays."""
+        """Return True from start() on while the child has not failed or been stopped."""
+        self._read_messages()
         return self._process is not None
+
+    @property
+    def playing(self) -> bool:
+        """Return True once the child plays (False while it starts)."""
+        self._read_messages()
+        return self._playing
+
+    @property
+    def unavailable(self) -> str:
+        """Return why there is no sound, as a sentence ("" while starting or playing)."""
+        self._read_messages()
+        return self._unavailable
 
     @property
     def priority(self) -> str:
         """Return what the OS granted the child's audio thread, as a sentence ("" until known)."""
-        conn = self._conn
-        while not self._priority and conn is not None and conn.poll():
-            kind, text = conn.recv()
-            if kind == "priority":
-                self._priority = text
+        self._read_messages()
         return self._priority
 
     @property
@@ -102,10 +117,12 @@ class ProcessOutput:
                 for i in range(first, n)]
 
     def start(self) -> bool:
-        """Start the child; False (with `unavailable` set) when it has no sound to play on."""
+        """Start the child (returns at once); False only when no process can be started."""
         if self._process is not None:
             return True
         self._stats[:] = [0.0, 0.0, float("inf"), 0.0]
+        self._unavailable = self._priority = ""
+        self._playing = False
         self._mirror()
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
@@ -115,34 +132,28 @@ class ProcessOutput:
         try:
             process.start()
         except OSError as exc:
-            self.unavailable = f"No sound: the tone's process did not start ({exc})."
-            return False
-        child.close()
-        reply: tuple[str, str] = ("unavailable", "No sound: the tone's process did not answer.")
-        if parent.poll(START_TIMEOUT_S):
-            try:
-                reply = parent.recv()
-            except EOFError:
-                reply = ("unavailable", "No sound: the tone's process ended at start.")
-        kind, text = reply
-        if kind != "ok":
-            self.unavailable = text
-            log.warning("%s", text)
-            process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
+            self._unavailable = f"No sound: the tone's process did not start ({exc})."
+            log.warning("%s", self._unavailable)
             parent.close()
             return False
-        self._priority, self.unavailable = "", ""
-        log.info("tone process playing")
+        finally:
+            child.close()
         self._process, self._conn = process, parent
         self.synth.listener = self._mirror
         return True
+
+    def wait_started(self, timeout_s: float = START_TIMEOUT_S) -> bool:
+        """Wait (blocking, ≤ timeout_s) until the child plays or fails; True if it plays."""
+        conn = self._conn
+        if conn is not None and not self._playing and conn.poll(timeout_s):
+            self._read_messages()
+        return self._playing
 
     def stop(self) -> None:
         """Stop the child and wait for it (≤ 2 s; killed after that)."""
         process, conn = self._process, self._conn
         self._process = self._conn = None
+        self._playing = False
         self.synth.listener = None
         if process is None or conn is None:
             return
@@ -156,6 +167,37 @@ class ProcessOutput:
             process.kill()
             process.join(STOP_TIMEOUT_S)
         conn.close()
+
+    def _read_messages(self) -> None:
+        """Take the child's news without waiting: playing, no sound (and why), its priority."""
+        conn = self._conn
+        try:
+            while conn is not None and conn.poll():
+                kind, text = conn.recv()
+                if kind == "ok":
+                    self._playing = True
+                    log.info("tone process playing")
+                elif kind == "priority":
+                    self._priority = text
+                else:
+                    self._failed(text)
+                    return
+        except (EOFError, OSError):
+            self._failed("No sound: the tone's process ended.")
+
+    def _failed(self, text: str) -> None:
+        self._unavailable = text
+        log.warning("%s", text)
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self._playing = False
+        self.synth.listener = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.join(STOP_TIMEOUT_S)  # it returns right after saying why
+            if process.is_alive():
+                process.kill()
 
     def _mirror(self) -> None:
         """Copy the synth's target into shared memory (GUI thread, on every change)."""

@@ -16,7 +16,7 @@ def test_the_child_renders_at_the_pitch_the_gui_sets_and_stops_clean(qtbot: Any)
     synth = ToneSynth()
     output = ProcessOutput(synth, sink="null", log_blocks=2000)
     synth.set_target(300.0, 0.5)
-    assert output.start(), output.unavailable
+    assert output.start() and output.wait_started(), output.unavailable
     process = output._process
     try:
         qtbot.waitUntil(lambda: 300.0 in _pitches_since(output, 0.0), timeout=5000)
@@ -35,14 +35,15 @@ def test_the_child_renders_at_the_pitch_the_gui_sets_and_stops_clean(qtbot: Any)
 
 def test_without_a_sound_device_the_child_says_why(qtbot: Any) -> None:
     output = ProcessOutput(ToneSynth(), device="no such sound device")
-    assert not output.start()
+    assert output.start()  # at once: the child looks for the device in the background
+    assert not output.wait_started()
     assert output.unavailable.startswith("No sound")
-    assert not output.running
+    assert not output.running and not output.playing
 
 
 def test_the_child_ends_when_the_gui_process_lets_go_of_it(qtbot: Any) -> None:
     output = ProcessOutput(ToneSynth(), sink="null")
-    assert output.start()
+    assert output.start() and output.wait_started()
     process, conn = output._process, output._conn
     assert process is not None and conn is not None
     conn.close()  # as when the GUI process dies: the pipe's end closes

@@ -79,8 +79,8 @@ def test_without_a_sound_device_the_ui_says_why_and_the_app_runs_on(
     alignment = rig.window.alignment
     # The app's output: the tone's child process, which finds no such device.
     alignment.tone.output = ProcessOutput(alignment.synth, device="no such sound device")
-    alignment.tone.toggle_action.trigger()
-    assert not alignment.tone.on
+    alignment.tone.toggle_action.trigger()  # the child starts in the background, finds none
+    qtbot.waitUntil(lambda: not alignment.tone.on, timeout=10_000)
     assert alignment.tone.unavailable.startswith("No sound")
     assert alignment.tone_bar.why.text() == "no sound"
     assert alignment.tone_bar.why.toolTip() == alignment.tone.unavailable
