@@ -63,23 +63,26 @@ class NullOutput:
         return self._thread is not None
 
     def _run(self) -> None:
+        self.play(self._stop.wait)
+
+    def play(self, wait: Callable[[float], bool]) -> None:
+        """Pull buffers in the calling thread until wait(s to the next block) returns True."""
         self.priority = raise_thread_priority()  # PortAudio's device threads run raised too
         period = self.period_s
         t0 = time.monotonic()
         k = 0
-        while not self._stop.is_set():
+        while True:
             out = self.synth.render(self.block_frames)
             done = time.monotonic()
             self.buffers += 1
-            if self.on_buffer is not None:
-                self.on_buffer(out, done)
             margin = t0 + (k + self.buffered_blocks) * period - done
             self.min_margin_s = min(self.min_margin_s, margin)
             if margin < 0:
                 # The device would have played silence: count it and restart the clock.
                 self.underruns += 1
                 t0, k = done, 0
+            if self.on_buffer is not None:
+                self.on_buffer(out, done)
             k += 1
-            wait = t0 + k * period - time.monotonic()
-            if wait > 0:
-                self._stop.wait(wait)
+            if wait(max(0.0, t0 + k * period - time.monotonic())):
+                return

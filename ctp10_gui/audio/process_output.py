@@ -25,7 +25,6 @@ log = logging.getLogger("ctp10_gui.audio")
 
 START_TIMEOUT_S = 20.0  # spawning Python and importing numpy and PortAudio on a slow, busy PC
 STOP_TIMEOUT_S = 2.0
-PUBLISH_S = 0.2  # the child copies its counts into shared memory this often, and at the end
 # Shared statistics, written by the child: [underruns, blocks, least margin s, blocks logged].
 UNDERRUNS, BLOCKS, MIN_MARGIN, LOGGED = range(4)
 Sink = Literal["device", "null"]
@@ -218,48 +217,66 @@ class _SharedTargetSynth(ToneSynth):
         return super().render(n)
 
 
-def _publish(output: NullOutput | ToneOutput, stats: Any) -> None:
-    stats[UNDERRUNS] = output.underruns
-    if isinstance(output, NullOutput):
-        stats[BLOCKS] = output.buffers
-        stats[MIN_MARGIN] = output.min_margin_s
-
-
 def _child_main(conn: Connection, sink: Sink, device: Any, sample_rate: int, block_frames: int,
                 buffered_blocks: int, targets: Any, stats: Any, log_array: Any,
                 log_blocks: int) -> None:
-    """Play in the child until the parent says stop or goes away (runs in the child process)."""
+    """Play in the child until the parent says stop or goes away (runs in the child process).
+
+    One Python thread renders and nothing else wakes up while it plays: a second thread of the
+    child, preempted while it holds the child's GIL, would delay blocks just as the GUI thread
+    did (a poll every 0.2 s in the child's main thread made a block 132 ms late in 10 min).
+    """
     synth = _SharedTargetSynth(sample_rate, targets)
-
-    def logged(_out: np.ndarray, done: float) -> None:
-        i = int(stats[LOGGED]) % log_blocks
-        log_array[2 * i], log_array[2 * i + 1] = done, synth.target[0]
-        stats[LOGGED] += 1
-
     output: NullOutput | ToneOutput
+
+    def rendered(_out: np.ndarray, done: float) -> None:
+        # Shared memory, read by the GUI process whenever it likes: no message, no wake-up.
+        stats[UNDERRUNS] = output.underruns
+        stats[BLOCKS] += 1
+        if isinstance(output, NullOutput):
+            stats[MIN_MARGIN] = output.min_margin_s
+        if log_blocks:
+            i = int(stats[LOGGED]) % log_blocks
+            log_array[2 * i], log_array[2 * i + 1] = done, synth.target[0]
+            stats[LOGGED] += 1
+
     if sink == "null":
-        output = NullOutput(synth, block_frames=block_frames, buffered_blocks=buffered_blocks,
-                            on_buffer=logged if log_blocks else None)
-    else:
-        output = ToneOutput(synth, device=device)
+        null = output = NullOutput(synth, block_frames=block_frames,
+                                   buffered_blocks=buffered_blocks, on_buffer=rendered)
+
+        told: list[bool] = []
+
+        def wait(seconds: float) -> bool:
+            """Sleep until the next block; True when the parent said stop or went away."""
+            if not told:
+                told.append(True)
+                conn.send(("priority", null.priority))  # known once play() has started
+            if not conn.poll(seconds):
+                return False
+            try:
+                message = conn.recv()
+            except EOFError:
+                return True
+            if message == "reset":
+                null.min_margin_s = float("inf")
+                return False
+            return True
+
+        conn.send(("ok", ""))
+        null.play(wait)  # in this thread, raised as the device's thread would be
+        return
+    output = ToneOutput(synth, device=device, on_buffer=rendered)
     if not output.start():
         conn.send(("unavailable", output.unavailable))
         return
     conn.send(("ok", ""))
-    told = False
-    while True:
-        if conn.poll(PUBLISH_S):
-            try:
-                message = conn.recv()
-            except EOFError:
-                break  # the GUI process is gone: so is the tone
-            if message == "stop":
-                break
-            if message == "reset" and isinstance(output, NullOutput):
-                output.min_margin_s = float("inf")
-        _publish(output, stats)
-        if output.priority and not told:
-            conn.send(("priority", output.priority))
-            told = True
+    while not output.priority and not conn.poll(0.05):
+        pass  # until PortAudio's first callback has raised its thread (a few ms)
+    if output.priority:
+        conn.send(("priority", output.priority))
+    try:
+        while conn.recv() != "stop":
+            pass  # no waking up while it plays; a reset means nothing to a real device
+    except EOFError:
+        pass  # the GUI process is gone: so is the tone
     output.stop()
-    _publish(output, stats)
