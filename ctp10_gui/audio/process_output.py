@@ -223,8 +223,8 @@ def _child_main(conn: Connection, sink: Sink, device: Any, sample_rate: int, blo
     """Play in the child until the parent says stop or goes away (runs in the child process).
 
     One Python thread renders and nothing else wakes up while it plays: a second thread of the
-    child, preempted while it holds the child's GIL, would delay blocks just as the GUI thread
-    did (a poll every 0.2 s in the child's main thread made a block 132 ms late in 10 min).
+    child, preempted while it holds the child's GIL, delays blocks as the GUI thread does
+    (measured with a 0.2 s poll in a second thread: one block 132 ms late in 10 min).
     """
     synth = _SharedTargetSynth(sample_rate, targets)
     output: NullOutput | ToneOutput
@@ -243,7 +243,6 @@ def _child_main(conn: Connection, sink: Sink, device: Any, sample_rate: int, blo
     if sink == "null":
         null = output = NullOutput(synth, block_frames=block_frames,
                                    buffered_blocks=buffered_blocks, on_buffer=rendered)
-
         told: list[bool] = []
 
         def wait(seconds: float) -> bool:
