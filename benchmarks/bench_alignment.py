@@ -2,8 +2,9 @@
 
 Measures: power change → pitch change latency (the feeder steps channel 1 between −9 and
 −3 dBm every 0.5 s; latency = from the step's sample time to the end of the first audio buffer
-rendered at the new pitch; goal ≤ 50 ms), audio underruns over the run (a NullOutput thread
-pulls 256-frame buffers at 48 kHz as PortAudio would; goal 0), the strip chart's FPS (goal ≥ 30)
+rendered at the new pitch; goal ≤ 50 ms), audio underruns over the run (the app's tone process
+with a null sink pulls 256-frame buffers at 48 kHz as PortAudio would; --output thread: a
+NullOutput thread in this process instead; goal 0), the strip chart's FPS (goal ≥ 30)
 drawn beside the focus view, the focus view's refresh cost and the process CPU.
 
 Data arrives as in the app: a feeder thread takes a sample every 1 ms and releases a batch once
@@ -16,6 +17,7 @@ Run: QT_QPA_PLATFORM=offscreen python benchmarks/bench_alignment.py [--seconds 6
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -26,11 +28,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import psutil
 from bench_strip_chart import BATCH_MAX_AGE_S, CHANNELS, RATE_HZ, Link, _spin
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
 from ctp10_gui.audio.null_output import NullOutput
 from ctp10_gui.audio.output import DEVICE_BLOCKS
+from ctp10_gui.audio.process_output import ProcessOutput
 from ctp10_gui.audio.tone import PitchMap, ToneSynth
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.live_history import LiveHistory
@@ -96,6 +100,29 @@ class StepFeeder(QObject):
                                                 np.zeros(values.shape, np.int8)))
 
 
+class GcPauses:
+    """Durations (s) of the garbage collector's passes by generation, and their threads."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.threads: set[str] = set()
+        self._t0 = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks entry: time each pass."""
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.by_generation[info["generation"]].append(time.perf_counter() - self._t0)
+            self.threads.add(threading.current_thread().name)
+
+    def summary(self) -> str:
+        """Return count and longest pass per generation, and the threads they ran in."""
+        parts = [f"gen{g} {len(d)}× max {max(d) * 1e3:.1f} ms" if d else f"gen{g} 0×"
+                 for g, d in self.by_generation.items()]
+        return ", ".join(parts) + f" in {', '.join(sorted(self.threads)) or 'no thread'}"
+
+
 def pitch_latencies(steps: list[tuple[float, bool]], buffers: np.ndarray,
                     mid_hz: float) -> np.ndarray:
     """For each step (t s, high), the time to the first buffer (end t, Hz) on the new side."""
@@ -121,6 +148,12 @@ def main() -> None:
                         help="Python's GIL switch interval (ms; default: Python's 5 ms)")
     parser.add_argument("--chart-only", action="store_true",
                         help="baseline: the strip chart alone, no focus view (tone still on)")
+    parser.add_argument("--output", choices=("process", "thread"), default="process",
+                        help="process: the tone renders in a child process as in the app; "
+                        "thread: in a thread of this process (shares the GUI thread's GIL)")
+    parser.add_argument("--gc", choices=("app", "python"), default="app",
+                        help="app: collect as the app does (frozen start-up objects, GUI-thread "
+                        "timer); python: Python's automatic collection in any thread")
     args = parser.parse_args()
     if args.switch_ms is not None:
         sys.setswitchinterval(args.switch_ms / 1000.0)
@@ -141,8 +174,14 @@ def main() -> None:
     row.addWidget(chart, 1)
     synth = ToneSynth()
     buffers: list[tuple[float, float]] = []
-    output = NullOutput(synth, buffered_blocks=args.buffered_blocks,
-                        on_buffer=lambda _out, t: buffers.append((t, synth.target[0])))
+    output: NullOutput | ProcessOutput
+    if args.output == "thread":
+        output = NullOutput(synth, buffered_blocks=args.buffered_blocks,
+                            on_buffer=lambda _out, t: buffers.append((t, synth.target[0])))
+    else:
+        blocks = int((seconds + 30.0) * synth.sample_rate / 256) + 1
+        output = ProcessOutput(synth, sink="null", buffered_blocks=args.buffered_blocks,
+                               log_blocks=blocks)
     tone = ToneControl(hub, synth, output)
     tone.set_channel(1)
     link = Link()
@@ -152,6 +191,8 @@ def main() -> None:
     hub.set_link_status(live_status)
     tone.set_link_status(live_status)
     tone.toggle_action.setChecked(True)
+    if isinstance(output, ProcessOutput) and not output.wait_started():
+        sys.exit(f"the tone's process did not play: {output.unavailable}")
     refresh_s: list[float] = []
     original = focus.refresh
 
@@ -165,6 +206,12 @@ def main() -> None:
     window.resize(1920, 1080)
     window.show()
     app.processEvents()
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    collector = None
+    if args.gc == "app":
+        gc.freeze()
+        collector = GarbageCollector(interval=1.0)
     print(f"GIL switch interval {sys.getswitchinterval() * 1e3:.1f} ms; device holds "
           f"{args.buffered_blocks} blocks")
     print(f"{seconds:.0f} s run; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
@@ -176,7 +223,11 @@ def main() -> None:
     _spin(app, 2.0)  # the auto span sees both levels, the chart its first frames
     feeder.steps.clear()
     buffers.clear()
-    underruns0, frames0 = output.underruns, chart.frames
+    underruns0, frames0, blocks0 = output.underruns, chart.frames, output.buffers
+    if isinstance(output, NullOutput):
+        output.min_margin_s = float("inf")  # the start-up's blocks do not count
+    else:
+        output.reset_least_margin()
     proc = psutil.Process()
     cpu0 = sum(proc.cpu_times()[:2])
     w0 = time.monotonic()
@@ -184,11 +235,14 @@ def main() -> None:
     wall = time.monotonic() - w0
     cpu = sum(proc.cpu_times()[:2]) - cpu0
     fps = (chart.frames - frames0) / wall
-    underruns = output.underruns - underruns0
-    n_buffers = len(buffers)
+    priority = output.priority
     steps = list(feeder.steps)
     feeder.stop()
-    tone.toggle_action.setChecked(False)
+    tone.toggle_action.setChecked(False)  # the output stops: its counts are final
+    underruns = output.underruns - underruns0
+    if isinstance(output, ProcessOutput):
+        buffers = [b for b in output.logged_blocks() if w0 <= b[0] <= w0 + wall]
+    n_buffers = output.buffers - blocks0
     span = tone.auto_span.span()
     mid_hz = float(np.sqrt(200.0 * 2000.0))
     if span is not None:
@@ -207,6 +261,10 @@ def main() -> None:
         print(f"power step → pitch: none of {len(steps)} steps heard")
     print(f"audio: {n_buffers} buffers in {wall:.1f} s ({n_buffers * output.period_s / wall:.3f}"
           f" of real time), {underruns} underruns (goal {GOAL_UNDERRUNS})")
+    print(f"audio: least margin before the device ran dry {output.min_margin_s * 1e3:.1f} ms "
+          f"(of {device_ms:.1f} ms); {args.output} output, {priority}; "
+          f"garbage collection ({args.gc}): {pauses.summary()}")
+    del collector
     print(f"strip chart beside the focus view: {fps:.1f} FPS (goal ≥ {GOAL_FPS:.0f}: "
           f"{fps / GOAL_FPS:.2f}×); focus refresh median "
           f"{float(np.median(refresh_s)) * 1e3 if refresh_s else float('nan'):.2f} ms at 10 Hz; "

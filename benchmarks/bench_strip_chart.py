@@ -28,6 +28,7 @@ import psutil
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
+from ctp10_gui.models.derived import DerivedChannel
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.views.strip_chart import DEFAULT_MAX_FPS, StripChart
@@ -203,16 +204,22 @@ def main() -> None:
                         help="the chart's frame cap (default: the app's)")
     parser.add_argument("--windows", type=float, nargs="+", default=list(WINDOWS_S),
                         help="windows to measure (s)")
+    parser.add_argument("--derived", action="store_true",
+                        help="chart two derived channels too (IL = CH4 − CH3, ratio CH1 / CH2)")
     args = parser.parse_args()
     app = QApplication([])
     apply_theme(app, "dark")
     rss0 = _rss_mb()
     live = LiveHistory(1.0 / RATE_HZ)
+    derived = ([DerivedChannel.parse("IL", "CH4 - CH3"), DerivedChannel.parse("ratio", "CH1 / CH2")]
+               if args.derived else [])
+    live.set_derived(derived)
     chart = StripChart(DARK, live, window_s=10.0, max_fps=args.max_fps)
     link = Link()
     link.batch_received.connect(live.append)  # as MainWindow wires the controller
-    print(f"frame cap {args.max_fps:.0f} FPS; load average {os.getloadavg()[0]:.2f} on "
-          f"{os.cpu_count()} cores")
+    print(f"frame cap {args.max_fps:.0f} FPS; derived channels charted: "
+          f"{', '.join(c.name for c in derived) or 'none'}; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     chart.resize(1200, 700)
     chart.show()
     app.processEvents()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ctp10_gui.audio.output import BLOCK_FRAMES, DEVICE_BLOCKS
+from ctp10_gui.audio.priority import raise_thread_priority
 from ctp10_gui.audio.tone import ToneSynth
 
 
@@ -30,7 +31,9 @@ class NullOutput:
         self.on_buffer = on_buffer
         self.unavailable = ""
         self.underruns = 0
+        self.priority = ""  # what the OS granted the render thread, as a sentence
         self.buffers = 0
+        self.min_margin_s = float("inf")  # least time (s) a block was ready before a dry device
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,20 +63,26 @@ class NullOutput:
         return self._thread is not None
 
     def _run(self) -> None:
+        self.play(self._stop.wait)
+
+    def play(self, wait: Callable[[float], bool]) -> None:
+        """Pull buffers in the calling thread until wait(s to the next block) returns True."""
+        self.priority = raise_thread_priority()  # PortAudio's device threads run raised too
         period = self.period_s
         t0 = time.monotonic()
         k = 0
-        while not self._stop.is_set():
+        while True:
             out = self.synth.render(self.block_frames)
             done = time.monotonic()
             self.buffers += 1
-            if self.on_buffer is not None:
-                self.on_buffer(out, done)
-            if done > t0 + (k + self.buffered_blocks) * period:
+            margin = t0 + (k + self.buffered_blocks) * period - done
+            self.min_margin_s = min(self.min_margin_s, margin)
+            if margin < 0:
                 # The device would have played silence: count it and restart the clock.
                 self.underruns += 1
                 t0, k = done, 0
+            if self.on_buffer is not None:
+                self.on_buffer(out, done)
             k += 1
-            wait = t0 + k * period - time.monotonic()
-            if wait > 0:
-                self._stop.wait(wait)
+            if wait(max(0.0, t0 + k * period - time.monotonic())):
+                return

@@ -7,8 +7,13 @@ sentence the UI shows, and nothing else changes: the app runs on.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from ctp10_gui.audio.priority import raise_thread_priority
 from ctp10_gui.audio.tone import ToneSynth
 
 log = logging.getLogger("ctp10_gui.audio")
@@ -23,11 +28,15 @@ DEVICE_BLOCKS = 4
 class ToneOutput:
     """An output stream that pulls buffers from a ToneSynth in PortAudio's thread."""
 
-    def __init__(self, synth: ToneSynth, *, device: Any = None) -> None:
+    def __init__(self, synth: ToneSynth, *, device: Any = None,
+                 on_buffer: Callable[[np.ndarray, float], None] | None = None) -> None:
+        """on_buffer(samples, monotonic s when rendered) is called in PortAudio's thread."""
         self.synth = synth
         self.device = device
+        self.on_buffer = on_buffer
         self.underruns = 0
         self.unavailable = ""
+        self.priority = ""  # what the OS granted PortAudio's callback thread, as a sentence
         self._stream: Any = None
 
     def start(self) -> bool:
@@ -70,6 +79,11 @@ class ToneOutput:
         return self._stream is not None
 
     def _callback(self, outdata: Any, frames: int, _time: Any, status: Any) -> None:
+        if not self.priority:
+            self.priority = raise_thread_priority()  # PortAudio leaves it ordinary on Linux
         if status and status.output_underflow:
             self.underruns += 1
-        outdata[:, 0] = self.synth.render(frames)
+        out = self.synth.render(frames)
+        outdata[:, 0] = out
+        if self.on_buffer is not None:
+            self.on_buffer(out, time.monotonic())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,8 @@ class ToneSynth:
         self._hz = DEFAULT_F_LO_HZ
         self._amp = 0.0
         self._phase = 0.0  # radians, carried across buffers
+        # Called (in the setting thread) after every set_target: a tone process mirrors it.
+        self.listener: Callable[[], None] | None = None
 
     def set_target(self, frequency_hz: float | None, amplitude: float) -> None:
         """Glide to frequency_hz at amplitude 0–1 over the next buffer; None or 0 fades out."""
@@ -112,6 +115,8 @@ class ToneSynth:
                 self._target_amp = min(max(float(amplitude), 0.0), 1.0)
             else:
                 self._target_amp = 0.0
+        if self.listener is not None:
+            self.listener()
 
     @property
     def target(self) -> tuple[float, float]:

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from ctp10_gui.hardware.ctp10 import CTP10
 from ctp10_gui.hardware.errors import LinkError
 from ctp10_gui.hardware.instrument_text import printable
+from ctp10_gui.hardware.laser_models import laser_model
 from ctp10_gui.hardware.power import decode_power_unit
 from ctp10_gui.hardware.scpi import (
     DETECTOR_CHANNELS,
     DETECTOR_MODULES,
     POWER_UNIT_QUERY,
     REFERENCE_LASERS,
-    laser_model,
 )
 
 __all__ = ["OPTIONS_QUERY", "Inventory", "parse_options", "read_inventory"]

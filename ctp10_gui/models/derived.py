@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,3 +100,43 @@ class DerivedChannel:
         status[upper & ~error & ~lower] = OVER
         values = np.where(status == OK, values, np.nan)
         return values, status
+
+
+def computable(channels: Sequence[DerivedChannel],
+               measured: Sequence[int]) -> tuple[DerivedChannel, ...]:
+    """Return those of channels whose two inputs are both among the measured channel numbers."""
+    return tuple(c for c in channels if c.a in measured and c.b in measured)
+
+
+def compute_columns(channels: Sequence[DerivedChannel], measured: Sequence[int],
+                    values_dbm: np.ndarray,
+                    status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (values N×D, statuses N×D int8) of computable derived channels from N×C samples.
+
+    Columns follow computable(channels, measured). A status outside ChannelStatus in either
+    input (a history's gap marker) is carried over unchanged: the derived curve breaks there too.
+    """
+    derived = computable(channels, measured)
+    index = {ch: j for j, ch in enumerate(measured)}
+    n = values_dbm.shape[0]
+    out_v = np.empty((n, len(derived)))
+    out_s = np.empty((n, len(derived)), dtype=np.int8)
+    for k, c in enumerate(derived):
+        sa, sb = status[:, index[c.a]], status[:, index[c.b]]
+        v, s = c.compute(values_dbm[:, index[c.a]], sa, values_dbm[:, index[c.b]], sb)
+        marker = np.where(sa < 0, sa, np.where(sb < 0, sb, 0))
+        out_v[:, k] = v
+        out_s[:, k] = np.where(marker < 0, marker, s)
+    return out_v, out_s
+
+
+def from_settings(items: Sequence[Mapping[str, str]]) -> tuple[list[DerivedChannel], list[str]]:
+    """Return the saved definitions ({name, expression}) that parse, and a sentence per bad one."""
+    good: list[DerivedChannel] = []
+    problems: list[str] = []
+    for item in items:
+        try:
+            good.append(DerivedChannel.parse(item["name"], item["expression"]))
+        except ValueError as exc:
+            problems.append(f"Derived channel {item['name']!r} left out: {exc}.")
+    return good, problems

@@ -3,7 +3,9 @@
 The app owns one LiveHistory; the strip chart draws it and the readouts take its stale
 threshold. Batches come from the link controller, link states say whether a silence is an
 outage (shaded) or the user's choice (a plain cut), and a silence longer than the stale rule
-that no state announced still cuts the record. Plain Python, no Qt; not thread-safe: feed and
+that no state announced still cuts the record. The user's derived channels whose inputs are
+polled follow the measured ones in the ring, as their level in dB (a difference as is, a ratio
+in dB, a sum in dBm) with their own statuses. Plain Python, no Qt; not thread-safe: feed and
 read it from the GUI thread only.
 """
 
@@ -15,7 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ctp10_gui.models.connection import LinkState, stale_after_s
+from ctp10_gui.models.derived import DerivedChannel, computable, compute_columns
+from ctp10_gui.models.derived_readings import level_db
 from ctp10_gui.models.ring_history import RingHistory
 from ctp10_gui.models.samples import SnapshotBatch
 
@@ -59,6 +65,8 @@ class LiveHistory:
         self._stale_override_s = stale_override_s
         self.module = 0
         self.channels: tuple[int, ...] = ()
+        self._derived_asked: tuple[DerivedChannel, ...] = ()
+        self.derived: tuple[DerivedChannel, ...] = ()  # ring columns len(channels) + k
         self.ring = RingHistory(capacity_for(poll_interval_s), 1)
         self._gap_marked = False  # the user paused: the next data starts a new line
         self._listeners: list[HistoryListener] = []
@@ -108,9 +116,39 @@ class LiveHistory:
         if module == self.module and channels == self.channels:
             return
         self.module, self.channels = module, channels
-        self.ring = RingHistory(self.ring.capacity, max(1, len(channels)))
+        self.derived = computable(self._derived_asked, channels)
+        self.ring = RingHistory(self.ring.capacity, max(1, len(channels) + len(self.derived)))
         self._gap_marked = False
         self._notify(HistoryChange(None, True, layout=True))
+
+    def set_derived(self, channels: Sequence[DerivedChannel]) -> None:
+        """Keep these derived channels beside the measured ones, computed over the history held."""
+        self._derived_asked = tuple(channels)
+        derived = computable(self._derived_asked, self.channels)
+        if derived == self.derived:
+            return
+        self.derived = derived
+        c = len(self.channels)
+        _t, y, status = self.ring.view()
+        values, codes = self._with_derived(y[:, :c], status[:, :c])
+        self.ring = self.ring.with_columns(values, codes)
+        self._notify(HistoryChange(None, True, layout=True))
+
+    def _with_derived(self, y: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return measured (N, C) values and statuses with the derived levels' columns after."""
+        if not self.derived:
+            return y, status
+        dv, ds = compute_columns(self.derived, self.channels, y.astype(np.float64), status)
+        for k, c in enumerate(self.derived):
+            dv[:, k] = level_db(c.kind, dv[:, k])
+        return np.hstack([y, dv]), np.hstack([status, ds])
+
+    def derived_column(self, name: str) -> int | None:
+        """Return the ring column of the derived channel name, None if it is not charted."""
+        for k, c in enumerate(self.derived):
+            if c.name == name:
+                return len(self.channels) + k
+        return None
 
     def set_poll_interval(self, seconds: float) -> None:
         """Size the ring for one hour at seconds (s ≥ 0), keeping every sample that fits."""
@@ -139,7 +177,8 @@ class LiveHistory:
             self.ring.end_outage(first)
             full = True
         self._gap_marked = False
-        self.ring.append(batch)
+        values, status = self._with_derived(batch.values_dbm, batch.status)
+        self.ring.append_rows(batch.t_mono, values, status)
         self._notify(HistoryChange(first, full))
 
     def set_link_state(self, state: LinkState) -> None:

@@ -220,22 +220,25 @@ class RingHistory:
 
     def append(self, batch: SnapshotBatch) -> None:
         """Add a batch whose channel count matches; ValueError if its times go backwards."""
-        if len(batch.channels) != self.n_channels:
+        self.append_rows(batch.t_mono, batch.values_dbm, batch.status)
+
+    def append_rows(self, t: np.ndarray, values: np.ndarray, status: np.ndarray) -> None:
+        """Add N samples: times t (N,) s, values (N, C) and statuses (N, C) of every column."""
+        if values.shape[1] != self.n_channels:
             raise ValueError(
-                f"batch has {len(batch.channels)} channels, history holds {self.n_channels}"
+                f"batch has {values.shape[1]} channels, history holds {self.n_channels}"
             )
-        n = len(batch)
+        n = len(t)
         if n == 0:
             return
-        t = batch.t_mono
         if t[0] < self._last_t or (n > 1 and bool(np.any(np.diff(t) < 0))):
             raise ValueError(
                 f"sample times must not decrease (newest held {self._last_t}, batch starts {t[0]})"
             )
-        y = batch.values_dbm.T.astype(np.float32)  # (C, N), a fresh copy we may edit
-        status = batch.status.T.astype(np.int8)
-        y[(status != _OK) | ~np.isfinite(y)] = np.nan
-        self._write(t, y, status)
+        y = values.T.astype(np.float32)  # (C, N), a fresh copy we may edit
+        codes = status.T.astype(np.int8)
+        y[(codes != _OK) | ~np.isfinite(y)] = np.nan
+        self._write(t, y, codes)
 
     def mark_gap(self, t: float) -> None:
         """Insert a gap marker (NaN in every channel) at monotonic time t (s) to break curves."""
@@ -282,6 +285,21 @@ class RingHistory:
             # Raw rows, gap markers included: append() would re-derive them from statuses.
             out._write(self._raw.view("t", keep), self._raw.view("y", keep),
                        self._raw.view("status", keep))
+        out._outages.extend([start, end] for start, end in self._outages)
+        return out
+
+    def with_columns(self, values: np.ndarray, status: np.ndarray) -> RingHistory:
+        """Return a history of the same times, gap markers and outages holding other columns.
+
+        values and status are (n, C') for the n samples held, in time order (as view() gives).
+        """
+        out = RingHistory(self.capacity, values.shape[1], block_sizes=self._block_sizes_asked,
+                          max_outages=self._outages.maxlen or 256)
+        if len(self):
+            y = values.T.astype(np.float32)
+            codes = status.T.astype(np.int8)
+            y[(codes != _OK) | ~np.isfinite(y)] = np.nan
+            out._write(self._raw.view("t"), y, codes)
         out._outages.extend([start, end] for start, end in self._outages)
         return out
 

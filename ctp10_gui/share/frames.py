@@ -13,6 +13,7 @@ import numpy as np
 
 from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.hardware.scpi import DETECTOR_MODULES
+from ctp10_gui.models.derived import DerivedChannel, computable, compute_columns
 
 STREAM_PATHS = ("/ws/power", "/ws/v2/power", "/api/v1/ws/power", "/api/v1/ws/v2/power")
 BATCH_PATH = "/ws/power/batch"  # every snapshot, one frame per acquisition batch (≤ 20 ms)
@@ -96,9 +97,14 @@ class Snapshot:
 
 
 def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None,
-               seq: int | None = None) -> dict[str, Any]:
-    """Return the seed's data frame for a snapshot (None where a channel has no number)."""
-    # seq numbers the snapshots the server received (0, 1, ...): gaps show what was skipped.
+               seq: int | None = None,
+               derived: Sequence[DerivedChannel] = ()) -> dict[str, Any]:
+    """Return the seed's data frame for a snapshot (None where a channel has no number).
+
+    seq numbers the snapshots the server received (0, 1, ...): gaps show what was skipped.
+    derived: the user's derived channels; those computable from the snapshot's channels add
+    "derived" ({name: value in its unit or None}) and "derived_status" ({name: "under"...}).
+    """
     frame: dict[str, Any] = {"type": "data", "timestamp": snap.t_wall, "module": snap.module,
                              "wavelength_nm": wavelength_nm, "unit": "dBm"}
     if seq is not None:
@@ -111,6 +117,14 @@ def data_frame(snap: Snapshot, *, link: str, wavelength_nm: float | None = None,
     frame["status"] = {f"ch{c}": STATUS_WORDS.get(s, "error")
                        for c, s in zip(snap.channels, snap.status, strict=True)}
     frame["link"] = link
+    ready = computable(derived, snap.channels)
+    if ready:
+        values, status = compute_columns(ready, snap.channels, np.array([snap.values_dbm]),
+                                         np.array([snap.status]))
+        frame["derived"] = {d.name: float(v) if math.isfinite(v) else None
+                            for d, v in zip(ready, values[0].tolist(), strict=True)}
+        frame["derived_status"] = {d.name: STATUS_WORDS.get(int(s), "error")
+                                   for d, s in zip(ready, status[0].tolist(), strict=True)}
     return frame
 
 

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -24,6 +24,7 @@ from websockets.typing import Origin
 
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.connection import LinkState, LinkStatus
+from ctp10_gui.models.derived import DerivedChannel
 from ctp10_gui.models.samples import SnapshotBatch
 from ctp10_gui.share.address import is_loopback
 from ctp10_gui.share.client import DROPS_BEFORE_CLOSE, StreamClient, encode
@@ -74,8 +75,10 @@ class StreamServer:
                  extra_origins: list[str] | None = None,
                  clock: Callable[[], float] = time.time,
                  on_clients_changed: Callable[[int], None] | None = None,
-                 on_demand_changed: Callable[[float | None], None] | None = None) -> None:
+                 on_demand_changed: Callable[[float | None], None] | None = None,
+                 derived: Callable[[], Sequence[DerivedChannel]] = tuple) -> None:
         self.link = link
+        self.derived = derived  # the user's derived channels now, added to data frames
         self.host = host
         self.requested_port = port
         self.max_clients = max_clients
@@ -204,6 +207,7 @@ class StreamServer:
                                             batch.values_dbm[last], batch.status[last])
         link = self._state.label
         wavelength = self.wavelength_of(module, batch.channels)
+        derived = self.derived()
         t_mono = batch.t_mono
         encoded: dict[int, bytes] = {}  # row -> data frame, one encoding for every client
         full_rate: bytes | None = None
@@ -224,7 +228,8 @@ class StreamServer:
                         row = snapshot_rows(module, batch.channels, batch.t_wall[i],
                                             batch.values_dbm[i], batch.status[i])
                         data = encoded[i] = encode(data_frame(
-                            row, link=link, wavelength_nm=wavelength, seq=first_seq + i))
+                            row, link=link, wavelength_nm=wavelength, seq=first_seq + i,
+                            derived=derived))
                     client.offer_bytes(data)
 
     # ---- periodic frames ------------------------------------------------------------------
@@ -326,7 +331,8 @@ class StreamServer:
                     "detail": f"no snapshot of module {query.module} yet"})
             return self._json(connection, 200, data_frame(
                 snap, link=self._state.label,
-                wavelength_nm=self.wavelength_of(snap.module, snap.channels)))
+                wavelength_nm=self.wavelength_of(snap.module, snap.channels),
+                derived=self.derived()))
         if path in (*STREAM_PATHS, BATCH_PATH):
             try:
                 parse_query(request.path)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QStackedWidget, QWidget
 
-from ctp10_gui.audio.output import ToneOutput
+from ctp10_gui.audio.process_output import ProcessOutput
 from ctp10_gui.audio.tone import ToneSynth
 from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.channel_names import key_channel
@@ -33,7 +33,7 @@ class AlignmentMode(QObject):
                  theme: Theme, settings: AppSettings, normal: QWidget, *,
                  names: Callable[[str], str] = lambda key: key,
                  derived: DerivedReadings | None = None,
-                 output: Callable[[ToneSynth], AudioOutput] = ToneOutput,
+                 output: Callable[[ToneSynth], AudioOutput] = ProcessOutput,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings

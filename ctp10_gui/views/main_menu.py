@@ -16,6 +16,7 @@ from ctp10_gui.views.channel_names_dialog import ChannelNamesDialog
 from ctp10_gui.views.derived_view import DerivedDialog
 from ctp10_gui.views.plot_export import ImageNotes, chart_notes, export_plot_dialog, trace_notes
 from ctp10_gui.views.shortcuts_dialog import shortcuts_action
+from ctp10_gui.views.strip_chart_cursor import derived_legend
 
 if TYPE_CHECKING:
     from ctp10_gui.views.main_window import MainWindow
@@ -147,7 +148,9 @@ class MainMenus:
             colours={c: w.theme.channel_colour(c).name() for c in channels},
             wavelengths_nm=w.hub.wavelengths, unit=w.hub.unit,
             window_s=w.chart.window_s, end_wall=w.chart_frozen_wall or time.time(),
-            relative=tuple(w.hub.model.references))
+            relative=tuple(w.hub.model.references), names={c: w.hub.title(c) for c in channels},
+            derived=[(derived_legend(d), w.chart.colour(d.name).name())
+                     for d in w.live_history.derived])
 
     def _trace_notes(self) -> ImageNotes:
         plot = self._window.trace_view.plot

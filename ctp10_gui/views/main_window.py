@@ -32,6 +32,7 @@ from ctp10_gui.link.port import LinkPort
 from ctp10_gui.models.channel_names import ChannelNames
 from ctp10_gui.models.connection import LinkState, LinkStatus
 from ctp10_gui.models.derived import DerivedChannel
+from ctp10_gui.models.derived import from_settings as derived_from_settings
 from ctp10_gui.models.derived_readings import DerivedReadings
 from ctp10_gui.models.live_history import LiveHistory
 from ctp10_gui.models.readout import ReadoutModel
@@ -361,6 +362,7 @@ class MainWindow(QMainWindow):
     def set_derived(self, channels: list[DerivedChannel]) -> None:
         """Use these derived channels (cards, focus picker) and keep them in the settings."""
         self.derived.set_channels(channels)
+        self.live_history.set_derived(channels)
         self.settings.derived_channels = [{"name": c.name, "expression": c.expression}
                                           for c in channels]
         self.derived_row.rebuild()
@@ -368,13 +370,11 @@ class MainWindow(QMainWindow):
         self.save_settings()
 
     def _load_derived(self) -> None:
-        good: list[DerivedChannel] = []
-        for item in self.settings.derived_channels:
-            try:
-                good.append(DerivedChannel.parse(item["name"], item["expression"]))
-            except ValueError as exc:
-                self.show_notice(f"Derived channel {item['name']!r} left out: {exc}.")
+        good, problems = derived_from_settings(self.settings.derived_channels)
+        for problem in problems:
+            self.show_notice(problem)
         self.derived.set_channels(good)
+        self.live_history.set_derived(good)
         self.derived_row.rebuild()
         self.alignment.focus.sync_channels()
         self.alignment.focus.set_focus(list(self.settings.focus_channels))

@@ -47,8 +47,12 @@ def _time_text(t_wall: float) -> str:
 def chart_notes(*, serial: str | None, module: int, channels: Sequence[int],
                 colours: Mapping[int, str], wavelengths_nm: Mapping[int, float], unit: str,
                 window_s: float, end_wall: float,
-                relative: Sequence[int] = ()) -> ImageNotes:
-    """Return the strip chart's header: instrument, span ending at end_wall (s), λ, unit."""
+                relative: Sequence[int] = (), names: Mapping[int, str] | None = None,
+                derived: Sequence[tuple[str, str]] = ()) -> ImageNotes:
+    """Return the strip chart's header: instrument, span ending at end_wall (s), λ, unit.
+
+    names: a title per channel ("CH3 · input GC", default "CH3"); derived: (text, colour) each.
+    """
     who = f"CTP10 SN {serial}" if serial else "instrument not identified"
     start = end_wall - window_s
     span = f"{_time_text(start)} – {time.strftime('%H:%M:%S', time.localtime(end_wall))}"
@@ -59,8 +63,10 @@ def chart_notes(*, serial: str | None, module: int, channels: Sequence[int],
     legend = []
     for c in channels:
         wl = wavelengths_nm.get(c)
-        text = f"CH{c} {wl:.3f} nm" if wl is not None and math.isfinite(wl) else f"CH{c}"
+        title = (names or {}).get(c, f"CH{c}")
+        text = f"{title} {wl:.3f} nm" if wl is not None and math.isfinite(wl) else title
         legend.append((text, colours.get(c, "#808080")))
+    legend.extend(derived)
     return ImageNotes((f"{who} · module {module}", f"{span} (last {window_s:g} s)", unit_line),
                       tuple(legend))
 

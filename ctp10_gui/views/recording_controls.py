@@ -35,6 +35,8 @@ from ctp10_gui import procedures
 from ctp10_gui.hardware.ctp10 import Identity
 from ctp10_gui.hardware.power import PowerUnitText
 from ctp10_gui.link.port import LinkPort
+from ctp10_gui.models.channel_names import key_channel
+from ctp10_gui.models.derived import from_settings
 from ctp10_gui.models.recording.events import SETTING_EVENT
 from ctp10_gui.models.recording.flight_recorder import FlightRecorder, write_extract
 from ctp10_gui.models.recording.format import (
@@ -218,6 +220,9 @@ class RecordingControls(QWidget):
             references=dict(self.settings.references),
             extra={"address": self.controller.address},
             instrument_state=dict(self._state),
+            derived=tuple(from_settings(self.settings.derived_channels)[0]),
+            channel_labels={ch: name for key, name in self.settings.channel_labels.items()
+                            if (ch := key_channel(key)) is not None},
         )
 
     def _request_wavelengths(self, apply: Callable[[dict[int, float]], None]) -> None:

@@ -107,7 +107,8 @@ class StreamSharing(QObject):
         server = StreamServer(self.link, host, port, max_clients=s.stream_max_clients,
                               extra_origins=list(s.stream_origins),
                               on_clients_changed=lambda _n: self._show_status(),
-                              on_demand_changed=self._demand_changed)
+                              on_demand_changed=self._demand_changed,
+                              derived=lambda: self.window.derived.channels)
         module = self.window.live_controls.module
         server.set_wavelengths(module, self.window.hub.wavelengths)
         # Kept from now on: what the window reads while the server binds is the server's too.

@@ -29,18 +29,20 @@ from PySide6.QtWidgets import (
 
 from ctp10_gui.hardware.power import ChannelStatus
 from ctp10_gui.models.live_history import HistoryChange, LiveHistory
-from ctp10_gui.models.ring_history import GAP_STATUS
 from ctp10_gui.models.y_autorange import YAutoRange
+from ctp10_gui.views.strip_chart_cursor import (
+    SeriesKey,
+    derived_legend,
+    nearest_sample,
+    readout,
+    series_keys,
+    series_name,
+)
 from ctp10_gui.views.strip_chart_items import GridItem, LiveCurve, PlotView, TimeAxis
 from ctp10_gui.views.theme import Theme, repolish
 
 log = logging.getLogger(__name__)
 
-_STATUS_WORDS = {
-    int(ChannelStatus.UNDER): "under range",
-    int(ChannelStatus.OVER): "over range",
-    int(ChannelStatus.ERROR): "error",
-}
 _RANGE_WORDS = {
     int(ChannelStatus.UNDER): "\u25bc under range",
     int(ChannelStatus.OVER): "\u25b2 over range",
@@ -79,7 +81,8 @@ class StripChart(QWidget):
         self._window_s = window_s
         self.history = history
         self._channels: tuple[int, ...] = ()
-        self._visible: dict[int, bool] = {}
+        self._keys: tuple[SeriesKey, ...] = ()  # measured channels, then derived names
+        self._visible: dict[SeriesKey, bool] = {}
         self._references: dict[int, float] = {}
         self._paused = False
         self._frozen_until: float | None = None
@@ -127,7 +130,7 @@ class StripChart(QWidget):
         bar.addWidget(self._title)
         self._toggle_box = QHBoxLayout()
         bar.addLayout(self._toggle_box)
-        self._toggles: dict[int, QPushButton] = {}
+        self._toggles: dict[SeriesKey, QPushButton] = {}
         self._names: dict[int, str] = {}  # channel titles for the toggles; missing: "CH n"
         bar.addStretch(1)
         self.window_combo = QComboBox(self)
@@ -186,7 +189,7 @@ class StripChart(QWidget):
         self._grid = GridItem(self._vb, item.getAxis("bottom"), item.getAxis("left"))
         item.addItem(self._grid, ignoreBounds=True)
         self._apply_window_range()
-        self._curves: dict[int, LiveCurve] = {}
+        self._curves: dict[SeriesKey, LiveCurve] = {}
         self._bands: list[pg.LinearRegionItem] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False)
         self._vline.setZValue(20)
@@ -267,21 +270,22 @@ class StripChart(QWidget):
             self._request_frame()
 
     def _rebuild_curves(self) -> None:
-        """Make one curve per channel of the history (a new layout restarts the picture)."""
+        """Make one curve per series of the history (a new layout restarts the picture)."""
         self._channels = self.history.channels
+        self._keys = series_keys(self.history)
         self.autoscale.range = None
         item = self.plot.getPlotItem()
         for curve in self._curves.values():
             item.removeItem(curve)
         self._curves = {}
-        for ch in self._channels:
-            curve = LiveCurve(self._pen(ch))
+        for key in self._keys:
+            curve = LiveCurve(self._pen(key))
             curve.setZValue(10)
             # The chart sets both ranges itself: the view box need not track curve bounds.
             item.addItem(curve, ignoreBounds=True)
-            self._curves[ch] = curve
-            self._visible.setdefault(ch, True)
-            curve.setVisible(self._visible[ch])
+            self._curves[key] = curve
+            self._visible.setdefault(key, True)
+            curve.setVisible(self._visible[key])
         self._title.setText(f"Module {self.history.module}")
         self._rebuild_toggles()
         self._invalidate()
@@ -313,8 +317,8 @@ class StripChart(QWidget):
         self._invalidate()
         self.paused_changed.emit(paused)
 
-    def set_channel_visible(self, channel: int, visible: bool) -> None:
-        """Show or hide one channel's curve."""
+    def set_channel_visible(self, channel: SeriesKey, visible: bool) -> None:
+        """Show or hide one curve: a channel (number) or a derived channel (name)."""
         self._visible[channel] = visible
         self.autoscale.range = None  # a user choice: frame what is shown now, no hysteresis
         if channel in self._curves:
@@ -347,8 +351,8 @@ class StripChart(QWidget):
         self._invalidate()
         self.redraw()
 
-    def visible_curve_data(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the x (s before now) and y arrays last drawn for channel."""
+    def visible_curve_data(self, channel: SeriesKey) -> tuple[np.ndarray, np.ndarray]:
+        """Return the x (s before now) and y arrays last drawn for a channel or derived name."""
         x, y = self._curves[channel].getData()
         return np.asarray(x), np.asarray(y)
 
@@ -427,7 +431,7 @@ class StripChart(QWidget):
         if self._paused and self._frozen_until is not None:
             t1 = max(t0 + 1e-6, min(t1, self._frozen_until))
         lo, hi = math.inf, -math.inf
-        shown = [i for i, ch in enumerate(self._channels) if self._visible.get(ch, True)]
+        shown = [i for i, series in enumerate(self._keys) if self._visible.get(series, True)]
         if len(self.history) == 0:
             shown = []
         # Pyramid-backed min/max, ≤ 3 points per pixel column whatever the window; the history
@@ -439,14 +443,14 @@ class StripChart(QWidget):
         (y0, y1) = self._vb.viewRange()[1]
         pad_x = 2.0 * column_s
         pad_y = 2.0 * (y1 - y0) / max(1.0, float(self._vb.height()))
-        for i, ch in enumerate(self._channels):
-            curve = self._curves[ch]
+        for i, series in enumerate(self._keys):
+            curve = self._curves[series]
             if i not in drawn:
                 if len(curve.getData()[0]):
                     curve.set_points(np.empty(0), np.empty(0), QRectF())
                 continue
             t, y = drawn[i]
-            ref = self._references.get(ch)
+            ref = self._references.get(series) if isinstance(series, int) else None
             if ref is not None:
                 y = y - ref
             x = t - now
@@ -486,12 +490,12 @@ class StripChart(QWidget):
         latest = self.history.latest_t
         if latest is not None and now - latest <= self.history.stale_after_s:
             row = self.history.ring.view(1)[2][-1]
-            for j, ch in enumerate(self._channels):
+            for j, key in enumerate(self._keys):
                 state = int(row[j])
-                if self._visible.get(ch, True) and state in _RANGE_WORDS:
-                    colour = self._theme.channel_colour(ch).name()
-                    parts.append(f'<span style="color:{colour}; font-weight:bold">CH{ch} '
-                                 f'{_RANGE_WORDS[state]}</span>')
+                if self._visible.get(key, True) and state in _RANGE_WORDS:
+                    colour = self.colour(key).name()
+                    parts.append(f'<span style="color:{colour}; font-weight:bold">'
+                                 f'{self._series_title(key)} {_RANGE_WORDS[state]}</span>')
         text = " &nbsp; ".join(parts)
         if text != self._range_text:
             self._range_text = text
@@ -538,8 +542,15 @@ class StripChart(QWidget):
         """Return the under/over-range note shown on the plot, as plain text ("" if none)."""
         return _plain(self._range_text) if self.range_label.isVisible() else ""
 
-    def _pen(self, channel: int) -> pg.QtGui.QPen:
-        return pg.mkPen(self._theme.channel_colour(channel), width=1)  # 1 px cosmetic: fast
+    def colour(self, key: SeriesKey) -> QColor:
+        """Return a channel's colour; derived ones take the palette from its end backwards."""
+        if isinstance(key, int):
+            return self._theme.channel_colour(key)
+        k = self._keys.index(key) - len(self._channels) if key in self._keys else 0
+        return self._theme.channel_colour(len(self._theme.channel_colours) - k)
+
+    def _pen(self, key: SeriesKey) -> pg.QtGui.QPen:
+        return pg.mkPen(self.colour(key), width=1)  # 1 px cosmetic: fast
 
     def _apply_window_range(self) -> None:
         self._axis.window_s = self._window_s
@@ -551,25 +562,28 @@ class StripChart(QWidget):
         self._vb.setXRange(-self._window_s, 0.0, padding=0.0)
         self._grid.rebuild()  # the tick spacing may change without the range changing
 
+    def _series_title(self, key: SeriesKey) -> str:
+        """Return a series' title: "CH3 · input GC" (user or port name), a derived name as is."""
+        return self._names.get(key, f"CH{key}") if isinstance(key, int) else key
+
     def set_channel_names(self, names: Mapping[int, str]) -> None:
         """Name the channels in the toggles' tooltips ("CH3 · input GC"; missing: "CH n")."""
         self._names = dict(names)
-        for ch, button in self._toggles.items():
-            button.setToolTip(f"Show or hide {self._names.get(ch, f'CH{ch}')}")
+        self._update_y_label()
 
     def _rebuild_toggles(self) -> None:
         for button in self._toggles.values():
             self._toggle_box.removeWidget(button)
             button.deleteLater()
         self._toggles = {}
-        for ch in self._channels:
-            colour = self._theme.channel_colour(ch).name()
+        for ch in self._keys:
+            colour = self.colour(ch).name()
             # "CH n" on the button, the user's name in the tooltip: names up to 24 characters
             # on four buttons would widen the window past a 1024 px screen.
-            button = QPushButton(f"CH{ch}", self)
+            text = series_name(ch)
+            button = QPushButton(text if len(text) <= 10 else text[:9] + "…", self)
             button.setCheckable(True)
             button.setChecked(self._visible.get(ch, True))
-            button.setToolTip(f"Show or hide {self._names.get(ch, f'CH{ch}')}")
             dim = self._theme.dim
             bg = self._theme.background
             button.setStyleSheet(
@@ -600,10 +614,21 @@ class StripChart(QWidget):
                 names, unit, other = absolute, "dBm", "dB rel."
             listed = "CH" + ", ".join(str(ch) for ch in names)
             item.setLabel("left", f"power: {other} · {listed} in {unit}")
-        for ch, button in self._toggles.items():
-            unit = ("dB relative to its reference" if ch in relative else "dBm") if mixed else ""
-            drawn_in = f" (drawn in {unit})" if unit else ""
-            button.setToolTip(f"Show or hide channel {ch}{drawn_in}")
+        derived = {c.name: c for c in self.history.derived}
+        if derived:
+            # One axis for all: a derived curve is drawn as its level in dB (dBm for a sum).
+            # Few words: at 1280×720 the plot is under 200 px tall; the toggles' tooltips and
+            # the exported image's legend say each curve's unit.
+            label = item.getAxis("left").labelText
+            short = {"power (dBm)": "dBm", "relative power (dB)": "dB rel."}.get(label, label)
+            item.setLabel("left", f"{short}; derived in dB")
+        for key, button in self._toggles.items():
+            if isinstance(key, str):
+                button.setToolTip(f"Show or hide {derived_legend(derived[key])}")
+                continue
+            name = self._series_title(key)
+            unit = ("dB relative to its reference" if key in relative else "dBm") if mixed else ""
+            button.setToolTip(f"Show or hide {name}" + (f" (drawn in {unit})" if unit else ""))
 
     def _manual_range(self, *_: object) -> None:
         if not self._setting_range:
@@ -632,41 +657,13 @@ class StripChart(QWidget):
         x = float(self._vb.mapSceneToView(pos).x())
         when = f"{x:+.2f} s".replace("-", "−")
         target = self._frame_now + x
-        i = self._nearest_sample(target)
+        i = nearest_sample(self.history, target)
         if i is None:
             self._vline.hide()
             self.crosshair_label.setText(f"{when} · no data")
             return
-        t, y, status = self.history.ring.view()
+        t = self.history.ring.view()[0]
         self._vline.setPos(float(t[i] - self._frame_now))
         self._vline.show()
-        parts = [f"{float(t[i] - self._frame_now):+.2f} s"]
-        for j, ch in enumerate(self._channels):
-            value = float(y[i, j])
-            ref = self._references.get(ch)
-            if not math.isfinite(value):
-                parts.append(f"CH{ch} {_STATUS_WORDS.get(int(status[i, j]), 'no value')}")
-            elif ref is not None:
-                parts.append(f"CH{ch} {value - ref:+.3f} dB")
-            else:
-                parts.append(f"CH{ch} {value:.3f} dBm")
-        self.crosshair_label.setText("   ".join(parts).replace("-", "−"))
-
-    def _nearest_sample(self, target: float) -> int | None:
-        """Return the index of the sample nearest target (s); None if it is farther than stale.
-
-        Gap markers are not samples: the cursor over a cut or an outage reads "no data", never
-        a dash that looks like a current reading.
-        """
-        t, _y, status = self.history.ring.view()
-        if len(t) == 0:
-            return None
-        i = int(np.searchsorted(t, target))
-        near = [k for k in range(i - 2, i + 2)
-                if 0 <= k < len(t) and status[k, 0] != GAP_STATUS]
-        if not near:
-            return None
-        best = min(near, key=lambda k: abs(float(t[k]) - target))
-        if abs(float(t[best]) - target) > self.history.stale_after_s:
-            return None
-        return best
+        self.crosshair_label.setText(
+            readout(self.history, self._keys, self._references, self._frame_now, i))

@@ -36,10 +36,17 @@ VOLUME_STEP = 0.1
 
 
 class AudioOutput(Protocol):
-    """What the tone needs of a sound output (ToneOutput, NullOutput)."""
+    """What the tone needs of a sound output (ProcessOutput, ToneOutput, NullOutput)."""
 
-    unavailable: str
-    underruns: int
+    @property
+    def unavailable(self) -> str:
+        """Return why there is no sound ("" while there is or may yet be)."""
+        ...
+
+    @property
+    def underruns(self) -> int:
+        """Return the blocks the device ran dry for."""
+        ...
 
     def start(self) -> bool:
         """Start playing; False (and unavailable set) when there is no sound."""
@@ -146,9 +153,7 @@ class ToneControl(QObject):
     def _toggled(self, on: bool) -> None:
         if on:
             if not self.output.start():
-                self.unavailable = self.output.unavailable
-                self.message.emit(self.unavailable)
-                self.toggle_action.setChecked(False)
+                self._no_sound()
                 return
             self.unavailable = ""
             self.live = self.hub.state in _LIVE and not self.hub.other_instrument
@@ -165,7 +170,17 @@ class ToneControl(QObject):
             self._silence()
         self.changed.emit()
 
+    def _no_sound(self) -> None:
+        """Say why there is no sound and switch the tone off."""
+        self.unavailable = self.output.unavailable
+        self.message.emit(self.unavailable)
+        self.toggle_action.setChecked(False)
+
     def _check_stale(self) -> None:
+        if self.output.unavailable:
+            # An output that starts in the background (the tone's process) found no sound.
+            self._no_sound()
+            return
         if self.channel is None or self.channel not in self.hub.model.channels:
             self._silence()
             return

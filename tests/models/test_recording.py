@@ -153,7 +153,8 @@ def test_csv_and_sidecar_round_trip(tmp_path: Path) -> None:
     assert side["references"] == {"SIM-1/4/1/1550.000": -3.5}
     assert side["app_version"] and side["start_time"].startswith(local_iso_prefix(T0))
     assert side["end_time"] and side["files"] == [
-        {"name": part.name, "rows": 200, "module": 4, "channels": [1, 2, 3, 4]}
+        {"name": part.name, "rows": 200, "module": 4, "channels": [1, 2, 3, 4],
+         "derived": []}
     ]
 
 

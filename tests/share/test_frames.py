@@ -67,3 +67,18 @@ def test_serve_address() -> None:
             parse_serve_address(bad)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def test_data_frames_carry_the_derived_channels_honestly() -> None:
+    from ctp10_gui.models.derived import DerivedChannel
+
+    derived = [DerivedChannel.parse("IL", "CH3 - CH1"), DerivedChannel.parse("sum", "CH1 + CH2"),
+               DerivedChannel.parse("r", "CH1 / CH2"), DerivedChannel.parse("far", "CH5 - CH6")]
+    snap = snapshot_rows(4, (1, 2, 3), 1_700_000_000.25, (-3.0, math.nan, -80.0), (0, 1, 1))
+    frame = data_frame(snap, link="Live", derived=derived)
+    json.dumps(frame, allow_nan=False)
+    # CH3 under range: IL below what can be said; CH2 under range: the sum is CH1 alone, the
+    # ratio above what can be said; CH5/CH6 are not acquired: no field at all.
+    assert frame["derived"] == {"IL": None, "sum": pytest.approx(10 ** -0.3), "r": None}
+    assert frame["derived_status"] == {"IL": "under", "sum": "ok", "r": "over"}
+    assert "derived" not in data_frame(snap, link="Live")  # none defined: the seed's frame

@@ -294,3 +294,19 @@ def test_a_stalled_instrument_gives_error_frames_then_data_on_the_same_socket(
         seen = frames_until(events, lambda fs: [f.get("state") for f in fs][-1:] == ["Live"])
         states = [f["state"] for f in seen if f.get("kind") == "link_state"]
         assert "Stale" in states and states[-1] == "Live"
+
+
+def test_data_frames_stream_the_derived_channels_of_the_settings(
+        app_factory: Callable[..., AppProcess], tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_text(json.dumps(
+        {"derived_channels": [{"name": "IL", "expression": "CH2 - CH1"}]}))
+    app = app_factory("--simulate")
+    with connect(f"{app.ws}/ws/power?module=4&interval=0.1") as ws:
+        frames = frames_until(ws, data_count(3))
+    data = [f for f in frames if f["type"] == "data"]
+    for f in data:
+        assert set(f["derived"]) == {"IL"}
+        expected = f["ch2_power"] - f["ch1_power"]
+        assert f["derived"]["IL"] == pytest.approx(expected, abs=1e-9)
+        assert f["derived_status"] == {"IL": "ok"}
+

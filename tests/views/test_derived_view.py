@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.derived_readings import parse_definitions
 from ctp10_gui.views.derived_view import DerivedDialog
 from tests.views.conftest import Rig
 
@@ -53,3 +56,30 @@ def test_bad_definitions_are_refused_with_the_line_named(make_rig: Callable[...,
     assert dialog.error_label.text().startswith("Not applied: line 2: 'CH1 x CH2' is not a "
                                                 "derived channel")
     assert window.derived.names() == []
+
+
+def test_a_derived_channel_is_charted_and_recorded_with_the_channels_names(
+        qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Path) -> None:
+    rig = make_rig(settings_path=tmp_path / "s.json")
+    window = rig.window
+    window.connect_initial()
+    qtbot.waitUntil(lambda: rig.state is LinkState.LIVE, timeout=5000)
+    rig.sim.instrument.set_level_dbm(4, 3, -3.0)
+    rig.sim.instrument.set_level_dbm(4, 4, -11.5)
+    window.hub.names.rename("CH3", "input GC")
+    window.set_derived(parse_definitions("IL = CH4 - CH3"))
+    chart = window.chart
+    assert "IL" in chart._toggles
+    qtbot.waitUntil(lambda: len(chart.visible_curve_data("IL")[1]) > 2
+                    and abs(float(chart.visible_curve_data("IL")[1][-1]) + 8.5) < 0.05,
+                    timeout=5000)
+    assert window.recording.start_recording(tmp_path / "rec")
+    qtbot.waitUntil(lambda: window.recording.recorder.status.rows > 5, timeout=5000)
+    window.recording.stop_recording()
+    part = next((tmp_path / "rec").glob("*_part001.csv"))
+    with open(part, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(abs(float(r["IL_dB"]) + 8.5) < 0.05 for r in rows if r["IL_dB"])
+    side = json.loads(next((tmp_path / "rec").glob("*.json")).read_text())
+    assert side["channel_labels"]["3"] == "input GC"
+    assert side["derived"][0]["expression"] == "CH4 − CH3"

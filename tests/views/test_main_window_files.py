@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from ctp10_gui.models.connection import LinkState
+from ctp10_gui.models.derived_readings import parse_definitions
 from ctp10_gui.models.settings import AppSettings
 
 Rig = Any  # conftest.Rig: window, controller, sim, store, settings
@@ -57,6 +58,8 @@ def test_the_chart_image_names_the_instrument_and_the_export_folder_is_kept(
         qtbot: Any, make_rig: Callable[..., Rig], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     rig = _live(qtbot, make_rig, tmp_path)
+    rig.window.hub.rename({1: "input GC"})
+    rig.window.set_derived(parse_definitions("IL = CH2 - CH1"))
     target = tmp_path / "images" / "chart.svg"
     target.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
@@ -74,5 +77,6 @@ def test_the_chart_image_names_the_instrument_and_the_export_folder_is_kept(
     text = target.read_text()
     assert "CTP10-SIM-0001" in text and "module 4" in text and "dBm" in text
     assert "CH1 " in text and " nm" in text  # the legend names channel and wavelength
+    assert "input GC" in text and "IL = CH2 − CH1 (dB)" in text  # user names, derived curves
     assert QImage(str(png)).width() == 1600
     assert rig.settings.export_dir == str(tmp_path / "images")

@@ -114,3 +114,14 @@ def test_a_long_legend_wraps_onto_more_rows_inside_the_image(
     red = QColor("#ff0000").rgb()
     rows_with_red = {y for y in range(band) for x in range(0, 60) if img.pixel(x, y) == red}
     assert max(rows_with_red) - min(rows_with_red) > 20  # swatches on more than one row
+
+
+def test_chart_notes_legend_names_channels_and_derived_curves() -> None:
+    notes = chart_notes(serial=None, module=4, channels=(3, 4),
+                        colours={3: "#111111", 4: "#222222"}, wavelengths_nm={3: 1550.0},
+                        unit="dBm", window_s=10.0, end_wall=END,
+                        names={3: "CH3 · input GC", 4: "CH4 · OUT TO DUT"},
+                        derived=[("IL = CH4 − CH3 (dB)", "#333333")])
+    assert notes.legend == (("CH3 · input GC 1550.000 nm", "#111111"),
+                            ("CH4 · OUT TO DUT", "#222222"),
+                            ("IL = CH4 − CH3 (dB)", "#333333"))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ctp10_gui.audio.null_output import NullOutput
-from ctp10_gui.audio.output import ToneOutput
+from ctp10_gui.audio.process_output import ProcessOutput
 from ctp10_gui.models.connection import LinkState
 from tests.views.conftest import Rig
 
@@ -77,9 +77,10 @@ def test_without_a_sound_device_the_ui_says_why_and_the_app_runs_on(
         qtbot: Any, make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
     alignment = rig.window.alignment
-    alignment.tone.output = ToneOutput(alignment.synth, device="no such sound device")
-    alignment.tone.toggle_action.trigger()
-    assert not alignment.tone.on
+    # The app's output: the tone's child process, which finds no such device.
+    alignment.tone.output = ProcessOutput(alignment.synth, device="no such sound device")
+    alignment.tone.toggle_action.trigger()  # the child starts in the background, finds none
+    qtbot.waitUntil(lambda: not alignment.tone.on, timeout=10_000)
     assert alignment.tone.unavailable.startswith("No sound")
     assert alignment.tone_bar.why.text() == "no sound"
     assert alignment.tone_bar.why.toolTip() == alignment.tone.unavailable

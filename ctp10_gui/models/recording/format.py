@@ -14,6 +14,8 @@ import numpy as np
 
 from ctp10_gui import __version__
 from ctp10_gui.hardware.power import ChannelStatus, PowerUnitText
+from ctp10_gui.models.channel_names import PORT_NAMES
+from ctp10_gui.models.derived import DerivedChannel, DerivedKind
 from ctp10_gui.models.readout import dbm_to_mw
 
 # Index = ChannelStatus value: ("ok", "under", "over", "error").
@@ -55,6 +57,26 @@ class RecordingMetadata:
     label: str = ""  # the user's sample label, also in the file names
     # procedures.instrument_state.read_instrument_state's snapshot (JSON-ready), {} if unread
     instrument_state: Mapping[str, Any] = field(default_factory=dict)
+    # the user's derived channels: a column pair each where both inputs are recorded
+    derived: tuple[DerivedChannel, ...] = ()
+    channel_labels: Mapping[int, str] = field(default_factory=dict)  # user names by channel
+
+
+def channel_label(channel: int, labels: Mapping[int, str]) -> str:
+    """Return a channel's name for a recording: the user's, else the port name, else ""."""
+    return labels.get(channel) or PORT_NAMES.get(channel, "")
+
+
+def derived_columns(channel: DerivedChannel) -> tuple[str, str]:
+    """Return the CSV column names of a derived channel: ("IL_dB", "IL_status"), "ratio" unit."""
+    return f"{channel.name}_{channel.kind.unit or 'ratio'}", f"{channel.name}_status"
+
+
+def derived_sidecar(channels: Sequence[DerivedChannel]) -> list[dict[str, str]]:
+    """Return the sidecar's description of derived channels: name, definition, unit, columns."""
+    return [{"name": c.name, "expression": c.expression, "unit": c.kind.unit or "ratio",
+             "value_column": derived_columns(c)[0], "status_column": derived_columns(c)[1]}
+            for c in channels]
 
 
 # ---------------------------------------------------------------- formatting
@@ -71,11 +93,14 @@ def identity_dict(identity: object | None) -> dict[str, str] | None:
     return {"raw": str(identity)}
 
 
-def header_line(channels: Sequence[int], unit: PowerUnitText) -> str:
-    """Return the CSV header line (with newline) for these channel numbers and unit."""
+def header_line(channels: Sequence[int], unit: PowerUnitText,
+                derived: Sequence[DerivedChannel] = ()) -> str:
+    """Return the CSV header line (with newline): channel numbers in unit, then derived ones."""
     cols = ["iso_time", "unix_time"]
     for c in channels:
         cols += [f"ch{c}_{unit}", f"ch{c}_status"]
+    for d in derived:
+        cols += [_csv_field(name) for name in derived_columns(d)]
     cols.append("event")
     return ",".join(cols) + "\n"
 
@@ -120,8 +145,12 @@ def format_rows(
     status: np.ndarray,
     unit: PowerUnitText,
     timefmt: TimeFormatter | None = None,
+    derived: tuple[Sequence[DerivedKind], np.ndarray, np.ndarray] | None = None,
 ) -> str:
-    """Return CSV snapshot rows (each ending in newline) for N×C dBm values and statuses."""
+    """Return CSV snapshot rows (each ending in newline) for N×C dBm values and statuses.
+
+    derived: (kinds, N×D values in their units, N×D statuses) written after the channels.
+    """
     timefmt = timefmt or TimeFormatter()
     t = np.asarray(t_wall, dtype=np.float64)
     n = len(t)
@@ -141,8 +170,15 @@ def format_rows(
         [f"{x:.6f}" for x in tl],
     ]
     codes = np.asarray(status).reshape(n, -1).T.tolist()
-    for col_v, col_s in zip(vals.T.tolist(), codes, strict=True):
-        columns.append([fmt(x) if isfinite(x) else "" for x in col_v])
+    fmts = [fmt] * len(codes)
+    if derived is not None:
+        kinds, d_vals, d_codes = derived
+        vals = np.hstack([vals, np.asarray(d_vals, dtype=np.float64).reshape(n, -1)])
+        codes += np.asarray(d_codes).reshape(n, -1).T.tolist()
+        fmts += ["{:.4f}".format if k is DerivedKind.DIFFERENCE_DB else "{:.6g}".format
+                 for k in kinds]
+    for col_v, col_s, col_fmt in zip(vals.T.tolist(), codes, fmts, strict=True):
+        columns.append([col_fmt(x) if isfinite(x) else "" for x in col_v])
         # Statuses outside ChannelStatus (e.g. a history gap marker) are written as "error".
         columns.append([names[x] if 0 <= x <= last else "error" for x in col_s])
     columns.append([""] * n)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ctp10_gui.models.derived import DerivedChannel, computable, compute_columns
 from ctp10_gui.models.recording.files import (
     create_exclusive,
     describe_oserror,
@@ -23,6 +24,8 @@ from ctp10_gui.models.recording.format import (
     BatchLike,
     RecordingMetadata,
     TimeFormatter,
+    channel_label,
+    derived_sidecar,
     format_event,
     format_rows,
     header_line,
@@ -153,7 +156,8 @@ class SessionWriter:
     def _start_part(self, path: Path, fd: int) -> None:
         module, channels = self.layout
         self.files.append(
-            {"name": path.name, "rows": 0, "module": module, "channels": list(channels)}
+            {"name": path.name, "rows": 0, "module": module, "channels": list(channels),
+             "derived": [d.name for d in self.derived]}
         )
         self.paths.append(path)
         self._fd = fd
@@ -161,7 +165,7 @@ class SessionWriter:
         self.part_started = self._clock()
         # A crash before the sidecar lists the part leaves it empty: recovery removes it.
         self.write_sidecar("open")
-        self._append(header_line(channels, self.metadata.unit), rows=0, events=0)
+        self._append(header_line(channels, self.metadata.unit, self.derived), rows=0, events=0)
 
     def _open_next_part(self) -> None:
         for _ in range(MAX_NAME_TRIES):
@@ -242,8 +246,13 @@ class SessionWriter:
 
     @property
     def n_channels(self) -> int:
-        """Return the channel count of the current part."""
-        return len(self.layout[1])
+        """Return the value columns of the current part: its channels and derived channels."""
+        return len(self.layout[1]) + len(self.derived)
+
+    @property
+    def derived(self) -> tuple[DerivedChannel, ...]:
+        """Return the derived channels the current part records (both inputs recorded)."""
+        return computable(self.metadata.derived, self.layout[1])
 
     def _append(self, text: str, *, rows: int, events: int) -> None:
         data = text.encode("utf-8")
@@ -267,8 +276,15 @@ class SessionWriter:
         if n == 0:
             return
         self._rotate_if_due((int(batch.module), tuple(int(c) for c in batch.channels)))
+        derived = self.derived
+        extra = None
+        if derived:
+            values, codes = compute_columns(derived, batch.channels, batch.values_dbm,
+                                            batch.status)
+            extra = ([d.kind for d in derived], values, codes)
         text = format_rows(
-            batch.t_wall, batch.values_dbm, batch.status, self.metadata.unit, self._timefmt
+            batch.t_wall, batch.values_dbm, batch.status, self.metadata.unit, self._timefmt,
+            extra,
         )
         self._append(text, rows=n, events=0)
         self.end_wall = float(batch.t_wall[-1])
@@ -353,6 +369,9 @@ class SessionWriter:
             "channels": first_channels,
             "wavelengths_nm": {str(k): float(v) for k, v in md.wavelengths_nm.items()},
             "unit": md.unit,
+            "channel_labels": {str(c): channel_label(c, md.channel_labels)
+                               for c in first_channels},
+            "derived": derived_sidecar(md.derived),
             "time_columns": {"iso_time": "ISO-8601 local time", "unix_time": "s since epoch"},
             "references": {str(k): float(v) for k, v in md.references.items()},
             "label": md.label,
