@@ -138,7 +138,7 @@ def phase(name: str, proc: psutil.Process, ws: str, http: str, frames_file: Path
     readers = [Reader(ws + path) for path in paths]
     for r in readers:
         r.start()
-    time.sleep(1.5)  # connected and past the first heartbeat
+    time.sleep(1.5)  # warm-up: every client connected and receiving before the window measured
     s0 = metric(http, "ctp10_stream_cpu_seconds")
     t0, c0 = time.time(), gui_cpu_s(proc)
     f0 = chart_frames(frames_file)

@@ -574,6 +574,7 @@ class StripChart(QWidget):
     def _rebuild_toggles(self) -> None:
         for button in self._toggles.values():
             self._toggle_box.removeWidget(button)
+            button.hide()  # deleted only when the event loop next runs: not drawn until then
             button.deleteLater()
         self._toggles = {}
         for ch in self._keys:
